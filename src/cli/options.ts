@@ -1,0 +1,257 @@
+import { Result, Schema } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Mode } from "../config/DriverConfig.js"
+import { DEFAULT_DRIVER_NAME, DriverName } from "../domain/DriverName.js"
+import { socketPathOf } from "../csi/endpoint.js"
+
+export const LogLevelName = Schema.Literals(["debug", "info", "warn", "error"])
+export type LogLevelName = typeof LogLevelName.Type
+
+export interface ServeOptions {
+  readonly socketPath: string
+  readonly nodeId: string | undefined
+  readonly driverName: DriverName
+  readonly mode: Mode
+  readonly logLevel: LogLevelName
+  readonly drainTimeoutSeconds: number
+}
+
+export interface SimOptions {
+  readonly socketPath: string
+  readonly stateDir: string
+  readonly nodeId: string
+  readonly logLevel: LogLevelName
+}
+
+export interface CallOptions {
+  readonly method: string
+  readonly socketPath: string
+  readonly requestJson: string
+  readonly timeoutSeconds: number
+}
+
+export type Command =
+  | { readonly _tag: "Serve"; readonly options: ServeOptions }
+  | { readonly _tag: "Sim"; readonly options: SimOptions }
+  | { readonly _tag: "Call"; readonly options: CallOptions }
+  | { readonly _tag: "Help"; readonly text: string }
+  | { readonly _tag: "Version" }
+
+/** A command line the driver cannot run: the message names the flag and what it accepts. */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
+
+export type Environment = Readonly<Record<string, string | undefined>>
+
+const SIM_HOME = Path.join(Os.tmpdir(), "azurelustre-csi-sim")
+
+interface FlagSpec {
+  readonly env?: string
+  readonly help: string
+  readonly default?: string
+}
+
+const serveFlags = {
+  endpoint: { env: "CSI_ENDPOINT", default: "unix:///csi/csi.sock", help: "CSI endpoint: unix:///abs/path or a path" },
+  "node-id": { env: "NODE_ID", help: "this node's name (required in node and all modes)" },
+  "driver-name": { env: "DRIVER_NAME", default: DEFAULT_DRIVER_NAME, help: "CSI driver name" },
+  mode: { env: "CSI_MODE", default: "all", help: "services to serve: controller, node or all" },
+  "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error (debug logs each request, secrets redacted)" },
+  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: "20", help: "seconds in-flight calls may finish after SIGTERM" }
+} satisfies Record<string, FlagSpec>
+
+const simFlags = {
+  endpoint: { default: `unix://${Path.join(SIM_HOME, "csi.sock")}`, help: "CSI endpoint of the simulated driver" },
+  "state-dir": { default: SIM_HOME, help: "folder holding the simulation's state and its faults/ switches" },
+  "node-id": { default: Os.hostname(), help: "the simulated node's name" },
+  "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" }
+} satisfies Record<string, FlagSpec>
+
+const callFlags = {
+  endpoint: { default: `unix://${Path.join(SIM_HOME, "csi.sock")}`, help: "CSI endpoint to call" },
+  timeout: { default: "30", help: "seconds before the call's deadline" }
+} satisfies Record<string, FlagSpec>
+
+const usageOf = (command: string, synopsis: string, flags: Record<string, FlagSpec>): string =>
+  [
+    `usage: azurelustre-csi ${command} ${synopsis}`.trimEnd(),
+    "",
+    ...Object.entries(flags).map(([name, spec]) =>
+      `  --${name.padEnd(14)} ${spec.help}${spec.default !== undefined ? ` (default ${spec.default})` : ""}${
+        spec.env !== undefined ? ` [env ${spec.env}]` : ""
+      }`
+    )
+  ].join("\n")
+
+export const USAGE = [
+  "azurelustre-csi: the Azure Managed Lustre CSI driver",
+  "",
+  "usage: azurelustre-csi <command> [flags]",
+  "",
+  "commands:",
+  "  sim      run Identity, Controller and Node on the embedded simulation (no Azure, no Lustre)",
+  "  serve    run the driver for real (in a Kubernetes pod)",
+  "  call     send one CSI call to a driver and print the answer as JSON",
+  "  version  print the driver's version",
+  "",
+  "`azurelustre-csi <command> --help` lists the command's flags."
+].join("\n")
+
+const SERVE_USAGE = usageOf("serve", "[flags]", serveFlags)
+const SIM_USAGE = usageOf("sim", "[flags]", simFlags)
+const CALL_USAGE = usageOf("call", "<Method> [request-json] [flags]", callFlags) +
+  "\n\nexample: azurelustre-csi call GetPluginInfo\n         azurelustre-csi call NodeGetVolumeStats '{\"volumeId\":\"…\",\"volumePath\":\"/mnt/x\"}'"
+
+interface Parsed {
+  readonly flags: Record<string, string>
+  readonly positionals: ReadonlyArray<string>
+  readonly help: boolean
+}
+
+const parseFlags = (
+  command: string,
+  argv: ReadonlyArray<string>,
+  known: Record<string, FlagSpec>
+): Result.Result<Parsed, UsageError> => {
+  const flags: Record<string, string> = {}
+  const positionals: Array<string> = []
+  let help = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--help" || arg === "-h") {
+      help = true
+      continue
+    }
+    if (!arg.startsWith("-")) {
+      positionals.push(arg)
+      continue
+    }
+    const [name, inline] = arg.startsWith("--") ? splitOnce(arg.slice(2)) : [arg, undefined]
+    if (!Object.hasOwn(known, name)) {
+      return Result.fail(new UsageError({ message: `unknown flag ${arg.split("=")[0]} for \`${command}\`; see azurelustre-csi ${command} --help` }))
+    }
+    const value = inline ?? argv[++i]
+    if (value === undefined) return Result.fail(new UsageError({ message: `flag --${name} needs a value` }))
+    flags[name] = value
+  }
+  return Result.succeed({ flags, positionals, help })
+}
+
+const splitOnce = (text: string): [string, string | undefined] => {
+  const at = text.indexOf("=")
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)]
+}
+
+/** The value of a flag: the command line first, then its environment variable, then its default. */
+const valueOf = (parsed: Parsed, env: Environment, name: string, spec: FlagSpec): string | undefined => {
+  const fromEnv = spec.env !== undefined ? env[spec.env] : undefined
+  return parsed.flags[name] ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined) ?? spec.default
+}
+
+const sourceOf = (parsed: Parsed, name: string, spec: FlagSpec) =>
+  parsed.flags[name] !== undefined || spec.env === undefined ? `--${name}` : `--${name} (from ${spec.env})`
+
+const decodeFlag = <S extends Schema.ConstraintDecoder<unknown>>(schema: S, source: string, value: string, expected: string) =>
+  Result.mapError(
+    Schema.decodeUnknownResult(schema)(value),
+    (error) => new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: ${expected || error.message}` })
+  )
+
+const socketPathFlag = (source: string, endpoint: string) => {
+  const parsed = socketPathOf(endpoint)
+  return parsed._tag === "SocketPath"
+    ? Result.succeed(parsed.path)
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(endpoint)}: ${parsed.reason}` }))
+}
+
+const seconds = (source: string, value: string) =>
+  /^\d+(\.\d+)?$/.test(value) && Number(value) > 0
+    ? Result.succeed(Number(value))
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected a positive number of seconds` }))
+
+const noPositionals = (command: string, parsed: Parsed) =>
+  parsed.positionals.length === 0
+    ? Result.succeed(parsed)
+    : Result.fail(new UsageError({ message: `unexpected argument ${JSON.stringify(parsed.positionals[0])} for \`${command}\`` }))
+
+const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Result<Command, UsageError> =>
+  Result.gen(function*() {
+    const parsed = yield* parseFlags("serve", argv, serveFlags).pipe(Result.flatMap((p) => noPositionals("serve", p)))
+    if (parsed.help) return { _tag: "Help", text: SERVE_USAGE } as const
+    const get = (name: keyof typeof serveFlags) => valueOf(parsed, env, name, serveFlags[name]) ?? ""
+    const source = (name: keyof typeof serveFlags) => sourceOf(parsed, name, serveFlags[name])
+    const mode = yield* decodeFlag(Mode, source("mode"), get("mode"), "expected controller, node or all")
+    const nodeId = valueOf(parsed, env, "node-id", serveFlags["node-id"])
+    if (mode !== "controller" && nodeId === undefined) {
+      return yield* Result.fail(new UsageError({ message: `--node-id (or NODE_ID) is required in ${mode} mode: set it to the Kubernetes node name` }))
+    }
+    return {
+      _tag: "Serve",
+      options: {
+        socketPath: yield* socketPathFlag(source("endpoint"), get("endpoint")),
+        nodeId,
+        driverName: yield* decodeFlag(DriverName, source("driver-name"), get("driver-name"), ""),
+        mode,
+        logLevel: yield* decodeFlag(LogLevelName, source("log-level"), get("log-level"), "expected debug, info, warn or error"),
+        drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout"))
+      }
+    } as const
+  })
+
+const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<Command, UsageError> =>
+  Result.gen(function*() {
+    const parsed = yield* parseFlags("sim", argv, simFlags).pipe(Result.flatMap((p) => noPositionals("sim", p)))
+    if (parsed.help) return { _tag: "Help", text: SIM_USAGE } as const
+    const get = (name: keyof typeof simFlags) => valueOf(parsed, env, name, simFlags[name]) ?? ""
+    return {
+      _tag: "Sim",
+      options: {
+        socketPath: yield* socketPathFlag("--endpoint", get("endpoint")),
+        stateDir: Path.resolve(get("state-dir")),
+        nodeId: get("node-id"),
+        logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error")
+      }
+    } as const
+  })
+
+const parseCall = (argv: ReadonlyArray<string>, env: Environment): Result.Result<Command, UsageError> =>
+  Result.gen(function*() {
+    const parsed = yield* parseFlags("call", argv, callFlags)
+    if (parsed.help) return { _tag: "Help", text: CALL_USAGE } as const
+    const [method, requestJson = "{}", extra] = parsed.positionals
+    if (method === undefined) return yield* Result.fail(new UsageError({ message: `\`call\` needs a CSI method name, e.g. azurelustre-csi call Probe` }))
+    if (extra !== undefined) return yield* Result.fail(new UsageError({ message: `unexpected argument ${JSON.stringify(extra)} for \`call\`` }))
+    const get = (name: keyof typeof callFlags) => valueOf(parsed, env, name, callFlags[name]) ?? ""
+    return {
+      _tag: "Call",
+      options: {
+        method,
+        requestJson,
+        socketPath: yield* socketPathFlag("--endpoint", get("endpoint")),
+        timeoutSeconds: yield* seconds("--timeout", get("timeout"))
+      }
+    } as const
+  })
+
+/** The command a command line asks for. */
+export const parseCommandLine = (argv: ReadonlyArray<string>, env: Environment): Result.Result<Command, UsageError> => {
+  const [command, ...rest] = argv
+  switch (command) {
+    case "serve":
+      return parseServe(rest, env)
+    case "sim":
+      return parseSim(rest, env)
+    case "call":
+      return parseCall(rest, env)
+    case "version":
+    case "--version":
+      return Result.succeed({ _tag: "Version" })
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      return Result.succeed({ _tag: "Help", text: USAGE })
+    default:
+      return Result.fail(new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are sim, serve, call and version` }))
+  }
+}

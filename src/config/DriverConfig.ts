@@ -1,0 +1,19 @@
+import { Context, Duration, Schema } from "effect"
+import type { DriverName } from "../domain/DriverName.js"
+
+export const Mode = Schema.Literals(["controller", "node", "all"])
+export type Mode = typeof Mode.Type
+
+export const servesController = (mode: Mode): boolean => mode !== "node"
+export const servesNode = (mode: Mode): boolean => mode !== "controller"
+
+/** Who this driver process is: the values the RPCs report and the shape of what it serves. */
+export class DriverConfig extends Context.Service<DriverConfig, {
+  readonly driverName: DriverName
+  readonly vendorVersion: string
+  readonly mode: Mode
+  /** The node this plugin runs on (node and all modes). */
+  readonly nodeId: string | undefined
+  /** How long in-flight calls may finish after SIGTERM before they are cancelled. */
+  readonly drainTimeout: Duration.Duration
+}>()("azurelustre/DriverConfig") {}

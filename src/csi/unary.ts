@@ -1,0 +1,81 @@
+import * as grpc from "@grpc/grpc-js"
+import { Cause, Context, Effect, Exit, Predicate, References } from "effect"
+import { randomBytes } from "node:crypto"
+import { type CallStatus, deadlineExceeded, ok, statusOfFailure } from "./callStatus.js"
+import type { CsiError } from "./errors.js"
+import { redactSecrets } from "./redact.js"
+
+/** A CSI RPC as the driver writes it: a request in, an Effect out. */
+export type Program<Req, Res, R> = (request: Req) => Effect.Effect<Res, CsiError, R>
+
+export type UnaryAdapter<R> = <Req, Res>(method: string, program: Program<Req, Res, R>) => grpc.handleUnaryCall<Req, Res>
+
+const CORRELATION_HEADER = "x-correlation-id"
+
+const correlationIdOf = (metadata: grpc.Metadata): string => {
+  const given = metadata.get(CORRELATION_HEADER)[0]
+  return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomBytes(8).toString("hex")
+}
+
+const deadlineHasPassed = (deadline: grpc.Deadline): boolean =>
+  (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now()
+
+const stringField = (request: unknown, field: string): string | undefined =>
+  Predicate.hasProperty(request, field) && Predicate.isString(request[field]) && request[field] !== ""
+    ? request[field]
+    : undefined
+
+/**
+ * Runs each call's program as a fiber on the driver's services. The caller cancelling, or its
+ * deadline passing, interrupts the fiber (so finalizers run and locks are released). Each call
+ * is logged as one JSON line; secrets never reach it.
+ */
+export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
+  const run = Effect.runForkWith(services)
+  const logsRequests = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
+
+  return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => (call, callback) => {
+    const correlationId = correlationIdOf(call.metadata)
+    const started = performance.now()
+    let cancelledAtDeadline = false
+    let answer: CallStatus = ok
+
+    const logCall = (exit: Exit.Exit<Res, CsiError>) => {
+      answer = Exit.isSuccess(exit)
+        ? ok
+        : cancelledAtDeadline
+        ? deadlineExceeded
+        : statusOfFailure(exit.cause, correlationId)
+      const line = {
+        method,
+        code: grpc.status[answer.code],
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        correlationId,
+        ...(stringField(call.request, "volumeId") !== undefined && { volumeId: stringField(call.request, "volumeId") }),
+        ...(stringField(call.request, "name") !== undefined && { volumeName: stringField(call.request, "name") }),
+        ...(answer.details !== "" && { details: answer.details }),
+        ...(logsRequests && { request: redactSecrets(call.request) })
+      }
+      if (Exit.isSuccess(exit)) return Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
+      if (answer.code === grpc.status.INTERNAL) {
+        return Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
+      }
+      return Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))
+    }
+
+    const fiber = run(
+      program(call.request).pipe(
+        Effect.onExit(logCall),
+        Effect.annotateLogs({ method, correlationId })
+      )
+    )
+    call.once("cancelled", () => {
+      cancelledAtDeadline = deadlineHasPassed(call.getDeadline())
+      fiber.interruptUnsafe()
+    })
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit)) callback(null, exit.value)
+      else callback({ code: answer.code, details: answer.details, metadata: new grpc.Metadata() })
+    })
+  }
+}

@@ -1,0 +1,22 @@
+import { Effect } from "effect"
+import { DriverConfig, servesController } from "../config/DriverConfig.js"
+import {
+  type GetPluginCapabilitiesRequest,
+  type GetPluginCapabilitiesResponse,
+  type PluginCapability,
+  PluginCapability_Service_Type
+} from "../gen/csi.js"
+
+const service = (type: PluginCapability_Service_Type): PluginCapability => ({
+  type: { $case: "service", value: { type } }
+})
+
+export const getPluginCapabilities = Effect.fn("GetPluginCapabilities")(
+  function*(_request: GetPluginCapabilitiesRequest) {
+    const config = yield* DriverConfig
+    const capabilities: Array<PluginCapability> = []
+    if (servesController(config.mode)) capabilities.push(service(PluginCapability_Service_Type.CONTROLLER_SERVICE))
+    const response: GetPluginCapabilitiesResponse = { capabilities }
+    return response
+  }
+)
