@@ -1,4 +1,5 @@
-import { Duration, Layer } from "effect"
+import * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
 import type { ServeOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
 import { CsiServerLive } from "./csi/CsiServer.js"

@@ -1,9 +1,12 @@
-import { Console, Duration, Effect, Layer, Schema } from "effect"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Path from "node:path"
 import type { SimOptions } from "../../src/cli/options.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
 import { CsiServerLive } from "../../src/csi/CsiServer.js"
-import { DEFAULT_DRIVER_NAME, DriverName } from "../../src/domain/DriverName.js"
+import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { VENDOR_VERSION } from "../../src/version.js"
 import { SimulationFaults, simulationReadinessCheck } from "./SimulationFaults.js"
@@ -36,7 +39,7 @@ export const SimulationLive = (options: SimOptions) => {
     Layer.provideMerge(CsiServerLive(options.socketPath)),
     Layer.provide(Layer.mergeAll(
       Layer.succeed(DriverConfig, {
-        driverName: Schema.decodeSync(DriverName)(DEFAULT_DRIVER_NAME),
+        driverName: DEFAULT_DRIVER_NAME,
         vendorVersion: VENDOR_VERSION,
         mode: "all",
         nodeId: options.nodeId,

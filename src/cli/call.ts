@@ -1,5 +1,8 @@
 import * as grpc from "@grpc/grpc-js"
-import { Console, Effect, Predicate, Schema } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import * as csi from "../gen/csi.js"
 import type { CallOptions } from "./options.js"
 

@@ -1,4 +1,5 @@
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Mode } from "../config/DriverConfig.js"

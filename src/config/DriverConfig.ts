@@ -1,4 +1,6 @@
-import { Context, Duration, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 import type { DriverName } from "../domain/DriverName.js"
 
 export const Mode = Schema.Literals(["controller", "node", "all"])

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { DriverConfig, servesController, servesNode } from "../config/DriverConfig.js"
 import { controllerPrograms } from "../controller/programs.js"
 import { ControllerService, IdentityService, NodeService } from "../gen/csi.js"

@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js"
-import { Cause, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import { grpcCodeOf, isCsiError } from "./errors.js"
 
 export interface CallStatus {

@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js"
-import { Predicate, Schema } from "effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 
 // One tagged error per gRPC code a CSI RPC may answer. Every message says what was wrong and
 // what to do about it; it is sent to the CO verbatim, so it never carries a secret.

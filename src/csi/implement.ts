@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Unimplemented } from "./errors.js"
 import type { Program, UnaryAdapter } from "./unary.js"
 

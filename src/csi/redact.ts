@@ -1,4 +1,4 @@
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 
 export const REDACTED = "<redacted>"
 
@@ -11,9 +11,8 @@ export const redactSecrets = (value: unknown): unknown => {
   if (typeof value === "bigint") return value.toString()
   if (Array.isArray(value)) return value.map(redactSecrets)
   if (!Predicate.isObject(value)) return value
-  const copy: Record<string, unknown> = {}
-  for (const [key, field] of Object.entries(value)) {
-    copy[key] = key === "secrets" ? REDACTED : redactSecrets(field)
-  }
-  return copy
+  // fromEntries, not assignment: a key named "__proto__" must stay a plain field.
+  return Object.fromEntries(
+    Object.entries(value).map(([key, field]) => [key, key === "secrets" ? REDACTED : redactSecrets(field)])
+  )
 }

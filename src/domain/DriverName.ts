@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * The plugin name CSI requires: domain name notation, at most 63 characters, beginning and
@@ -14,4 +14,4 @@ export const DriverName = Schema.String.check(
 ).pipe(Schema.brand("DriverName"))
 export type DriverName = typeof DriverName.Type
 
-export const DEFAULT_DRIVER_NAME = "azurelustre.csi.azure.com"
+export const DEFAULT_DRIVER_NAME: DriverName = Schema.decodeSync(DriverName)("azurelustre.csi.azure.com")

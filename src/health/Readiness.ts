@@ -1,4 +1,7 @@
-import { Context, Effect, Layer, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 
 /** Why one readiness check failed, in words an operator can act on. */
 export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", { reason: Schema.String }) {}

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { DriverConfig } from "../config/DriverConfig.js"
 import type { GetPluginInfoRequest, GetPluginInfoResponse } from "../gen/csi.js"
 

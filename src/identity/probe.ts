@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ProbeRequest, ProbeResponse } from "../gen/csi.js"
 import { Readiness } from "../health/Readiness.js"
 

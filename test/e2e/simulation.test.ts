@@ -1,0 +1,101 @@
+import * as grpc from "@grpc/grpc-js"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import * as csi from "../../src/gen/csi.js"
+import { ask, csiClient } from "../support/csiClient.js"
+import { type DriverProcess, runDriver, startSimulation } from "../support/driverProcess.js"
+
+let running: Array<DriverProcess> = []
+afterEach(() => {
+  for (const driver of running) driver.child.kill("SIGKILL")
+  running = []
+})
+const simulation = async (args: ReadonlyArray<string> = []) => {
+  const driver = await startSimulation(args)
+  running.push(driver)
+  return driver
+}
+
+describe("azurelustre-csi sim (the real process)", () => {
+  it("prints its socket and an example call, answers Probe, and follows the not-ready switch", async () => {
+    const driver = await simulation()
+    expect(driver.output()).toContain(`unix://${driver.socketPath}`)
+    expect(driver.output()).toContain("npx azurelustre-csi call GetPluginInfo")
+    const client = csiClient(driver.socketPath)
+
+    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
+    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "not-ready"), "LNet self-ping failed (simulated)")
+    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: false } })
+    expect(driver.output()).toContain("LNet self-ping failed (simulated)")
+    Fs.rmSync(Path.join(driver.stateDir, "faults", "not-ready"))
+    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
+    client.close()
+  })
+
+  it("on SIGTERM finishes the call in flight, removes its socket and exits 0", async () => {
+    const driver = await simulation()
+    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "700")
+    const client = csiClient(driver.socketPath)
+    const inFlight = ask(client.identity, client.identity.probe, {})
+    await new Promise((resolve) => setTimeout(resolve, 200))
+
+    driver.child.kill("SIGTERM")
+
+    expect(await inFlight).toEqual({ ok: true, value: { ready: true } })
+    expect(await driver.exited).toBe(0)
+    expect(Fs.existsSync(driver.socketPath)).toBe(false)
+    expect(driver.output()).toContain("draining in-flight CSI calls")
+    client.close()
+  })
+
+  it("refuses to start on a socket another driver serves, with exit code 1", async () => {
+    const first = await simulation()
+    const second = runDriver(["sim", "--endpoint", first.socketPath, "--state-dir", first.stateDir])
+    expect(await second.exited).toBe(1)
+    expect(second.output()).toContain("another process is already serving on")
+  })
+
+  it("exits 2 naming an unknown or invalid flag", async () => {
+    const unknown = runDriver(["serve", "--endpiont", "/tmp/x.sock"])
+    expect(await unknown.exited).toBe(2)
+    expect(unknown.output()).toContain("unknown flag --endpiont")
+    const invalid = runDriver(["serve", "--mode", "everything"])
+    expect(await invalid.exited).toBe(2)
+    expect(invalid.output()).toContain('invalid --mode "everything"')
+  })
+
+  it("never writes a secret to its output, whichever RPC carries it", async () => {
+    const driver = await simulation(["--log-level", "debug"])
+    const generated: Record<string, unknown> = csi
+    const withSecrets = [csi.IdentityService, csi.ControllerService, csi.NodeService]
+      .flatMap((service) => Object.values(service))
+      .filter((method) => {
+        const request = generated[`${method.path.split("/").pop()}Request`] as { create?: () => object } | undefined
+        return request?.create !== undefined && "secrets" in request.create()
+      })
+    expect(withSecrets.map((m) => m.path.split("/").pop()).sort()).toEqual([
+      "ControllerExpandVolume", "ControllerModifyVolume", "ControllerPublishVolume", "ControllerUnpublishVolume",
+      "CreateSnapshot", "CreateVolume", "DeleteSnapshot", "DeleteVolume", "GetSnapshot", "ListSnapshots",
+      "NodeExpandVolume", "NodePublishVolume", "NodeStageVolume", "ValidateVolumeCapabilities"
+    ])
+
+    const raw = new grpc.Client(`unix://${driver.socketPath}`, grpc.credentials.createInsecure())
+    for (const [i, method] of withSecrets.entries()) {
+      const request = method.requestDeserialize(Buffer.alloc(0)) as { secrets: Record<string, string> }
+      request.secrets = { password: `S3CR3T-pw-${i}`, [`S3CR3T-key-${i}`]: `S3CR3T-value-${i}` }
+      Object.assign(request, { volumeId: `vol-${i}`, name: `pvc-${i}` })
+      const bytes = method.requestSerialize(request as never)
+      await new Promise((resolve) =>
+        raw.makeUnaryRequest(method.path, (b: Buffer) => b, (b: Buffer) => b, bytes, (error, value) => resolve(error ?? value)))
+    }
+    raw.close()
+    driver.child.kill("SIGTERM")
+    await driver.exited
+
+    const output = driver.output()
+    expect(output.match(/"msg":"CSI call"/g)).toHaveLength(withSecrets.length)
+    expect(output).toContain('"secrets":"<redacted>"')
+    expect(output).not.toContain("S3CR3T")
+  })
+})

@@ -1,0 +1,42 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const MAIN = Path.resolve(import.meta.dirname, "../../dist/azurelustre-csi.js")
+
+export interface DriverProcess {
+  readonly child: ChildProcess
+  readonly socketPath: string
+  readonly stateDir: string
+  /** Everything the process wrote, stdout and stderr. */
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+/** The built driver (`npm run build`) as its own process, as a user would start it. */
+export const runDriver = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+/** `azurelustre-csi sim` in a fresh state folder; resolves once it serves. */
+export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Promise<DriverProcess> => {
+  const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-sim-"))
+  const socketPath = Path.join(home, "csi.sock")
+  const stateDir = Path.join(home, "state")
+  const driver = runDriver(["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, ...extraArgs])
+  const deadline = Date.now() + 10_000
+  while (!driver.output().includes("serving CSI")) {
+    if (Date.now() > deadline || driver.child.exitCode !== null) {
+      driver.child.kill("SIGKILL")
+      throw new Error(`the simulation did not start:\n${driver.output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return { ...driver, socketPath, stateDir }
+}

@@ -1,0 +1,56 @@
+import { Duration, Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { DriverConfig, type Mode } from "../../src/config/DriverConfig.js"
+import { CsiServerLive } from "../../src/csi/CsiServer.js"
+import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
+import type { Readiness } from "../../src/health/Readiness.js"
+import { jsonLogger } from "../../src/observability/JsonLogger.js"
+import { VENDOR_VERSION } from "../../src/version.js"
+import { csiClient } from "./csiClient.js"
+
+export const tempSocketPath = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-test-")), "csi.sock")
+
+/**
+ * The real gRPC server on a real unix socket, in this process, over the given (fake) services.
+ * Log lines are captured so tests can read them.
+ */
+export const startInProcessDriver = async (options: {
+  readonly readiness: Layer.Layer<Readiness>
+  readonly mode?: Mode
+  readonly socketPath?: string
+  readonly drainTimeout?: Duration.Input
+}) => {
+  const socketPath = options.socketPath ?? tempSocketPath()
+  const logs: Array<string> = []
+  const config = Layer.succeed(DriverConfig, {
+    driverName: DEFAULT_DRIVER_NAME,
+    vendorVersion: VENDOR_VERSION,
+    mode: options.mode ?? "all",
+    nodeId: "node-1",
+    drainTimeout: Duration.fromInputUnsafe(options.drainTimeout ?? "5 seconds")
+  })
+  const logging = Layer.mergeAll(
+    Logger.layer([jsonLogger((line) => logs.push(line))]),
+    Layer.succeed(References.MinimumLogLevel, "Debug")
+  )
+  const scope = Effect.runSync(Scope.make())
+  await Effect.runPromise(
+    Layer.buildWithScope(
+      CsiServerLive(socketPath).pipe(Layer.provide(Layer.mergeAll(config, options.readiness)), Layer.provide(logging)),
+      scope
+    )
+  )
+  const client = csiClient(socketPath)
+  return {
+    socketPath,
+    logs,
+    client,
+    /** Closing the scope is what SIGTERM does: drain, stop, remove the socket. */
+    stop: async () => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      client.close()
+    }
+  }
+}
