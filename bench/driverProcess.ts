@@ -4,8 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** The built driver, next to this file once compiled: dist/bench/../src/main.js. */
-const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url))
+/** The driver as it ships: its launcher (its shebang sets Node's flags), from dist/bench/. */
+const LAUNCHER = fileURLToPath(new URL("../../bin/azurelustre-csi.js", import.meta.url))
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
 
@@ -24,9 +24,9 @@ export interface DriverProcess {
 export const startDriver = (logLevel: LogLevel): DriverProcess => {
   const dir = mkdtempSync(join(tmpdir(), "csi-bench-"))
   const socketPath = join(dir, "csi.sock")
-  const args = [MAIN, "sim", "--endpoint", `unix://${socketPath}`, "--state-dir", join(dir, "state"), "--log-level", logLevel]
+  const args = ["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", join(dir, "state"), "--log-level", logLevel]
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"] })
   let recent = ""
   const keep = (chunk: Buffer) => {
     recent = (recent + chunk.toString("utf8")).slice(-4096)
@@ -34,7 +34,7 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
   child.stdout.on("data", keep)
   child.stderr.on("data", keep)
   const pid = child.pid
-  if (pid === undefined) throw new Error(`could not spawn ${process.execPath} ${args.join(" ")}`)
+  if (pid === undefined) throw new Error(`could not spawn ${LAUNCHER} ${args.join(" ")}`)
   return {
     pid,
     socketPath,

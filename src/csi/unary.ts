@@ -17,9 +17,13 @@ export type UnaryAdapter<R> = <Req, Res>(method: string, program: Program<Req, R
 
 const CORRELATION_HEADER = "x-correlation-id"
 
+// Unique per call and cheap: a random prefix per process, then a counter.
+const processPrefix = randomBytes(4).toString("hex")
+let callCounter = 0
+
 const correlationIdOf = (metadata: grpc.Metadata): string => {
   const given = metadata.get(CORRELATION_HEADER)[0]
-  return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomBytes(8).toString("hex")
+  return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : `${processPrefix}-${(++callCounter).toString(36)}`
 }
 
 const deadlineHasPassed = (deadline: grpc.Deadline): boolean =>

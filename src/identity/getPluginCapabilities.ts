@@ -11,7 +11,7 @@ const service = (type: PluginCapability_Service_Type): PluginCapability => ({
   type: { $case: "service", value: { type } }
 })
 
-export const getPluginCapabilities = Effect.fn("GetPluginCapabilities")(
+export const getPluginCapabilities = Effect.fnUntraced(
   function*(_request: GetPluginCapabilitiesRequest) {
     const config = yield* DriverConfig
     const capabilities: Array<PluginCapability> = []

@@ -6,7 +6,7 @@ import { Readiness } from "../health/Readiness.js"
  * Answers ready only when every readiness check passes. A plugin that is not ready answers
  * ready=false (not an error), as the spec allows, and logs which checks failed and why.
  */
-export const probe = Effect.fn("Probe")(function*(_request: ProbeRequest) {
+export const probe = Effect.fnUntraced(function*(_request: ProbeRequest) {
   const readiness = yield* Readiness
   const report = yield* readiness.report
   if (!report.ready) {
