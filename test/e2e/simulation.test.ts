@@ -27,7 +27,7 @@ describe("azurelustre-csi sim (the real process)", () => {
     expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
     Fs.writeFileSync(Path.join(driver.stateDir, "faults", "not-ready"), "LNet self-ping failed (simulated)")
     expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: false } })
-    expect(driver.output()).toContain("LNet self-ping failed (simulated)")
+    await expect.poll(() => driver.output()).toContain("LNet self-ping failed (simulated)")
     Fs.rmSync(Path.join(driver.stateDir, "faults", "not-ready"))
     expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
     client.close()
