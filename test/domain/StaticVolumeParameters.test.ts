@@ -1,0 +1,72 @@
+import { it } from "@effect/vitest"
+import { Result, Schema } from "effect"
+import { describe, expect } from "vitest"
+import {
+  dynamicParameterNames,
+  parseStaticVolumeParameters,
+  toVolumeContext
+} from "../../src/domain/StaticVolumeParameters.js"
+
+const Octet = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
+const Ip = Schema.Tuple([Octet, Octet, Octet, Octet])
+const FsNameText = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,8}$/))
+const SubDir = Schema.Literals(["", "shared", "a/b", "${pvc.metadata.namespace}/${pvc.metadata.name}", "pods/${pod.metadata.uid}"])
+const KubeKeys = Schema.Record(
+  Schema.Literals(["csi.storage.k8s.io/pvc/name", "csi.storage.k8s.io/pvc/namespace", "csi.storage.k8s.io/pv/name"]),
+  Schema.String.check(Schema.isPattern(/^[a-z0-9-]{1,20}$/))
+)
+const UnknownKey = Schema.String.check(Schema.isPattern(/^[a-z][a-z-]{0,15}$/))
+
+const failure = <A>(result: Result.Result<A, string>): string => Result.isFailure(result) ? result.failure : "succeeded"
+
+describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
+  it.prop("reads valid parameters and gives them back as the volume context", [Ip, Schema.UndefinedOr(FsNameText), SubDir, KubeKeys], ([ip, fsName, subDir, kube]) => {
+    const parameters: Record<string, string> = { ...kube, "mgs-ip-address": ip.join(".") }
+    if (fsName !== undefined) parameters["fs-name"] = fsName
+    if (subDir !== "") parameters["sub-dir"] = subDir
+    const parsed = parseStaticVolumeParameters(parameters)
+    expect(parsed).toEqual(Result.succeed({
+      mgsAddress: ip.join("."),
+      fsName: fsName ?? "lustrefs",
+      subDir,
+      kubernetesKeys: kube
+    }))
+    if (Result.isSuccess(parsed)) {
+      expect(toVolumeContext(parsed.success)).toEqual({ ...parameters, "fs-name": fsName ?? "lustrefs" })
+      expect(parseStaticVolumeParameters(toVolumeContext(parsed.success))).toEqual(parsed)
+    }
+  })
+
+  it.prop("names every unknown key, sorted", [Ip, Schema.Array(UnknownKey).check(Schema.isMinLength(1))], ([ip, keys]) => {
+    const unknown = [...new Set(keys)].filter((key) => !["mgs-ip-address", "fs-name", "sub-dir"].includes(key))
+    const parameters = Object.fromEntries([["mgs-ip-address", ip.join(".")], ...unknown.map((key) => [key, "v"])])
+    const message = failure(parseStaticVolumeParameters(parameters))
+    if (unknown.length === 0) expect(message).toBe("succeeded")
+    else {
+      expect(message.startsWith(
+        `unknown parameter(s) ${unknown.toSorted().map((key) => JSON.stringify(key)).join(", ")}: ` +
+          "the parameters are mgs-ip-address, fs-name, sub-dir (and csi.storage.k8s.io/* from Kubernetes)"
+      )).toBe(true)
+    }
+  })
+
+  it("examples", () => {
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sku-nme": "x" }))).toBe(
+      "unknown parameter(s) \"sku-nme\": the parameters are mgs-ip-address, fs-name, sub-dir (and csi.storage.k8s.io/* from Kubernetes)"
+    )
+    expect(failure(parseStaticVolumeParameters({ "sku-name": "AMLFS-Durable-Premium-40", zone: "1" })))
+      .toContain("sku-name, zone are parameters of dynamic provisioning")
+    expect(failure(parseStaticVolumeParameters({}))).toBe(
+      "mgs-ip-address is required: set it to the MGS address of an existing Azure Managed Lustre filesystem " +
+        "(dynamic provisioning, which creates one, is not available yet)"
+    )
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.256" }))).toContain("mgs-ip-address \"10.0.0.256\"")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "fs-name": "toolongname" }))).toContain("fs-name \"toolongname\"")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "../x" }))).toContain("sub-dir")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "${nope}" }))).toContain("unknown placeholder")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "a#b" }))).toContain("\"#\"")
+    expect(dynamicParameterNames).toContain("maintenance-time-of-day-utc")
+    expect(toVolumeContext({ mgsAddress: "10.0.0.4", fsName: "lustrefs", subDir: "", kubernetesKeys: {} }))
+      .toEqual({ "mgs-ip-address": "10.0.0.4", "fs-name": "lustrefs" })
+  })
+})
