@@ -1,9 +1,14 @@
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
+import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
+import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
+import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { Readiness } from "./health/Readiness.js"
+import { KeyedLocks } from "./locks/KeyedLocks.js"
+import { NodeConfig } from "./node/NodeConfig.js"
 import { VENDOR_VERSION } from "./version.js"
 
 /**
@@ -20,7 +25,18 @@ export const DriverLive = (options: ServeOptions) =>
         nodeId: options.nodeId,
         drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
       }),
+      Layer.succeed(NodeConfig, {
+        ...NodeConfig.defaults,
+        nodeId: options.nodeId ?? "",
+        zone: options.zone,
+        mountRoot: options.mountRoot,
+        mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
+      }),
       // The LNet checks (node) and the ARM token check (controller) join here as they are built.
-      Readiness.layerFromChecks([])
+      Readiness.layerFromChecks([]),
+      StaticVolumes.layer,
+      KeyedLocks.layer,
+      LustreShellLive.layerNode,
+      LnetProbeLive.layerNode
     ))
   )

@@ -82,6 +82,8 @@ export class LustreShell extends Context.Service<LustreShell, {
   ) => Effect.Effect<void, PathFailed | PathEscapes>
   /** Creates a directory (and parents) outside any Lustre filesystem: mount points, targets. */
   readonly ensureDirectory: (path: string) => Effect.Effect<void, PathFailed>
+  /** rmdir(2) of a target or mount point once unmounted; a missing or non-empty directory is left alone. */
+  readonly removeEmptyDirectory: (path: string) => Effect.Effect<void>
   /** Whether `path` exists (without following a final symlink), and what errno it gives if reading it fails. */
   readonly pathState: (path: string) => Effect.Effect<"missing" | "directory" | "other" | { readonly error: string }>
 }>()("azurelustre/lustre/LustreShell") {}

@@ -9,6 +9,11 @@ import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { VENDOR_VERSION } from "../../src/version.js"
+import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
+import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
+import { NodeConfig } from "../../src/node/NodeConfig.js"
+import { LnetProbeSimulation } from "../lnet/LnetProbeSimulation.js"
+import { LustreShellSimulation } from "../lustre/LustreShellSimulation.js"
 import { SimulationFaults, simulationReadinessCheck } from "./SimulationFaults.js"
 
 const SimulationReadiness = Layer.effect(
@@ -45,7 +50,18 @@ export const SimulationLive = (options: SimOptions) => {
         nodeId: options.nodeId,
         drainTimeout: Duration.seconds(10)
       }),
-      SimulationReadiness
+      Layer.succeed(NodeConfig, {
+        ...NodeConfig.defaults,
+        nodeId: options.nodeId,
+        zone: undefined,
+        mountRoot: Path.join(options.stateDir, "mounts"),
+        mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
+      }),
+      SimulationReadiness,
+      StaticVolumes.layer,
+      KeyedLocks.layer,
+      LustreShellSimulation.layer(options.stateDir),
+      LnetProbeSimulation.layer
     )),
     Layer.provide(SimulationFaults.layer(faultsDir))
   )

@@ -12,10 +12,14 @@ export type LogLevelName = typeof LogLevelName.Type
 export interface ServeOptions {
   readonly socketPath: string
   readonly nodeId: string | undefined
+  readonly zone: string | undefined
+  /** Where the node keeps its one Lustre mount per filesystem; "" means under the kubelet plugin folder. */
+  readonly mountRoot: string
   readonly driverName: DriverName
   readonly mode: Mode
   readonly logLevel: LogLevelName
   readonly drainTimeoutSeconds: number
+  readonly mountTimeoutSeconds: number
 }
 
 export interface SimOptions {
@@ -23,6 +27,7 @@ export interface SimOptions {
   readonly stateDir: string
   readonly nodeId: string
   readonly logLevel: LogLevelName
+  readonly mountTimeoutSeconds: number
 }
 
 export interface CallOptions {
@@ -55,17 +60,24 @@ interface FlagSpec {
 const serveFlags = {
   endpoint: { env: "CSI_ENDPOINT", default: "unix:///csi/csi.sock", help: "CSI endpoint: unix:///abs/path or a path" },
   "node-id": { env: "NODE_ID", help: "this node's name (required in node and all modes)" },
+  zone: { env: "NODE_ZONE", help: "this node's zone, reported as topology.kubernetes.io/zone" },
+  "mount-root": {
+    env: "MOUNT_ROOT",
+    help: "where the node keeps one Lustre mount per filesystem (default /var/lib/kubelet/plugins/<driver-name>/mounts)"
+  },
   "driver-name": { env: "DRIVER_NAME", default: DEFAULT_DRIVER_NAME, help: "CSI driver name" },
   mode: { env: "CSI_MODE", default: "all", help: "services to serve: controller, node or all" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error (debug logs each request, secrets redacted)" },
-  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: "20", help: "seconds in-flight calls may finish after SIGTERM" }
+  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: "20", help: "seconds in-flight calls may finish after SIGTERM" },
+  "mount-timeout": { env: "MOUNT_TIMEOUT_SECONDS", default: "60", help: "seconds a Lustre mount may take before the publish answers UNAVAILABLE" }
 } satisfies Record<string, FlagSpec>
 
 const simFlags = {
   endpoint: { default: `unix://${Path.join(SIM_HOME, "csi.sock")}`, help: "CSI endpoint of the simulated driver" },
   "state-dir": { default: SIM_HOME, help: "folder holding the simulation's state and its faults/ switches" },
   "node-id": { default: Os.hostname(), help: "the simulated node's name" },
-  "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" }
+  "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
+  "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" }
 } satisfies Record<string, FlagSpec>
 
 const callFlags = {
@@ -186,15 +198,23 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
     if (mode !== "controller" && nodeId === undefined) {
       return yield* Result.fail(new UsageError({ message: `--node-id (or NODE_ID) is required in ${mode} mode: set it to the Kubernetes node name` }))
     }
+    const driverName = yield* decodeFlag(DriverName, source("driver-name"), get("driver-name"), "")
+    const mountRoot = get("mount-root")
+    if (mountRoot !== "" && !Path.isAbsolute(mountRoot)) {
+      return yield* Result.fail(new UsageError({ message: `invalid ${source("mount-root")} ${JSON.stringify(mountRoot)}: expected an absolute path` }))
+    }
     return {
       _tag: "Serve",
       options: {
         socketPath: yield* socketPathFlag(source("endpoint"), get("endpoint")),
         nodeId,
-        driverName: yield* decodeFlag(DriverName, source("driver-name"), get("driver-name"), ""),
+        zone: valueOf(parsed, env, "zone", serveFlags.zone),
+        mountRoot: mountRoot === "" ? `/var/lib/kubelet/plugins/${driverName}/mounts` : mountRoot,
+        driverName,
         mode,
         logLevel: yield* decodeFlag(LogLevelName, source("log-level"), get("log-level"), "expected debug, info, warn or error"),
-        drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout"))
+        drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout")),
+        mountTimeoutSeconds: yield* seconds(source("mount-timeout"), get("mount-timeout"))
       }
     } as const
   })
@@ -210,7 +230,8 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
         socketPath: yield* socketPathFlag("--endpoint", get("endpoint")),
         stateDir: Path.resolve(get("state-dir")),
         nodeId: get("node-id"),
-        logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error")
+        logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
+        mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout"))
       }
     } as const
   })

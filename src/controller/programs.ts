@@ -1,5 +1,17 @@
 import type { Programs } from "../csi/implement.js"
 import type { ControllerService } from "../gen/csi.js"
+import { controllerGetCapabilities } from "./controllerGetCapabilities.js"
+import { createVolume } from "./createVolume.js"
+import { deleteVolume } from "./deleteVolume.js"
+import type { StaticVolumes } from "./StaticVolumes.js"
+import { validateVolumeCapabilities } from "./validateVolumeCapabilities.js"
+
+export type ControllerServices = StaticVolumes
 
 /** The Controller RPCs built so far; the rest answer UNIMPLEMENTED. */
-export const controllerPrograms: Programs<typeof ControllerService, never> = {}
+export const controllerPrograms: Programs<typeof ControllerService, ControllerServices> = {
+  createVolume,
+  deleteVolume,
+  validateVolumeCapabilities,
+  controllerGetCapabilities
+}

@@ -2,17 +2,17 @@ import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DriverConfig, servesController, servesNode } from "../config/DriverConfig.js"
-import { controllerPrograms } from "../controller/programs.js"
+import { type ControllerServices, controllerPrograms } from "../controller/programs.js"
 import { ControllerService, IdentityService, NodeService } from "../gen/csi.js"
 import type { Readiness } from "../health/Readiness.js"
 import { identityPrograms } from "../identity/programs.js"
-import { nodePrograms } from "../node/programs.js"
+import { type NodeServices, nodePrograms } from "../node/programs.js"
 import { implement } from "./implement.js"
 import { claimSocketPath, removeSocketFile, SocketUnavailable } from "./socketFile.js"
 import { makeUnary } from "./unary.js"
 
 /** Every service the CSI programs may use. */
-export type CsiServices = DriverConfig | Readiness
+export type CsiServices = DriverConfig | Readiness | ControllerServices | NodeServices
 
 const bind = (server: grpc.Server, socketPath: string) =>
   Effect.callback<void, SocketUnavailable>((resume) => {

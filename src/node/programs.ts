@@ -1,5 +1,22 @@
+import type { LnetProbe } from "../../layers/lnet/LnetProbe.js"
+import type { LustreShell } from "../../layers/lustre/LustreShell.js"
 import type { Programs } from "../csi/implement.js"
 import type { NodeService } from "../gen/csi.js"
+import type { KeyedLocks } from "../locks/KeyedLocks.js"
+import type { NodeConfig } from "./NodeConfig.js"
+import { nodeGetCapabilities } from "./nodeGetCapabilities.js"
+import { nodeGetInfo } from "./nodeGetInfo.js"
+import { nodeGetVolumeStats } from "./nodeGetVolumeStats.js"
+import { nodePublishVolume } from "./nodePublishVolume.js"
+import { nodeUnpublishVolume } from "./nodeUnpublishVolume.js"
 
-/** The Node RPCs built so far; the rest answer UNIMPLEMENTED. */
-export const nodePrograms: Programs<typeof NodeService, never> = {}
+export type NodeServices = NodeConfig | LustreShell | LnetProbe | KeyedLocks
+
+/** The Node RPCs built so far; the rest (staging, expansion) answer UNIMPLEMENTED. */
+export const nodePrograms: Programs<typeof NodeService, NodeServices> = {
+  nodePublishVolume,
+  nodeUnpublishVolume,
+  nodeGetVolumeStats,
+  nodeGetInfo,
+  nodeGetCapabilities
+}

@@ -22,10 +22,13 @@ describe("the command line", () => {
       options: {
         socketPath: "/var/lib/kubelet/plugins/x/csi.sock",
         nodeId: "aks-node-1",
+        zone: undefined,
+        mountRoot: "/var/lib/kubelet/plugins/lustre.example.com/mounts",
         driverName: "lustre.example.com",
         mode: "node",
         logLevel: "debug",
-        drainTimeoutSeconds: 20
+        drainTimeoutSeconds: 20,
+        mountTimeoutSeconds: 60
       }
     }))
     const flagsWin = parse(["serve", "--mode=controller", "--endpoint", "/csi/c.sock"], { CSI_MODE: "node" })

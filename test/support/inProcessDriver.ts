@@ -6,6 +6,13 @@ import { DriverConfig, type Mode } from "../../src/config/DriverConfig.js"
 import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import type { Readiness } from "../../src/health/Readiness.js"
+import { LnetProbeFake } from "../../layers/lnet/LnetProbeFake.js"
+import type { LnetProbe } from "../../layers/lnet/LnetProbe.js"
+import { LustreShellFake } from "../../layers/lustre/LustreShellFake.js"
+import type { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
+import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
+import { NodeConfig } from "../../src/node/NodeConfig.js"
 import { jsonLogger } from "../../src/observability/JsonLogger.js"
 import { VENDOR_VERSION } from "../../src/version.js"
 import { csiClient } from "./csiClient.js"
@@ -18,6 +25,10 @@ export const tempSocketPath = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir
  */
 export const startInProcessDriver = async (options: {
   readonly readiness: Layer.Layer<Readiness>
+  /** The node's hands; deterministic fakes unless a test brings its own. */
+  readonly lustre?: Layer.Layer<LustreShell>
+  readonly lnet?: Layer.Layer<LnetProbe>
+  readonly mountRoot?: string
   readonly mode?: Mode
   readonly socketPath?: string
   readonly drainTimeout?: Duration.Input
@@ -31,6 +42,18 @@ export const startInProcessDriver = async (options: {
     nodeId: "node-1",
     drainTimeout: Duration.fromInputUnsafe(options.drainTimeout ?? "5 seconds")
   })
+  const nodeServices = Layer.mergeAll(
+    Layer.succeed(NodeConfig, {
+      ...NodeConfig.defaults,
+      nodeId: "node-1",
+      zone: "eastus-1",
+      mountRoot: options.mountRoot ?? "/var/lib/kubelet/plugins/azurelustre.csi.azure.com/mounts"
+    }),
+    KeyedLocks.layer,
+    StaticVolumes.layer,
+    options.lustre ?? LustreShellFake.layer(),
+    options.lnet ?? LnetProbeFake.layer()
+  )
   const logging = Layer.mergeAll(
     Logger.layer([jsonLogger((line) => logs.push(line))]),
     Layer.succeed(References.MinimumLogLevel, "Debug")
@@ -38,7 +61,10 @@ export const startInProcessDriver = async (options: {
   const scope = Effect.runSync(Scope.make())
   await Effect.runPromise(
     Layer.buildWithScope(
-      CsiServerLive(socketPath).pipe(Layer.provide(Layer.mergeAll(config, options.readiness)), Layer.provide(logging)),
+      CsiServerLive(socketPath).pipe(
+        Layer.provide(Layer.mergeAll(config, options.readiness, nodeServices)),
+        Layer.provide(logging)
+      ),
       scope
     )
   )

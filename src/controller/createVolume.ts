@@ -1,0 +1,73 @@
+import * as Effect from "effect/Effect"
+import { AlreadyExists, InvalidArgument, OutOfRange } from "../csi/errors.js"
+import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
+import { parseStaticVolumeParameters, toVolumeContext } from "../domain/StaticVolumeParameters.js"
+import { checkVolumeCapabilities } from "../domain/VolumeCapabilities.js"
+import { encodeVolumeId } from "../domain/VolumeId.js"
+import type { CapacityRange, CreateVolumeRequest, CreateVolumeResponse } from "../gen/csi.js"
+import { StaticVolumes } from "./StaticVolumes.js"
+
+/** CSI's limit on a CreateVolume name. */
+const MAX_NAME_BYTES = 128
+
+/** A static volume is an existing filesystem: its size is whatever was asked, the smallest that fits. */
+const staticCapacity = (range: CapacityRange | undefined) =>
+  Effect.gen(function*() {
+    const required = range?.requiredBytes ?? 0n
+    const limit = range?.limitBytes ?? 0n
+    if (required < 0n || limit < 0n) {
+      return yield* new OutOfRange({ message: "capacity_range: required_bytes and limit_bytes must not be negative" })
+    }
+    if (limit > 0n && required > limit) {
+      return yield* new OutOfRange({
+        message: `capacity_range: required_bytes ${required} is more than limit_bytes ${limit}`
+      })
+    }
+    return required > 0n ? required : limit
+  })
+
+/**
+ * Static provisioning: `mgs-ip-address` names an existing Azure Managed Lustre filesystem, so
+ * creating the volume mints its id and touches nothing in Azure.
+ */
+export const createVolume = Effect.fn("CreateVolume")(function*(request: CreateVolumeRequest) {
+  const name = yield* requireField(request.name, "name")
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    return yield* new InvalidArgument({ message: `name is ${Buffer.byteLength(name)} bytes; CSI allows ${MAX_NAME_BYTES}` })
+  }
+  if (name.includes("#")) return yield* new InvalidArgument({ message: `name ${name} contains "#", which volume ids use as a separator` })
+  yield* invalidArgumentUnless(checkVolumeCapabilities(request.volumeCapabilities))
+  if (request.volumeContentSource !== undefined) {
+    return yield* new InvalidArgument({
+      message: "volume_content_source is not supported: Lustre volumes are not made from snapshots or clones"
+    })
+  }
+  const parameters = yield* invalidArgumentUnless(parseStaticVolumeParameters(request.parameters))
+  const capacityBytes = yield* staticCapacity(request.capacityRange)
+  const volumeId = encodeVolumeId({
+    name,
+    fsName: parameters.fsName,
+    mgsAddress: parameters.mgsAddress,
+    subDir: parameters.subDir,
+    createdByDriver: false,
+    resourceGroup: ""
+  })
+
+  const recorded = yield* (yield* StaticVolumes).remember(name, { volumeId, capacityBytes })
+  if (recorded.volumeId !== volumeId || recorded.capacityBytes !== capacityBytes) {
+    return yield* new AlreadyExists({
+      message: `volume ${name} already exists as ${recorded.volumeId} with ${recorded.capacityBytes} bytes; ` +
+        "a request with other parameters or capacity needs another name"
+    })
+  }
+  const response: CreateVolumeResponse = {
+    volume: {
+      volumeId,
+      capacityBytes,
+      volumeContext: toVolumeContext(parameters),
+      contentSource: undefined,
+      accessibleTopology: []
+    }
+  }
+  return response
+})

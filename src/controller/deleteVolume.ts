@@ -1,0 +1,26 @@
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import { FailedPrecondition } from "../csi/errors.js"
+import { requireField } from "../csi/requireValid.js"
+import { decodeVolumeId } from "../domain/VolumeId.js"
+import type { DeleteVolumeRequest, DeleteVolumeResponse } from "../gen/csi.js"
+import { StaticVolumes } from "./StaticVolumes.js"
+
+/**
+ * Deleting a static volume forgets it and leaves the filesystem and its data alone: it was not
+ * the driver's to create. An id this driver cannot read names no volume of its own: already gone.
+ */
+export const deleteVolume = Effect.fn("DeleteVolume")(function*(request: DeleteVolumeRequest) {
+  const volumeId = yield* requireField(request.volumeId, "volume_id")
+  const response: DeleteVolumeResponse = {}
+  const id = decodeVolumeId(volumeId)
+  if (Result.isFailure(id)) return response
+  if (id.success.createdByDriver) {
+    return yield* new FailedPrecondition({
+      message: `volume ${volumeId} is an AMLFS cluster created by the driver; deleting clusters is not available ` +
+        "in this version, so it is left untouched"
+    })
+  }
+  yield* (yield* StaticVolumes).forget(volumeId)
+  return response
+})

@@ -1,0 +1,29 @@
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+
+/** How the node plugin mounts: where its shared Lustre mounts live and how long each step may take. */
+export class NodeConfig extends Context.Service<NodeConfig, {
+  readonly nodeId: string
+  /** The node's zone, reported as accessible topology (topology.kubernetes.io/zone). */
+  readonly zone: string | undefined
+  /**
+   * Where the node's one Lustre client mount per filesystem lives. It must be under a path the
+   * DaemonSet mounts with Bidirectional propagation, so the bind mounts into pods see it.
+   */
+  readonly mountRoot: string
+  /** One attempt to mount Lustre (a client mount of an unreachable MGS can hang for minutes). */
+  readonly mountTimeout: Duration.Duration
+  /** Each step of an unmount: umount, then umount -f, then umount -l. */
+  readonly unmountStepTimeout: Duration.Duration
+  /** `lctl ping` of the MGS before mounting. */
+  readonly mgsPingTimeout: Duration.Duration
+  /** How long a call waits for another operation on the same target or filesystem. */
+  readonly lockWait: Duration.Duration
+}>()("azurelustre/node/NodeConfig") {
+  static readonly defaults = {
+    mountTimeout: Duration.seconds(60),
+    unmountStepTimeout: Duration.seconds(10),
+    mgsPingTimeout: Duration.seconds(10),
+    lockWait: Duration.seconds(30)
+  }
+}

@@ -1,0 +1,55 @@
+import * as Effect from "effect/Effect"
+import { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { NotFound } from "../csi/errors.js"
+import { requireField, requireKnownVolume } from "../csi/requireValid.js"
+import {
+  type NodeGetVolumeStatsRequest,
+  type NodeGetVolumeStatsResponse,
+  VolumeUsage_Unit
+} from "../gen/csi.js"
+import { mountAt } from "./mountTable.js"
+import { readMountTable } from "./sharedMount.js"
+
+const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
+  usage: [],
+  volumeCondition: { abnormal: true, message }
+})
+
+/** Bytes and inodes of the published volume, or an abnormal condition saying why there are none. */
+export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(request: NodeGetVolumeStatsRequest) {
+  yield* requireKnownVolume(yield* requireField(request.volumeId, "volume_id"))
+  const volumePath = yield* requireField(request.volumePath, "volume_path")
+  const shell = yield* LustreShell
+  const state = yield* shell.pathState(volumePath)
+  if (state === "missing") {
+    return yield* new NotFound({ message: `volume_path ${volumePath} does not exist on this node` })
+  }
+  if (mountAt(yield* readMountTable, volumePath) === undefined) {
+    return abnormal(`${volumePath} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
+  }
+  const stats = yield* shell.statfs(volumePath).pipe(Effect.result)
+  if (stats._tag === "Failure") {
+    return abnormal(
+      `${volumePath} does not answer statfs (${stats.failure.code}: ${stats.failure.message}); ` +
+        "the Lustre mount is stale or its servers are unreachable"
+    )
+  }
+  const response: NodeGetVolumeStatsResponse = {
+    usage: [
+      {
+        unit: VolumeUsage_Unit.BYTES,
+        total: stats.success.totalBytes,
+        available: stats.success.availableBytes,
+        used: stats.success.usedBytes
+      },
+      {
+        unit: VolumeUsage_Unit.INODES,
+        total: stats.success.totalInodes,
+        available: stats.success.freeInodes,
+        used: stats.success.usedInodes
+      }
+    ],
+    volumeCondition: { abnormal: false, message: "" }
+  }
+  return response
+})

@@ -1,0 +1,86 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { type LustreFilesystem, LustreShell, type MountEntry } from "../../layers/lustre/LustreShell.js"
+import { LnetProbe } from "../../layers/lnet/LnetProbe.js"
+import { FailedPrecondition, Internal, Unavailable } from "../csi/errors.js"
+import { mountAt, sharedMountPoint } from "./mountTable.js"
+import { NodeConfig } from "./NodeConfig.js"
+import { recordSharedMountOptions, sameOptions, sharedMountOptions } from "./sharedMountOptions.js"
+
+export const filesystemLabel = (filesystem: LustreFilesystem) => `${filesystem.mgsAddress}@tcp:/${filesystem.fsName}`
+
+/** A failed Lustre mount is tried twice more, a second and then two apart: MGS failovers are short. */
+export const mountRetry = Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 }))
+
+export const readMountTable = LustreShell.use((shell) => shell.mountTable).pipe(
+  Effect.mapError((failed) => new Internal({ message: `cannot read the mount table: ${failed.message}` }))
+)
+
+/**
+ * The node's one Lustre client mount of `filesystem`, made if there is none yet. Callers hold the
+ * filesystem's lock. Before mounting, the MGS must answer an LNet ping: an unreachable MGS is
+ * UNAVAILABLE at once instead of a mount that hangs.
+ */
+export const ensureSharedMount = Effect.fnUntraced(function*(
+  filesystem: LustreFilesystem,
+  lustreOptions: ReadonlyArray<string>
+) {
+  const shell = yield* LustreShell
+  const config = yield* NodeConfig
+  const mountPoint = sharedMountPoint(config.mountRoot, filesystem)
+  const existing = mountAt(yield* readMountTable, mountPoint)
+  if (existing !== undefined) {
+    const mountedWith = yield* sharedMountOptions(mountPoint)
+    if (mountedWith !== undefined && !sameOptions(mountedWith, lustreOptions)) {
+      return yield* new FailedPrecondition({
+        message: `${filesystemLabel(filesystem)} is mounted on this node with options [${mountedWith.join(",")}] ` +
+          `and this volume asks for [${lustreOptions.join(",")}]; all volumes of one filesystem on a node share ` +
+          "one Lustre client mount: use the same mountOptions, or wait until the others are unpublished"
+      })
+    }
+    return existing
+  }
+
+  const label = filesystemLabel(filesystem)
+  yield* (yield* LnetProbe).pingMgs(filesystem.mgsAddress).pipe(
+    Effect.timeoutOrElse({
+      duration: config.mgsPingTimeout,
+      orElse: () => Effect.fail({ message: `no answer within ${Duration.format(config.mgsPingTimeout)}` })
+    }),
+    Effect.mapError((failed) =>
+      new Unavailable({
+        message: `the MGS ${filesystem.mgsAddress} of ${label} does not answer an LNet ping (${failed.message}); ` +
+          "check that the node can reach it (NSG rules, the AMLFS subnet, LNet on the node)"
+      })
+    )
+  )
+  yield* shell.ensureDirectory(mountPoint).pipe(
+    Effect.mapError((failed) => new Internal({ message: `cannot create ${mountPoint}: ${failed.message}` }))
+  )
+  // The timeout bounds every attempt together: a hung mount holds this filesystem's lock for at
+  // most mountTimeout, and never anyone else's.
+  yield* shell.mountLustre(filesystem, mountPoint, lustreOptions).pipe(
+    Effect.retry(mountRetry),
+    Effect.mapError((failed) =>
+      new Unavailable({ message: `cannot mount ${label} at ${mountPoint}: ${failed.message}; the caller retries` })
+    ),
+    Effect.timeoutOrElse({
+      duration: config.mountTimeout,
+      orElse: () =>
+        Effect.fail(
+          new Unavailable({
+            message: `mounting ${label} did not finish within ${Duration.format(config.mountTimeout)}; ` +
+              "the MGS or the OSTs may be unreachable from this node; the caller retries"
+          })
+        )
+    })
+  )
+  yield* recordSharedMountOptions(mountPoint, lustreOptions)
+  yield* Effect.logInfo("mounted Lustre").pipe(Effect.annotateLogs({ filesystem: label, mountPoint }))
+  const mounted = mountAt(yield* readMountTable, mountPoint)
+  if (mounted === undefined) {
+    return yield* new Internal({ message: `mount of ${label} reported success but ${mountPoint} is not in the mount table` })
+  }
+  return mounted satisfies MountEntry
+})
