@@ -9,7 +9,13 @@ import * as Fs from "node:fs/promises"
 const notePath = (mountPoint: string) => `${mountPoint}.options.json`
 
 export const recordSharedMountOptions = (mountPoint: string, options: ReadonlyArray<string>) =>
-  Effect.promise(() => Fs.writeFile(notePath(mountPoint), JSON.stringify([...options].sort())))
+  Effect.tryPromise(() => Fs.writeFile(notePath(mountPoint), JSON.stringify([...options].sort()))).pipe(
+    Effect.catch((failed) =>
+      Effect.logWarning("cannot record the shared mount's options; a later publish cannot compare them").pipe(
+        Effect.annotateLogs({ mountPoint, reason: String(failed.cause) })
+      )
+    )
+  )
 
 export const sharedMountOptions = (mountPoint: string): Effect.Effect<ReadonlyArray<string> | undefined> =>
   Effect.promise(() =>
@@ -23,7 +29,9 @@ export const sharedMountOptions = (mountPoint: string): Effect.Effect<ReadonlyAr
   )
 
 export const forgetSharedMountOptions = (mountPoint: string) =>
-  Effect.promise(() => Fs.rm(notePath(mountPoint), { force: true }))
+  Effect.promise(() => Fs.rm(notePath(mountPoint), { force: true }).catch(() => undefined))
 
-export const sameOptions = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
-  a.length === b.length && [...a].sort().every((option, i) => option === [...b].sort()[i])
+export const sameOptions = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  const sortedB = [...b].sort()
+  return a.length === b.length && [...a].sort().every((option, i) => option === sortedB[i])
+}

@@ -7,9 +7,7 @@ import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import type { Readiness } from "../../src/health/Readiness.js"
 import { LnetProbeFake } from "../../layers/lnet/LnetProbeFake.js"
-import type { LnetProbe } from "../../layers/lnet/LnetProbe.js"
-import { LustreShellFake } from "../../layers/lustre/LustreShellFake.js"
-import type { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { LustreShellFake, type LustreShellFakeOptions } from "../../layers/lustre/LustreShellFake.js"
 import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
 import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
 import { NodeConfig } from "../../src/node/NodeConfig.js"
@@ -25,10 +23,11 @@ export const tempSocketPath = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir
  */
 export const startInProcessDriver = async (options: {
   readonly readiness: Layer.Layer<Readiness>
-  /** The node's hands; deterministic fakes unless a test brings its own. */
-  readonly lustre?: Layer.Layer<LustreShell>
-  readonly lnet?: Layer.Layer<LnetProbe>
+  /** The node's hands are deterministic fakes; a test may script them and read their state. */
+  readonly lustreScript?: LustreShellFakeOptions
+  readonly unreachableMgs?: ReadonlyArray<string>
   readonly mountRoot?: string
+  readonly nodeConfig?: Partial<NodeConfig["Service"]>
   readonly mode?: Mode
   readonly socketPath?: string
   readonly drainTimeout?: Duration.Input
@@ -42,27 +41,29 @@ export const startInProcessDriver = async (options: {
     nodeId: "node-1",
     drainTimeout: Duration.fromInputUnsafe(options.drainTimeout ?? "5 seconds")
   })
-  const nodeServices = Layer.mergeAll(
+  const nodeLayers = Layer.mergeAll(
     Layer.succeed(NodeConfig, {
       ...NodeConfig.defaults,
       nodeId: "node-1",
       zone: "eastus-1",
-      mountRoot: options.mountRoot ?? "/var/lib/kubelet/plugins/azurelustre.csi.azure.com/mounts"
+      mountRoot: options.mountRoot ?? "/var/lib/kubelet/plugins/azurelustre.csi.azure.com/mounts",
+      ...options.nodeConfig
     }),
     KeyedLocks.layer,
     StaticVolumes.layer,
-    options.lustre ?? LustreShellFake.layer(),
-    options.lnet ?? LnetProbeFake.layer()
+    LustreShellFake.layer(options.lustreScript),
+    LnetProbeFake.layer({ unreachable: options.unreachableMgs ?? [] })
   )
   const logging = Layer.mergeAll(
     Logger.layer([jsonLogger((line) => logs.push(line))]),
     Layer.succeed(References.MinimumLogLevel, "Debug")
   )
   const scope = Effect.runSync(Scope.make())
+  const nodeServices = await Effect.runPromise(Layer.buildWithScope(nodeLayers, scope))
   await Effect.runPromise(
     Layer.buildWithScope(
       CsiServerLive(socketPath).pipe(
-        Layer.provide(Layer.mergeAll(config, options.readiness, nodeServices)),
+        Layer.provide(Layer.mergeAll(config, options.readiness, Layer.succeedContext(nodeServices))),
         Layer.provide(logging)
       ),
       scope
@@ -73,6 +74,9 @@ export const startInProcessDriver = async (options: {
     socketPath,
     logs,
     client,
+    /** Runs an effect against the driver's own fakes (LustreShellFake, LnetProbeFake, ...). */
+    inspect: <A>(effect: Effect.Effect<A, never, Layer.Success<typeof nodeLayers>>) =>
+      Effect.runPromise(Effect.provide(effect, nodeServices)),
     /** Closing the scope is what SIGTERM does: drain, stop, remove the socket. */
     stop: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
