@@ -1,5 +1,10 @@
 import * as grpc from "@grpc/grpc-js"
-import { IdentityClient } from "../src/gen/csi.js"
+import {
+  IdentityClient,
+  NodeClient,
+  type NodePublishVolumeRequest,
+  type NodeUnpublishVolumeRequest
+} from "../src/gen/csi.js"
 import { type DriverProcess, sleep } from "./driverProcess.js"
 
 const DEADLINE_MS = 10_000
@@ -9,6 +14,10 @@ export const connect = (socketPath: string): IdentityClient =>
     // A fresh subchannel per client: a retry must not wait out a shared channel's reconnect backoff.
     "grpc.use_local_subchannel_pool": 1
   })
+
+/** A Node service client; one channel (one HTTP/2 connection) for all its calls, as kubelet has. */
+export const connectNode = (socketPath: string): NodeClient =>
+  new NodeClient(`unix://${socketPath}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 })
 
 type Callback<Res> = (error: grpc.ServiceError | null, response: Res) => void
 
@@ -22,6 +31,11 @@ export const probe = (client: IdentityClient) => unary((m, o, cb) => client.prob
 export const getPluginInfo = (client: IdentityClient) => unary((m, o, cb) => client.getPluginInfo({}, m, o, cb))
 export const getPluginCapabilities = (client: IdentityClient) =>
   unary((m, o, cb) => client.getPluginCapabilities({}, m, o, cb))
+
+export const nodePublishVolume = (client: NodeClient, request: NodePublishVolumeRequest) =>
+  unary((m, o, cb) => client.nodePublishVolume(request, m, o, cb))
+export const nodeUnpublishVolume = (client: NodeClient, request: NodeUnpublishVolumeRequest) =>
+  unary((m, o, cb) => client.nodeUnpublishVolume(request, m, o, cb))
 
 /**
  * Milliseconds from the driver's spawn to its first Probe answered OK. Each attempt uses a new

@@ -13,18 +13,24 @@ export type LogLevel = "debug" | "info" | "warn" | "error"
 export interface DriverProcess {
   readonly pid: number
   readonly socketPath: string
+  /** The driver's `--state-dir`; its shared Lustre mounts are directly under `<stateDir>/mounts/`. */
+  readonly stateDir: string
   /** performance.now() just before the process was spawned. */
   readonly spawnedAt: number
   /** The last few kilobytes the driver wrote, to explain a driver that never answers. */
   readonly recentOutput: () => string
-  /** SIGTERM, then SIGKILL if it has not exited in 5 s; removes the temporary folder. */
+  /**
+   * SIGTERM, then SIGKILL if it has not exited in 5 s; lazily unmounts whatever is still mounted
+   * in the temporary folder, then removes it.
+   */
   readonly stop: () => Promise<void>
 }
 
 export const startDriver = (logLevel: LogLevel): DriverProcess => {
   const dir = mkdtempSync(join(tmpdir(), "csi-bench-"))
   const socketPath = join(dir, "csi.sock")
-  const args = ["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", join(dir, "state"), "--log-level", logLevel]
+  const stateDir = join(dir, "state")
+  const args = ["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--log-level", logLevel]
   const spawnedAt = performance.now()
   const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"] })
   let recent = ""
@@ -38,10 +44,13 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
   return {
     pid,
     socketPath,
+    stateDir,
     spawnedAt,
     recentOutput: () => recent,
     stop: async () => {
       await terminate(child)
+      // Never recurse into a mount: rm would delete through it and then fail on the mount point.
+      unmountUnder(dir)
       rmSync(dir, { recursive: true, force: true })
     }
   }
@@ -57,6 +66,35 @@ const terminate = (child: ChildProcess): Promise<void> =>
     })
     child.kill("SIGTERM")
   })
+
+/** The mount points of this process's mount namespace, in mount order (/proc/self/mountinfo field 5). */
+export const mountPoints = (): ReadonlyArray<string> =>
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((point): point is string => point !== undefined)
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    .map((point) => point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
+
+const isWithin = (dir: string, path: string) => path === dir || path.startsWith(`${dir}/`)
+
+/**
+ * Lazily unmounts (`umount -l`) every mount at or below `dir`, newest first; returns how many.
+ * Synchronous, so it can run from a signal handler. A failing umount is reported, not thrown.
+ */
+export const unmountUnder = (dir: string): number => {
+  let unmounted = 0
+  for (const point of [...mountPoints()].reverse()) {
+    if (!isWithin(dir, point)) continue
+    try {
+      execFileSync("umount", ["-l", point], { stdio: ["ignore", "ignore", "pipe"] })
+      unmounted++
+    } catch (error) {
+      process.stderr.write(`bench: umount -l ${point} failed: ${error instanceof Error ? error.message : String(error)}\n`)
+    }
+  }
+  return unmounted
+}
 
 /** Resident set size of a process in MiB (VmRSS in /proc/<pid>/status). */
 export const rssMb = (pid: number): number => {

@@ -1,0 +1,139 @@
+import type * as K8s from "@kubernetes/client-node"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Kube, KubeError, refusalMessage } from "./Kube.js"
+
+/**
+ * A kubeconfig given as values (what `KubeConfig.loadFromOptions` takes), e.g. a test's API
+ * server on loopback. `@kubernetes/client-node` 2.x refuses a plain `http://` server unless the
+ * cluster has `skipTLSVerify: true`.
+ */
+export interface KubeConfigOptions {
+  readonly clusters: ReadonlyArray<K8s.Cluster>
+  readonly users: ReadonlyArray<K8s.User>
+  readonly contexts: ReadonlyArray<K8s.Context>
+  readonly currentContext: string
+}
+
+export interface KubeLiveOptions {
+  /** Each API call gives up after this long, as a KubeError with status 0 (default 10 s). */
+  readonly requestTimeout?: Duration.Input
+}
+
+type Source =
+  | { readonly _tag: "Environment" }
+  | { readonly _tag: "Options"; readonly options: KubeConfigOptions }
+
+const defaultRequestTimeout = Duration.seconds(10)
+
+/** The API server's own message, when the body is a `Status` object. */
+const StatusBody = Schema.fromJsonString(Schema.Struct({ message: Schema.optional(Schema.String) }))
+const decodeStatusBody = Schema.decodeUnknownOption(StatusBody)
+
+const reasonOf = (cause: unknown): string => {
+  if (!(cause instanceof Error)) return String(cause)
+  // undici's fetch fails with "fetch failed" and puts the reason (ECONNREFUSED, ...) in `cause`.
+  const inner = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
+  return `${cause.message}${inner}`
+}
+
+const make = (source: Source, options: KubeLiveOptions) =>
+  Effect.gen(function*() {
+    // Loaded here, not at the top of the module: a process that never builds this layer (the
+    // node plugin without a zone to look up, the simulation) never pays for the client.
+    const k8s = yield* Effect.tryPromise({
+      try: () => import("@kubernetes/client-node"),
+      catch: (cause) =>
+        new KubeError({ operation: "loadClient", status: 0, message: `cannot load @kubernetes/client-node: ${reasonOf(cause)}` })
+    })
+    const kc = new k8s.KubeConfig()
+    const { core, server } = yield* Effect.try({
+      try: () => {
+        if (source._tag === "Options") kc.loadFromOptions(source.options)
+        else if (process.env["KUBERNETES_SERVICE_HOST"]) kc.loadFromCluster()
+        else kc.loadFromDefault()
+        return { core: kc.makeApiClient(k8s.CoreV1Api), server: kc.getCurrentCluster()?.server ?? "(none)" }
+      },
+      catch: (cause) =>
+        new KubeError({
+          operation: "loadConfig",
+          status: 0,
+          message: `cannot configure the Kubernetes client (in-cluster config, $KUBECONFIG or ~/.kube/config): ${reasonOf(cause)}`
+        })
+    })
+    const requestTimeout = options.requestTimeout === undefined
+      ? defaultRequestTimeout
+      : Duration.fromInputUnsafe(options.requestTimeout)
+    // The default HTTP library, with the fiber's AbortSignal set on each request, so that an
+    // interrupted or timed-out call cancels its HTTP request instead of leaving it running.
+    const fetchLibrary = k8s.createConfiguration().httpApi
+    const withSignal = (signal: AbortSignal): K8s.ConfigurationOptions => ({
+      httpApi: {
+        send: (request) => {
+          request.setSignal(signal)
+          return fetchLibrary.send(request)
+        }
+      }
+    })
+
+    const toKubeError = (operation: string, subject: string) => (cause: unknown): KubeError => {
+      if (cause instanceof k8s.ApiException) {
+        const status = typeof cause.code === "number" ? cause.code : 0
+        const detail = Option.getOrUndefined(decodeStatusBody(cause.body))?.message
+        return new KubeError({ operation, status, message: refusalMessage(operation, status, subject, detail) })
+      }
+      return new KubeError({
+        operation,
+        status: 0,
+        message: `${operation} ${subject}: cannot reach the Kubernetes API server at ${server}: ${reasonOf(cause)}`
+      })
+    }
+
+    /** One API call: bounded by the request timeout, cancelled when interrupted. */
+    const call = <A>(
+      operation: string,
+      subject: string,
+      send: (options: K8s.ConfigurationOptions) => Promise<A>
+    ): Effect.Effect<A, KubeError> =>
+      Effect.tryPromise({
+        try: (signal) => send(withSignal(signal)),
+        catch: toKubeError(operation, subject)
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: requestTimeout,
+          orElse: () =>
+            Effect.fail(
+              new KubeError({
+                operation,
+                status: 0,
+                message: `${operation} ${subject}: the Kubernetes API server at ${server} did not answer within ${
+                  Duration.format(requestTimeout)
+                }`
+              })
+            )
+        })
+      )
+
+    const readNodeLabels = Effect.fn("Kube.readNodeLabels")(function*(nodeName: string) {
+      const node = yield* call("readNode", `node ${nodeName}`, (options) => core.readNode({ name: nodeName }, options))
+      const labels: Readonly<Record<string, string>> = node.metadata?.labels ?? {}
+      return labels
+    })
+
+    return Kube.of({ readNodeLabels })
+  })
+
+/** The Kubernetes API through @kubernetes/client-node, loaded when the layer is built. */
+export const KubeLive = {
+  /**
+   * In a pod (KUBERNETES_SERVICE_HOST set): the service account's token and CA. Elsewhere:
+   * $KUBECONFIG, then ~/.kube/config. Fails with a KubeError when no configuration loads.
+   */
+  layer: Layer.effect(Kube, make({ _tag: "Environment" }, {})) satisfies Layer.Layer<Kube, KubeError>,
+  /** A kubeconfig given as values, e.g. a test's fake API server. */
+  layerFromConfig: (config: KubeConfigOptions, options: KubeLiveOptions = {}): Layer.Layer<Kube, KubeError> =>
+    Layer.effect(Kube, make({ _tag: "Options", options: config }, options))
+} as const
