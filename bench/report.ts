@@ -1,0 +1,124 @@
+/**
+ * What the benchmarks share: their metrics, the table they print, statistics, and the baseline file
+ * (bench/baseline.json) they compare with.
+ *
+ * The baseline holds one section of numbers per benchmark, keyed by metric, beside when, on which
+ * Node and on how many CPUs it was recorded:
+ *
+ *   { "recordedAt": ..., "node": ..., "cpus": ..., "results": { identity }, "publish": { publish } }
+ *
+ * `results` is the Identity benchmark's section (its name from before there were others). Writing
+ * a section keeps the others as they are.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { cpus } from "node:os"
+import { fileURLToPath } from "node:url"
+
+/** The source bench/ folder (this file runs from dist/bench/). */
+export const BASELINE_PATH = fileURLToPath(new URL("../../bench/baseline.json", import.meta.url))
+
+export type BaselineSection = "results" | "publish"
+
+export interface Metric<Key extends string> {
+  readonly key: Key
+  readonly label: string
+  /** "" for a count. */
+  readonly unit: string
+  /** Met when the value is at most (`<=`) or exactly (`=`) this; no target: only reported. */
+  readonly target?: { readonly op: "<=" | "="; readonly value: number }
+  /** Decimals shown and recorded; 1 unless told. */
+  readonly digits?: number
+}
+
+export const progress = (line: string) => process.stderr.write(`bench: ${line}\n`)
+
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/**
+ * The p-th percentile (0..100), interpolated linearly between the two nearest ranks (numpy's
+ * default), so that p99 of 50 samples is not simply the maximum.
+ */
+export const percentile = (values: ReadonlyArray<number>, p: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = (p / 100) * (sorted.length - 1)
+  const below = Math.floor(rank)
+  const above = Math.min(below + 1, sorted.length - 1)
+  return sorted[below]! + (sorted[above]! - sorted[below]!) * (rank - below)
+}
+
+const readBaselineFile = (): Record<string, unknown> => {
+  if (!existsSync(BASELINE_PATH)) return {}
+  const json: unknown = JSON.parse(readFileSync(BASELINE_PATH, "utf8"))
+  return typeof json === "object" && json !== null ? { ...json } : {}
+}
+
+/** The baseline's numbers for `metrics` in `section`; a missing file, section or metric has none. */
+export const readBaseline = <Key extends string>(
+  section: BaselineSection,
+  metrics: ReadonlyArray<Metric<Key>>
+): Partial<Record<Key, number>> => {
+  const recorded = readBaselineFile()[section]
+  const baseline: Partial<Record<Key, number>> = {}
+  for (const { key } of metrics) {
+    const value: unknown = typeof recorded === "object" && recorded !== null ? Reflect.get(recorded, key) : undefined
+    if (typeof value === "number") baseline[key] = value
+  }
+  return baseline
+}
+
+export interface SectionResults<Key extends string> {
+  readonly section: BaselineSection
+  readonly metrics: ReadonlyArray<Metric<Key>>
+  readonly results: Record<Key, number>
+}
+
+/** Records these sections as the new baseline; sections not given keep their recorded numbers. */
+export const writeBaseline = (sections: ReadonlyArray<SectionResults<string>>) => {
+  const file = readBaselineFile()
+  for (const { section, metrics, results } of sections) {
+    file[section] = Object.fromEntries(metrics.map(({ key, digits }) => [key, Number(results[key]!.toFixed(digits ?? 1))]))
+  }
+  const { results, ...others } = file
+  const { recordedAt: _r, node: _n, cpus: _c, ...rest } = others
+  const ordered = { recordedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, results, ...rest }
+  writeFileSync(BASELINE_PATH, JSON.stringify(ordered, null, 2) + "\n")
+}
+
+const withUnit = (value: string, unit: string) => (unit === "" ? value : `${value} ${unit}`)
+
+const meets = (value: number, target: NonNullable<Metric<string>["target"]>) =>
+  target.op === "=" ? value === target.value : value <= target.value
+
+/** Measured value, target, whether it is met, baseline and delta: one row per metric. */
+export const table = <Key extends string>(
+  metrics: ReadonlyArray<Metric<Key>>,
+  results: Record<Key, number>,
+  baseline: Partial<Record<Key, number>>
+): string => {
+  const header = ["metric", "measured", "target", "meets", "baseline", "delta"]
+  const rows = metrics.map(({ key, label, unit, target, digits = 1 }) => {
+    const value = results[key]
+    const before = baseline[key]
+    const delta = before === undefined
+      ? "-"
+      : `${value - before >= 0 ? "+" : ""}${(value - before).toFixed(digits)}` +
+        (before !== 0 ? ` (${value >= before ? "+" : ""}${(((value - before) / before) * 100).toFixed(0)}%)` : "")
+    return [
+      label,
+      withUnit(value.toFixed(digits), unit),
+      target === undefined ? "-" : withUnit(`${target.op === "=" ? "= " : "<= "}${target.value}`, unit),
+      target === undefined ? "-" : meets(value, target) ? "yes" : "NO",
+      before === undefined ? "-" : withUnit(before.toFixed(digits), unit),
+      delta
+    ]
+  })
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => row[column]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ")
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
+}
