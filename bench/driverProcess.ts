@@ -17,6 +17,8 @@ export interface DriverProcess {
   readonly stateDir: string
   /** performance.now() just before the process was spawned. */
   readonly spawnedAt: number
+  /** Whether the process has exited (or been killed). */
+  readonly hasExited: () => boolean
   /** The last few kilobytes the driver wrote, to explain a driver that never answers. */
   readonly recentOutput: () => string
   /**
@@ -46,6 +48,7 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
     socketPath,
     stateDir,
     spawnedAt,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
     recentOutput: () => recent,
     stop: async () => {
       await terminate(child)
@@ -90,7 +93,10 @@ export const unmountUnder = (dir: string): number => {
       execFileSync("umount", ["-l", point], { stdio: ["ignore", "ignore", "pipe"] })
       unmounted++
     } catch (error) {
-      process.stderr.write(`bench: umount -l ${point} failed: ${error instanceof Error ? error.message : String(error)}\n`)
+      const stderr: unknown = typeof error === "object" && error !== null ? Reflect.get(error, "stderr") : undefined
+      const said = stderr instanceof Buffer ? stderr.toString("utf8").trim() : String(error)
+      // Gone since the table was read (its owner unmounted it meanwhile): nothing to clean.
+      if (!said.includes("not mounted")) process.stderr.write(`bench: umount -l ${point} failed: ${said}\n`)
     }
   }
   return unmounted
@@ -119,6 +125,30 @@ export const cpuMicros = (pid: number): number => {
   const ticks = Number(fields[11]) + Number(fields[12])
   if (!Number.isFinite(ticks)) throw new Error(`cannot read utime/stime of process ${pid}`)
   return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND
+}
+
+/**
+ * SIGKILL, then wait (blocking, up to 2 s) until the process is dead, so that it mounts nothing
+ * after its mounts are cleaned up. For signal handlers, where nothing asynchronous runs.
+ */
+export const killNow = (pid: number): void => {
+  try {
+    process.kill(pid, "SIGKILL")
+  } catch {
+    return // already gone
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (let waited = 0; waited < 2000; waited += 10) {
+    let state: string
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    } catch {
+      return
+    }
+    if (state === "Z" || state === "X") return
+    Atomics.wait(pause, 0, 0, 10)
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -40,6 +40,18 @@ const isWithin = (root: string, candidate: string): boolean =>
  * The live shell, given how to run commands. Everything but the commands is Node's own file
  * system calls, so the simulation reuses it whole and replaces only what it must.
  */
+const errnoMessages: ReadonlyArray<readonly [string, string]> = [
+  ["No such file or directory", "ENOENT"],
+  ["Stale file handle", "ESTALE"],
+  ["Transport endpoint is not connected", "ENOTCONN"],
+  ["Permission denied", "EACCES"],
+  ["Not a directory", "ENOTDIR"]
+]
+
+/** The errno behind a coreutils message (run with LC_ALL=C); EIO when it names none. */
+export const errnoOfMessage = (stderr: string): string =>
+  errnoMessages.find(([message]) => stderr.includes(message))?.[1] ?? "EIO"
+
 export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
   const command = (name: string, args: ReadonlyArray<string>) => run(name, args).pipe(Effect.mapError(mountFailed))
 
@@ -88,15 +100,25 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     return entries
   }).pipe(Effect.withSpan("LustreShell.mountTable"))
 
+  // statfs(1) in a child process, not statfs(2) on libuv's threadpool: on a Lustre mount whose
+  // servers are gone the call blocks in the kernel, and four such calls would stall every file
+  // operation of the driver. A stuck child process costs nothing but itself.
   const statfs = Effect.fn("LustreShell.statfs")(function*(path: string) {
-    const stats = yield* tryPath(path, "statfs", () => Fs.statfs(path, { bigint: true }))
+    const output = yield* run("stat", ["-f", "-c", "%S %b %f %a %c %d", "--", path]).pipe(
+      Effect.mapError((failed) => new PathFailed({ path, code: errnoOfMessage(failed.stderr), message: failed.message }))
+    )
+    const fields = output.trim().split(" ")
+    if (fields.length !== 6 || !fields.every((field) => /^\d+$/.test(field))) {
+      return yield* new PathFailed({ path, code: "EIO", message: `stat -f printed ${JSON.stringify(output.trim())}` })
+    }
+    const [blockSize, blocks, free, available, inodes, freeInodes] = fields.map(BigInt) as [bigint, bigint, bigint, bigint, bigint, bigint]
     return {
-      totalBytes: stats.blocks * stats.bsize,
-      availableBytes: stats.bavail * stats.bsize,
-      usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
-      totalInodes: stats.files,
-      freeInodes: stats.ffree,
-      usedInodes: stats.files - stats.ffree
+      totalBytes: blocks * blockSize,
+      availableBytes: available * blockSize,
+      usedBytes: (blocks - free) * blockSize,
+      totalInodes: inodes,
+      freeInodes,
+      usedInodes: inodes - freeInodes
     } satisfies FilesystemStats
   })
 

@@ -19,11 +19,14 @@ export class NodeConfig extends Context.Service<NodeConfig, {
   readonly mgsPingTimeout: Duration.Duration
   /** How long a call waits for another operation on the same target or filesystem. */
   readonly lockWait: Duration.Duration
+  /** statfs of a published volume: a Lustre mount whose servers are gone does not answer. */
+  readonly statsTimeout: Duration.Duration
 }>()("azurelustre/node/NodeConfig") {
   static readonly defaults = {
     mountTimeout: Duration.seconds(60),
     unmountStepTimeout: Duration.seconds(10),
     mgsPingTimeout: Duration.seconds(10),
-    lockWait: Duration.seconds(30)
+    lockWait: Duration.seconds(30),
+    statsTimeout: Duration.seconds(10)
   }
 }

@@ -1,3 +1,4 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { NotFound } from "../csi/errors.js"
@@ -8,6 +9,7 @@ import {
   VolumeUsage_Unit
 } from "../gen/csi.js"
 import { mountAt } from "./mountTable.js"
+import { NodeConfig } from "./NodeConfig.js"
 import { readMountTable } from "./sharedMount.js"
 
 const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
@@ -20,14 +22,22 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
   yield* requireKnownVolume(yield* requireField(request.volumeId, "volume_id"))
   const volumePath = yield* requireField(request.volumePath, "volume_path")
   const shell = yield* LustreShell
-  const state = yield* shell.pathState(volumePath)
-  if (state === "missing") {
-    return yield* new NotFound({ message: `volume_path ${volumePath} does not exist on this node` })
-  }
+  const config = yield* NodeConfig
+  // The mount table first: touching a path on a Lustre mount whose servers are gone can block.
   if (mountAt(yield* readMountTable, volumePath) === undefined) {
+    if ((yield* shell.pathState(volumePath)) === "missing") {
+      return yield* new NotFound({ message: `volume_path ${volumePath} does not exist on this node` })
+    }
     return abnormal(`${volumePath} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
   }
-  const stats = yield* shell.statfs(volumePath).pipe(Effect.result)
+  const stats = yield* shell.statfs(volumePath).pipe(
+    Effect.timeoutOrElse({
+      duration: config.statsTimeout,
+      orElse: () =>
+        Effect.fail({ code: "ETIMEDOUT", message: `no answer within ${Duration.format(config.statsTimeout)}` })
+    }),
+    Effect.result
+  )
   if (stats._tag === "Failure") {
     return abnormal(
       `${volumePath} does not answer statfs (${stats.failure.code}: ${stats.failure.message}); ` +

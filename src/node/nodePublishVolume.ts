@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Path from "node:path"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
-import { AlreadyExists, Internal, InvalidArgument } from "../csi/errors.js"
+import { AlreadyExists, Internal, InvalidArgument, Unavailable } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
 import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
@@ -47,6 +47,11 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
       })
     }
     yield* shell.makeDirectory(shared.mountPoint, volume.subDir).pipe(
+      Effect.timeoutOrElse({
+        duration: config.mountTimeout,
+        orElse: () =>
+          Effect.fail(new Unavailable({ message: `${filesystemLabel(volume.filesystem)} does not answer: creating ${volume.subDir} did not finish in time` }))
+      }),
       Effect.catchTag("PathEscapes", (escape) => Effect.fail(new InvalidArgument({ message: `sub-dir: ${escape.message}` }))),
       Effect.catchTag("PathFailed", (failed) =>
         Effect.fail(new Internal({ message: `cannot create ${volume.subDir} in ${filesystemLabel(volume.filesystem)}: ${failed.message}` })))
