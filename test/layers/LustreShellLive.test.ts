@@ -120,3 +120,21 @@ describe("the live Lustre shell's commands", () => {
       assert.isTrue(table.some((entry) => entry.mountPoint === "/"))
     }).pipe(Effect.provide(LustreShellLive.layerNode)))
 })
+
+describe("statfs through stat(1)", () => {
+  const onThisMachine = <A, E>(program: Effect.Effect<A, E, LustreShell>) =>
+    program.pipe(Effect.provide(LustreShellLive.layerNode))
+
+  it.effect("reads bytes and inodes of a real filesystem", () =>
+    onThisMachine(Effect.gen(function*() {
+      const stats = yield* (yield* LustreShell).statfs("/tmp")
+      assert.isTrue(stats.totalBytes > 0n && stats.totalInodes > 0n)
+      assert.strictEqual(stats.usedBytes <= stats.totalBytes && stats.availableBytes <= stats.totalBytes, true)
+    })))
+
+  it.effect("names the errno of a path that is gone", () =>
+    onThisMachine(Effect.gen(function*() {
+      const failed = yield* (yield* LustreShell).statfs("/no/such/volume").pipe(Effect.flip)
+      assert.strictEqual(failed.code, "ENOENT")
+    })))
+})
