@@ -2,13 +2,14 @@
  * What the benchmarks share: their metrics, the table they print, statistics, and the baseline file
  * (bench/baseline.json) they compare with.
  *
- * The baseline holds one section of numbers per benchmark, keyed by metric, beside when, on which
- * Node and on how many CPUs it was recorded:
+ * The baseline holds each benchmark's numbers, keyed by metric, with when, on which Node and on
+ * how many CPUs they were recorded. The Identity benchmark's are at the top level, as before there
+ * were others; each other benchmark has the same shape under its own key:
  *
- *   { "recordedAt": ..., "node": ..., "cpus": ..., "results": { identity }, "publish": { publish } }
+ *   { "recordedAt": ..., "node": ..., "cpus": ..., "results": { identity numbers },
+ *     "publish": { "recordedAt": ..., "node": ..., "cpus": ..., "results": { publish numbers } } }
  *
- * `results` is the Identity benchmark's section (its name from before there were others). Writing
- * a section keeps the others as they are.
+ * Recording one benchmark leaves the others' numbers (and their time, Node, CPUs) as they are.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
@@ -57,15 +58,22 @@ const readBaselineFile = (): Record<string, unknown> => {
   return typeof json === "object" && json !== null ? { ...json } : {}
 }
 
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null ? Reflect.get(value, key) : undefined
+
+/** The numbers of a section: the top-level `results`, or `<section>.results`. */
+const sectionNumbers = (file: Record<string, unknown>, section: BaselineSection): unknown =>
+  section === "results" ? file["results"] : field(file[section], "results")
+
 /** The baseline's numbers for `metrics` in `section`; a missing file, section or metric has none. */
 export const readBaseline = <Key extends string>(
   section: BaselineSection,
   metrics: ReadonlyArray<Metric<Key>>
 ): Partial<Record<Key, number>> => {
-  const recorded = readBaselineFile()[section]
+  const recorded = sectionNumbers(readBaselineFile(), section)
   const baseline: Partial<Record<Key, number>> = {}
   for (const { key } of metrics) {
-    const value: unknown = typeof recorded === "object" && recorded !== null ? Reflect.get(recorded, key) : undefined
+    const value = field(recorded, key)
     if (typeof value === "number") baseline[key] = value
   }
   return baseline
@@ -77,16 +85,21 @@ export interface SectionResults<Key extends string> {
   readonly results: Record<Key, number>
 }
 
-/** Records these sections as the new baseline; sections not given keep their recorded numbers. */
+/**
+ * Records these sections as the new baseline, each with the time, Node version and CPU count of
+ * this run; sections not given keep their numbers and their own time, Node and CPUs.
+ */
 export const writeBaseline = (sections: ReadonlyArray<SectionResults<string>>) => {
   const file = readBaselineFile()
+  const recorded = { recordedAt: new Date().toISOString(), node: process.version, cpus: cpus().length }
   for (const { section, metrics, results } of sections) {
-    file[section] = Object.fromEntries(metrics.map(({ key, digits }) => [key, Number(results[key]!.toFixed(digits ?? 1))]))
+    const numbers = Object.fromEntries(metrics.map(({ key, digits }) => [key, Number(results[key]!.toFixed(digits ?? 1))]))
+    if (section === "results") Object.assign(file, recorded, { results: numbers })
+    else file[section] = { ...recorded, results: numbers }
   }
-  const { results, ...others } = file
-  const { recordedAt: _r, node: _n, cpus: _c, ...rest } = others
-  const ordered = { recordedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, results, ...rest }
-  writeFileSync(BASELINE_PATH, JSON.stringify(ordered, null, 2) + "\n")
+  // The Identity section's fields first, as the file has always begun.
+  const { recordedAt, node, cpus: cpuCount, results, ...others } = file
+  writeFileSync(BASELINE_PATH, JSON.stringify({ recordedAt, node, cpus: cpuCount, results, ...others }, null, 2) + "\n")
 }
 
 const withUnit = (value: string, unit: string) => (unit === "" ? value : `${value} ${unit}`)
