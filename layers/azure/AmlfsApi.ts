@@ -1,0 +1,101 @@
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+
+/** An Azure Managed Lustre filesystem as ARM describes it (the fields the driver reads). */
+export interface AmlFilesystem {
+  readonly name: string
+  readonly resourceGroup: string
+  readonly location: string
+  readonly tags: Readonly<Record<string, string>>
+  readonly skuName: string
+  readonly zones: ReadonlyArray<string>
+  readonly storageCapacityTiB: number
+  /** Succeeded, Failed, Creating, Deleting, Updating, Canceled (ARM may add others). */
+  readonly provisioningState: string
+  /** Available, Degraded, Transitioning, ... with ARM's description when it is not healthy. */
+  readonly health: { readonly state: string; readonly description: string } | undefined
+  /** clientInfo.mgsAddress: known once the filesystem is provisioned. */
+  readonly mgsAddress: string | undefined
+  readonly filesystemSubnet: string
+  /** systemData.createdAt, when ARM reports it: how long a creation has been running. */
+  readonly createdAt: Date | undefined
+}
+
+/** What CreateVolume asks ARM to create (PUT amlFilesystems/{name}). */
+export interface AmlFilesystemSpec {
+  readonly location: string
+  readonly skuName: string
+  readonly storageCapacityTiB: number
+  readonly filesystemSubnet: string
+  readonly zones: ReadonlyArray<string>
+  readonly maintenanceWindow: { readonly dayOfWeek: string; readonly timeOfDayUTC: string }
+  readonly tags: Readonly<Record<string, string>>
+  /** User-assigned identity ARM ids (type UserAssigned), none means no identity. */
+  readonly identities: ReadonlyArray<string>
+}
+
+/** An AMLFS SKU in a location, from Microsoft.StorageCache/skus (capabilities). */
+export interface AmlfsSku {
+  readonly name: string
+  readonly location: string
+  /** Capacity must be a multiple of this ("OSS capacity increment (TiB)"). */
+  readonly incrementTiB: number
+  readonly maximumTiB: number
+  /** Availability zones the SKU is offered in, in this location; empty when zonal placement is not offered. */
+  readonly zones: ReadonlyArray<string>
+}
+
+/**
+ * A failed ARM request, as ARM answered it. `statusCode` 0 means no answer (network, TLS,
+ * timeout). `retryAfter` is ARM's Retry-After, when it sent one.
+ */
+export class ArmError extends Schema.TaggedError<ArmError>()("ArmError", {
+  operation: Schema.String,
+  statusCode: Schema.Number,
+  /** ARM's error code: ResourceNotFound, QuotaExceeded, InvalidSubnet, AuthorizationFailed, ... */
+  code: Schema.String,
+  message: Schema.String,
+  retryAfterMillis: Schema.UndefinedOr(Schema.Number)
+}) {
+  /** Throttling, server errors and no answer at all may heal by themselves. */
+  get retryable(): boolean {
+    return this.statusCode === 0 || this.statusCode === 408 || this.statusCode === 429 || this.statusCode >= 500
+  }
+}
+
+/** checkAmlFSSubnets refused the subnet (400 InvalidSubnet / filesystemSubnet.status Invalid). */
+export class SubnetRefused extends Schema.TaggedError<SubnetRefused>()("SubnetRefused", {
+  subnetId: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The Azure Resource Manager operations of Microsoft.StorageCache the controller uses. Every call
+ * is one HTTP request through the @azure/arm-storagecache client's pipeline (credentials,
+ * telemetry); retrying and polling are the caller's Schedules, not hidden here.
+ */
+export class AmlfsApi extends Context.Service<AmlfsApi, {
+  /** GET amlFilesystems/{name}; None when ARM answers 404. */
+  readonly get: (resourceGroup: string, name: string) => Effect.Effect<Option.Option<AmlFilesystem>, ArmError>
+  /** PUT amlFilesystems/{name}: starts the creation and returns once ARM accepted it (200/201). */
+  readonly beginCreate: (resourceGroup: string, name: string, spec: AmlFilesystemSpec) => Effect.Effect<void, ArmError>
+  /** DELETE amlFilesystems/{name}: starts the deletion (202/204); 404 counts as done. */
+  readonly beginDelete: (resourceGroup: string, name: string) => Effect.Effect<void, ArmError>
+  /** GET providers/Microsoft.StorageCache/skus, the AMLFS SKUs of one location. */
+  readonly listSkus: (location: string) => Effect.Effect<ReadonlyArray<AmlfsSku>, ArmError>
+  /** POST getRequiredAmlFSSubnetsSize: how many addresses the filesystem needs. */
+  readonly requiredSubnetSize: (skuName: string, storageCapacityTiB: number) => Effect.Effect<number, ArmError>
+  /** POST checkAmlFSSubnets: whether the subnet can hold the filesystem. */
+  readonly checkSubnet: (
+    subnetId: string,
+    skuName: string,
+    storageCapacityTiB: number,
+    location: string
+  ) => Effect.Effect<void, ArmError | SubnetRefused>
+}>()("azurelustre/azure/AmlfsApi") {}
+
+/** Retry-After as a Duration input for Schedules. */
+export type RetryAfter = Duration.Duration | undefined
