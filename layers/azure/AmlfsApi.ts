@@ -1,5 +1,4 @@
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -96,6 +95,3 @@ export class AmlfsApi extends Context.Service<AmlfsApi, {
     location: string
   ) => Effect.Effect<void, ArmError | SubnetRefused>
 }>()("azurelustre/azure/AmlfsApi") {}
-
-/** Retry-After as a Duration input for Schedules. */
-export type RetryAfter = Duration.Duration | undefined
