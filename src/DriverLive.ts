@@ -1,13 +1,21 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
+import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
+import { AzureConfig } from "../layers/azure/AzureConfig.js"
+import { makeArmCredential } from "../layers/azure/AzureCredential.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
+import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
-import { DriverConfig, servesNode } from "./config/DriverConfig.js"
+import { DriverConfig } from "./config/DriverConfig.js"
+import { ClusterProvisioner } from "./controller/dynamic/ClusterProvisioner.js"
+import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
+import { SkuCatalog } from "./controller/dynamic/SkuCatalog.js"
+import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
+import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
 import { Readiness } from "./health/Readiness.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
 import { NodeConfig } from "./node/NodeConfig.js"
@@ -18,12 +26,8 @@ import { VENDOR_VERSION } from "./version.js"
  * The zone NodeGetInfo reports: the flag's, else the Node's zone label. The Kubernetes client
  * (~90 MB resident) is loaded only for that, and only by a node plugin given no --zone.
  */
-const nodeZone = (options: ServeOptions): Effect.Effect<string | undefined> => {
-  if (options.zone !== undefined || !servesNode(options.mode) || options.nodeId === undefined) {
-    return Effect.succeed(options.zone)
-  }
-  const nodeId = options.nodeId
-  return resolveNodeZone(undefined, nodeId).pipe(
+const nodeZone = (options: ServeOptions, nodeId: string): Effect.Effect<string | undefined> =>
+  options.zone !== undefined ? Effect.succeed(options.zone) : resolveNodeZone(undefined, nodeId).pipe(
     Effect.provide(KubeLive.layer),
     Effect.catch((failed) =>
       Effect.logWarning("cannot reach the Kubernetes API to read the node's zone; reporting no zone").pipe(
@@ -32,37 +36,75 @@ const nodeZone = (options: ServeOptions): Effect.Effect<string | undefined> => {
       )
     )
   )
-}
+
+/** What the Node service needs: the Lustre shell, LNet, per-target locks. */
+const NodeLayers = (options: ServeOptions, nodeId: string) =>
+  Layer.mergeAll(
+    Layer.effect(
+      NodeConfig,
+      Effect.map(nodeZone(options, nodeId), (zone) => ({
+        ...NodeConfig.defaults,
+        nodeId,
+        zone,
+        mountRoot: options.mountRoot,
+        mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
+      }))
+    ),
+    KeyedLocks.layer,
+    LustreShellLive.layerNode,
+    LnetProbeLive.layerNode
+  )
+
+/** What the Controller service needs: ARM through the SDK with the cloud config's identity, Events through Kubernetes. */
+const ControllerLayers = Layer.unwrap(Effect.gen(function*() {
+  const azure = yield* AzureConfig
+  const credential = yield* makeArmCredential(azure)
+  const controllerConfig = Layer.succeed(ControllerConfig, {
+    ...ControllerConfig.polling,
+    subscriptionId: azure.subscriptionId,
+    networkSubscriptionId: azure.networkResourceSubscriptionID ?? azure.subscriptionId,
+    location: azure.location,
+    resourceGroup: azure.resourceGroup,
+    vnetResourceGroup: azure.vnetResourceGroup ?? azure.resourceGroup,
+    vnetName: azure.vnetName ?? "",
+    subnetName: azure.subnetName ?? ""
+  })
+  const arm = AmlfsApiLive.layer({ subscriptionId: azure.subscriptionId, credential, endpoint: azure.armEndpoint })
+  return Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+    Layer.provideMerge(Layer.mergeAll(arm, controllerConfig, VolumeEvents.layerKube)),
+    Layer.merge(StaticVolumes.layer)
+  )
+})).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(Layer.provideMerge(KubeLive.layer))))
 
 /**
  * The driver as it runs in a cluster. Each mode loads only what it uses: the node plugin runs on
- * every node, so its memory is paid once per node.
+ * every node, so its memory is paid once per node, and never loads the Azure SDK.
  */
-export const DriverLive = (options: ServeOptions) =>
-  CsiServerLive(options.socketPath).pipe(
-    Layer.provide(Layer.mergeAll(
-      Layer.succeed(DriverConfig, {
-        driverName: options.driverName,
-        vendorVersion: VENDOR_VERSION,
-        mode: options.mode,
-        nodeId: options.nodeId,
-        drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
-      }),
-      Layer.effect(
-        NodeConfig,
-        Effect.map(nodeZone(options), (zone) => ({
-          ...NodeConfig.defaults,
-          nodeId: options.nodeId ?? "",
-          zone,
-          mountRoot: options.mountRoot,
-          mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
-        }))
-      ),
-      // The LNet checks (node) and the ARM token check (controller) join here as they are built.
-      Readiness.layerFromChecks([]),
-      StaticVolumes.layer,
-      KeyedLocks.layer,
-      LustreShellLive.layerNode,
-      LnetProbeLive.layerNode
-    ))
+export const DriverLive = (options: ServeOptions) => {
+  const common = Layer.mergeAll(
+    Layer.succeed(DriverConfig, {
+      driverName: options.driverName,
+      vendorVersion: VENDOR_VERSION,
+      mode: options.mode,
+      nodeId: options.nodeId,
+      drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
+    }),
+    // The LNet checks (node) and the ARM token check (controller) join here as they are built.
+    Readiness.layerFromChecks([])
   )
+  const nodeId = options.nodeId ?? ""
+  switch (options.mode) {
+    case "controller":
+      return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService])).pipe(
+        Layer.provide(Layer.mergeAll(common, ControllerLayers))
+      )
+    case "node":
+      return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
+        Layer.provide(Layer.mergeAll(common, NodeLayers(options, nodeId)))
+      )
+    case "all":
+      return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
+        Layer.provide(Layer.mergeAll(common, ControllerLayers, NodeLayers(options, nodeId)))
+      )
+  }
+}

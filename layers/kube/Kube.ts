@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 /**
@@ -18,10 +19,71 @@ export class KubeError extends Schema.TaggedError<KubeError>()("KubeError", {
   }
 }
 
+/** The object an Event is about. Without `uid`, the live layer looks the PVC up to fill it in. */
+export interface KubeEventSubject {
+  readonly kind: "PersistentVolumeClaim"
+  readonly namespace: string
+  readonly name: string
+  readonly uid?: string
+}
+
+/**
+ * A Kubernetes Event (events.k8s.io/v1) about an object, e.g. the PVC a CreateVolume is for.
+ * `reason` is a short UpperCamelCase word (`ProvisioningInProgress`), `action` what the driver
+ * was doing (`CreateVolume`), `note` the human-readable detail (cut to 1 KiB, the API's limit).
+ */
+export interface KubeEvent {
+  readonly regarding: KubeEventSubject
+  readonly type: "Normal" | "Warning"
+  readonly reason: string
+  readonly action: string
+  readonly note: string
+}
+
+/** The controller that reports Events (`reportingController`): the driver's name. */
+export const REPORTING_CONTROLLER = "azurelustre.csi.azure.com"
+
+/** The API server refuses an Event whose note is longer than 1024 bytes. */
+export const MAX_EVENT_NOTE_BYTES = 1024
+/** ... and whose reason, action or reportingInstance is longer than 128 characters. */
+export const MAX_EVENT_FIELD_LENGTH = 128
+
+/**
+ * `note` cut to at most `maxBytes` bytes of UTF-8, never inside a character, ending with `...`
+ * when it was cut. Shared by the live layer and the fake, so both record the same note.
+ */
+export const truncateNote = (note: string, maxBytes: number = MAX_EVENT_NOTE_BYTES): string => {
+  const encoder = new TextEncoder()
+  if (encoder.encode(note).length <= maxBytes) return note
+  const marker = "..."
+  let bytes = 0
+  let kept = ""
+  for (const char of note) {
+    const size = encoder.encode(char).length
+    if (bytes + size > maxBytes - marker.length) break
+    bytes += size
+    kept += char
+  }
+  return kept + marker
+}
+
 /** What the driver reads from and writes to the Kubernetes API. */
 export class Kube extends Context.Service<Kube, {
   /** The labels of Node `nodeName` (`GET /api/v1/nodes/<name>`); `{}` when it has none. */
   readonly readNodeLabels: (nodeName: string) => Effect.Effect<Readonly<Record<string, string>>, KubeError>
+  /**
+   * Records an Event (`POST /apis/events.k8s.io/v1/namespaces/<ns>/events`) about `regarding`,
+   * reported by `azurelustre.csi.azure.com` from this pod (POD_NAME, else the hostname).
+   */
+  readonly recordEvent: (event: KubeEvent) => Effect.Effect<void, KubeError>
+  /**
+   * The data of Secret `namespace/name`, decoded from base64 (`GET /api/v1/namespaces/<ns>/secrets/<name>`);
+   * `Option.none()` when there is no such Secret.
+   */
+  readonly readSecret: (
+    namespace: string,
+    name: string
+  ) => Effect.Effect<Option.Option<Readonly<Record<string, string>>>, KubeError>
 }>()("azurelustre/kube/Kube") {}
 
 /**
@@ -51,6 +113,9 @@ export const refusalMessage = (
 }
 
 const verbs: Readonly<Record<string, string>> = {
-  readNode: "read nodes"
+  readNode: "read nodes",
+  createEvent: "create events (events.k8s.io)",
+  readSecret: "read secrets",
+  readPersistentVolumeClaim: "read persistentvolumeclaims"
 }
 const verbOf = (operation: string): string => verbs[operation] ?? operation

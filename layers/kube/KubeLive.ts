@@ -4,7 +4,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Kube, KubeError, refusalMessage } from "./Kube.js"
+import * as Os from "node:os"
+import {
+  Kube,
+  KubeError,
+  type KubeEvent,
+  MAX_EVENT_FIELD_LENGTH,
+  refusalMessage,
+  REPORTING_CONTROLLER,
+  truncateNote
+} from "./Kube.js"
 
 /**
  * A kubeconfig given as values (what `KubeConfig.loadFromOptions` takes), e.g. a test's API
@@ -21,6 +30,8 @@ export interface KubeConfigOptions {
 export interface KubeLiveOptions {
   /** Each API call gives up after this long, as a KubeError with status 0 (default 10 s). */
   readonly requestTimeout?: Duration.Input
+  /** The `reportingInstance` of Events: default $POD_NAME, else the hostname. */
+  readonly reportingInstance?: string
 }
 
 type Source =
@@ -40,6 +51,18 @@ const reasonOf = (cause: unknown): string => {
   return `${cause.message}${inner}`
 }
 
+/** Who reports Events: the pod (POD_NAME, from the downward API), else the host. */
+const defaultReportingInstance = (): string => {
+  const pod = process.env["POD_NAME"]
+  return pod !== undefined && pod !== "" ? pod : Os.hostname()
+}
+
+const limit = (text: string): string => text.length <= MAX_EVENT_FIELD_LENGTH ? text : text.slice(0, MAX_EVENT_FIELD_LENGTH)
+
+/** Base64 Secret data as text (UTF-8). */
+const decodeSecretData = (data: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> =>
+  Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]))
+
 const make = (source: Source, options: KubeLiveOptions) =>
   Effect.gen(function*() {
     // Loaded here, not at the top of the module: a process that never builds this layer (the
@@ -50,12 +73,16 @@ const make = (source: Source, options: KubeLiveOptions) =>
         new KubeError({ operation: "loadClient", status: 0, message: `cannot load @kubernetes/client-node: ${reasonOf(cause)}` })
     })
     const kc = new k8s.KubeConfig()
-    const { core, server } = yield* Effect.try({
+    const { core, events, server } = yield* Effect.try({
       try: () => {
         if (source._tag === "Options") kc.loadFromOptions(source.options)
         else if (process.env["KUBERNETES_SERVICE_HOST"]) kc.loadFromCluster()
         else kc.loadFromDefault()
-        return { core: kc.makeApiClient(k8s.CoreV1Api), server: kc.getCurrentCluster()?.server ?? "(none)" }
+        return {
+          core: kc.makeApiClient(k8s.CoreV1Api),
+          events: kc.makeApiClient(k8s.EventsV1Api),
+          server: kc.getCurrentCluster()?.server ?? "(none)"
+        }
       },
       catch: (cause) =>
         new KubeError({
@@ -123,7 +150,54 @@ const make = (source: Source, options: KubeLiveOptions) =>
       return labels
     })
 
-    return Kube.of({ readNodeLabels })
+    const reportingInstance = limit(options.reportingInstance ?? defaultReportingInstance())
+
+    /** The PVC's uid, which `kubectl describe pvc` matches Events on; undefined when it cannot be read. */
+    const uidOf = (namespace: string, name: string) =>
+      call(
+        "readPersistentVolumeClaim",
+        `persistentvolumeclaim ${namespace}/${name}`,
+        (options) => core.readNamespacedPersistentVolumeClaim({ namespace, name }, options)
+      ).pipe(
+        Effect.map((claim) => claim.metadata?.uid),
+        Effect.orElseSucceed(() => undefined)
+      )
+
+    const recordEvent = Effect.fn("Kube.recordEvent")(function*(event: KubeEvent) {
+      const { kind, namespace, name } = event.regarding
+      const uid = event.regarding.uid ?? (yield* uidOf(namespace, name))
+      const body: K8s.EventsV1Event = {
+        metadata: { generateName: `${name}.`, namespace },
+        // V1MicroTime, not Date: it serialises with the microseconds the API server requires.
+        eventTime: new k8s.V1MicroTime(),
+        reportingController: REPORTING_CONTROLLER,
+        reportingInstance,
+        action: limit(event.action),
+        reason: limit(event.reason),
+        type: event.type,
+        note: truncateNote(event.note),
+        regarding: { apiVersion: "v1", kind, namespace, name, ...(uid === undefined ? {} : { uid }) }
+      }
+      yield* call(
+        "createEvent",
+        `event about ${kind.toLowerCase()} ${namespace}/${name}`,
+        (options) => events.createNamespacedEvent({ namespace, body }, options)
+      )
+    })
+
+    const readSecret = Effect.fn("Kube.readSecret")(function*(namespace: string, name: string) {
+      const secret = yield* call(
+        "readSecret",
+        `secret ${namespace}/${name}`,
+        (options) => core.readNamespacedSecret({ namespace, name }, options)
+      ).pipe(
+        Effect.map(Option.some),
+        Effect.catchIf((error) => error.status === 404, () => Effect.succeed(Option.none()))
+      )
+      return Option.map(secret, (found) => decodeSecretData(found.data))
+    })
+
+    return Kube.of({ readNodeLabels, recordEvent, readSecret })
   })
 
 /** The Kubernetes API through @kubernetes/client-node, loaded when the layer is built. */

@@ -28,6 +28,7 @@ export interface SimOptions {
   readonly nodeId: string
   readonly logLevel: LogLevelName
   readonly mountTimeoutSeconds: number
+  readonly clusterCreationSeconds: number
 }
 
 export interface CallOptions {
@@ -77,7 +78,8 @@ const simFlags = {
   "state-dir": { default: SIM_HOME, help: "folder holding the simulation's state and its faults/ switches" },
   "node-id": { default: Os.hostname(), help: "the simulated node's name" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
-  "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" }
+  "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" },
+  "cluster-creation": { default: "30", help: "seconds the ARM emulator takes to create an AMLFS cluster" }
 } satisfies Record<string, FlagSpec>
 
 const callFlags = {
@@ -231,7 +233,8 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
         stateDir: Path.resolve(get("state-dir")),
         nodeId: get("node-id"),
         logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
-        mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout"))
+        mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout")),
+        clusterCreationSeconds: yield* seconds("--cluster-creation", get("cluster-creation"))
       }
     } as const
   })

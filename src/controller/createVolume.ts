@@ -5,6 +5,7 @@ import { parseStaticVolumeParameters, toVolumeContext } from "../domain/StaticVo
 import { checkVolumeCapabilities } from "../domain/VolumeCapabilities.js"
 import { encodeVolumeId } from "../domain/VolumeId.js"
 import type { CapacityRange, CreateVolumeRequest, CreateVolumeResponse } from "../gen/csi.js"
+import { createDynamicVolume } from "./dynamic/createDynamicVolume.js"
 import { StaticVolumes } from "./StaticVolumes.js"
 
 /** CSI's limit on a CreateVolume name. */
@@ -27,8 +28,8 @@ const staticCapacity = (range: CapacityRange | undefined) =>
   })
 
 /**
- * Static provisioning: `mgs-ip-address` names an existing Azure Managed Lustre filesystem, so
- * creating the volume mints its id and touches nothing in Azure.
+ * A volume is an existing filesystem when the parameters name its MGS (static provisioning), and
+ * a new AMLFS cluster otherwise (dynamic provisioning).
  */
 export const createVolume = Effect.fn("CreateVolume")(function*(request: CreateVolumeRequest) {
   const name = yield* requireField(request.name, "name")
@@ -42,6 +43,12 @@ export const createVolume = Effect.fn("CreateVolume")(function*(request: CreateV
       message: "volume_content_source is not supported: Lustre volumes are not made from snapshots or clones"
     })
   }
+  if (request.parameters["mgs-ip-address"] === undefined) return yield* createDynamicVolume(name, request)
+  return yield* createStaticVolume(name, request)
+})
+
+/** Static provisioning: minting the id of an existing filesystem touches nothing in Azure. */
+const createStaticVolume = Effect.fnUntraced(function*(name: string, request: CreateVolumeRequest) {
   const parameters = yield* invalidArgumentUnless(parseStaticVolumeParameters(request.parameters))
   const capacityBytes = yield* staticCapacity(request.capacityRange)
   const volumeId = encodeVolumeId({

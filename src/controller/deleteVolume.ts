@@ -4,9 +4,11 @@ import { FailedPrecondition } from "../csi/errors.js"
 import { requireField } from "../csi/requireValid.js"
 import { decodeVolumeId } from "../domain/VolumeId.js"
 import type { DeleteVolumeRequest, DeleteVolumeResponse } from "../gen/csi.js"
+import { ClusterProvisioner } from "./dynamic/ClusterProvisioner.js"
 import { StaticVolumes } from "./StaticVolumes.js"
 
 /**
+ * Deleting a volume the driver created deletes its AMLFS cluster, when the cluster's tag agrees.
  * Deleting a static volume forgets it and leaves the filesystem and its data alone: it was not
  * the driver's to create. An id this driver cannot read names no volume of its own: already gone.
  */
@@ -16,10 +18,13 @@ export const deleteVolume = Effect.fn("DeleteVolume")(function*(request: DeleteV
   const id = decodeVolumeId(volumeId)
   if (Result.isFailure(id)) return response
   if (id.success.createdByDriver) {
-    return yield* new FailedPrecondition({
-      message: `volume ${volumeId} is an AMLFS cluster created by the driver; deleting clusters is not available ` +
-        "in this version, so it is left untouched"
-    })
+    if (id.success.resourceGroup === "") {
+      return yield* new FailedPrecondition({
+        message: `volume ${volumeId} says the driver created it but names no resource group; it is left untouched`
+      })
+    }
+    yield* (yield* ClusterProvisioner).ensureDeleted(id.success.resourceGroup, id.success.name)
+    return response
   }
   yield* (yield* StaticVolumes).forget(volumeId)
   return response

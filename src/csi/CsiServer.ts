@@ -1,18 +1,9 @@
 import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { DriverConfig, servesController, servesNode } from "../config/DriverConfig.js"
-import { type ControllerServices, controllerPrograms } from "../controller/programs.js"
-import { ControllerService, IdentityService, NodeService } from "../gen/csi.js"
-import type { Readiness } from "../health/Readiness.js"
-import { identityPrograms } from "../identity/programs.js"
-import { type NodeServices, nodePrograms } from "../node/programs.js"
-import { implement } from "./implement.js"
+import { DriverConfig } from "../config/DriverConfig.js"
+import type { ServedService } from "./servedServices.js"
 import { claimSocketPath, removeSocketFile, SocketUnavailable } from "./socketFile.js"
-import { makeUnary } from "./unary.js"
-
-/** Every service the CSI programs may use. */
-export type CsiServices = DriverConfig | Readiness | ControllerServices | NodeServices
 
 const bind = (server: grpc.Server, socketPath: string) =>
   Effect.callback<void, SocketUnavailable>((resume) => {
@@ -40,19 +31,14 @@ const drain = (server: grpc.Server, socketPath: string, config: DriverConfig["Se
   )
 
 /**
- * The CSI gRPC server on a unix socket: Identity always, Controller and Node as the mode says.
- * Closing the layer (SIGTERM, SIGINT) drains in-flight calls and removes the socket.
+ * The CSI gRPC server on a unix socket, serving what the mode builds (Identity always). Closing
+ * the layer (SIGTERM, SIGINT) drains in-flight calls and removes the socket.
  */
-export const CsiServerLive = (socketPath: string) =>
+export const CsiServerLive = <R>(socketPath: string, services: Effect.Effect<ReadonlyArray<ServedService>, never, R>) =>
   Layer.effectDiscard(Effect.gen(function*() {
     const config = yield* DriverConfig
-    const unary = makeUnary(yield* Effect.context<CsiServices>())
     const server = new grpc.Server()
-    server.addService(IdentityService, implement(IdentityService, unary, identityPrograms))
-    if (servesController(config.mode)) {
-      server.addService(ControllerService, implement(ControllerService, unary, controllerPrograms))
-    }
-    if (servesNode(config.mode)) server.addService(NodeService, implement(NodeService, unary, nodePrograms))
+    for (const service of yield* services) server.addService(service.definition, service.implementation)
 
     yield* claimSocketPath(socketPath)
     yield* Effect.acquireRelease(bind(server, socketPath), () => drain(server, socketPath, config))

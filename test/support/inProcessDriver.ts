@@ -1,4 +1,10 @@
-import { Duration, Effect, Exit, Layer, Logger, References, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Logger, Ref, References, Scope } from "effect"
+import { AmlfsApiFake, type AmlfsApiFakeOptions } from "../../layers/azure/AmlfsApiFake.js"
+import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisioner.js"
+import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
+import { SkuCatalog } from "../../src/controller/dynamic/SkuCatalog.js"
+import { type VolumeEvent, VolumeEvents } from "../../src/controller/dynamic/VolumeEvents.js"
+import { controllerService, identityService, nodeService } from "../../src/csi/servedServices.js"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -15,6 +21,26 @@ import { jsonLogger } from "../../src/observability/JsonLogger.js"
 import { VENDOR_VERSION } from "../../src/version.js"
 import { csiClient } from "./csiClient.js"
 
+export const testControllerConfig: ControllerConfig["Service"] = {
+  subscriptionId: "00000000-0000-0000-0000-000000000000",
+  networkSubscriptionId: "00000000-0000-0000-0000-000000000000",
+  location: "eastus",
+  resourceGroup: "rg-test",
+  vnetResourceGroup: "rg-net",
+  vnetName: "vnet",
+  subnetName: "lustre",
+  creationPolling: { quietPeriod: Duration.seconds(0), interval: Duration.millis(50) },
+  deletionPolling: { quietPeriod: Duration.seconds(0), interval: Duration.millis(50) },
+  progressEventEvery: Duration.millis(100)
+}
+
+const servicesOf = (mode: Mode) =>
+  mode === "controller"
+    ? Effect.all([identityService, controllerService])
+    : mode === "node"
+    ? Effect.all([identityService, nodeService])
+    : Effect.all([identityService, controllerService, nodeService])
+
 export const tempSocketPath = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-test-")), "csi.sock")
 
 /**
@@ -28,12 +54,16 @@ export const startInProcessDriver = async (options: {
   readonly unreachableMgs?: ReadonlyArray<string>
   readonly mountRoot?: string
   readonly nodeConfig?: Partial<NodeConfig["Service"]>
+  /** The controller's ARM is a deterministic fake too. */
+  readonly arm?: AmlfsApiFakeOptions
+  readonly controllerConfig?: Partial<ControllerConfig["Service"]>
   readonly mode?: Mode
   readonly socketPath?: string
   readonly drainTimeout?: Duration.Input
 }) => {
   const socketPath = options.socketPath ?? tempSocketPath()
   const logs: Array<string> = []
+  const events = Ref.makeUnsafe<ReadonlyArray<VolumeEvent>>([])
   const config = Layer.succeed(DriverConfig, {
     driverName: DEFAULT_DRIVER_NAME,
     vendorVersion: VENDOR_VERSION,
@@ -50,9 +80,16 @@ export const startInProcessDriver = async (options: {
       ...options.nodeConfig
     }),
     KeyedLocks.layer,
-    StaticVolumes.layer,
     LustreShellFake.layer(options.lustreScript),
-    LnetProbeFake.layer({ unreachable: options.unreachableMgs ?? [] })
+    LnetProbeFake.layer({ unreachable: options.unreachableMgs ?? [] }),
+    StaticVolumes.layer,
+    Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        AmlfsApiFake.layer(options.arm),
+        Layer.succeed(ControllerConfig, { ...testControllerConfig, ...options.controllerConfig }),
+        VolumeEvents.layerRecording(events)
+      ))
+    )
   )
   const logging = Layer.mergeAll(
     Logger.layer([jsonLogger((line) => logs.push(line))]),
@@ -62,7 +99,7 @@ export const startInProcessDriver = async (options: {
   const nodeServices = await Effect.runPromise(Layer.buildWithScope(nodeLayers, scope))
   await Effect.runPromise(
     Layer.buildWithScope(
-      CsiServerLive(socketPath).pipe(
+      CsiServerLive(socketPath, servicesOf(options.mode ?? "all")).pipe(
         Layer.provide(Layer.mergeAll(config, options.readiness, Layer.succeedContext(nodeServices))),
         Layer.provide(logging)
       ),
@@ -73,6 +110,8 @@ export const startInProcessDriver = async (options: {
   return {
     socketPath,
     logs,
+    /** The Kubernetes Events the controller recorded. */
+    events: () => Ref.getUnsafe(events),
     client,
     /** Runs an effect against the driver's own fakes (LustreShellFake, LnetProbeFake, ...). */
     inspect: <A>(effect: Effect.Effect<A, never, Layer.Success<typeof nodeLayers>>) =>

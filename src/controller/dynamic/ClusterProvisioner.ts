@@ -1,0 +1,238 @@
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import {
+  type AmlFilesystem,
+  AmlfsApi,
+  type AmlFilesystemSpec
+} from "../../../layers/azure/AmlfsApi.js"
+import { Aborted, AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
+import { isCreatedByDriver } from "../../domain/ClusterTags.js"
+import { csiErrorOfArm } from "./armFailure.js"
+import { armPolling, armRetry } from "./armSchedules.js"
+import { ControllerConfig } from "./ControllerConfig.js"
+import { type PvcRef, VolumeEvents } from "./VolumeEvents.js"
+
+export interface ClusterRequest {
+  readonly resourceGroup: string
+  readonly name: string
+  readonly spec: AmlFilesystemSpec
+  readonly pvc: PvcRef | undefined
+}
+
+const isSettled = (state: string) => state === "Succeeded" || state === "Failed" || state === "Canceled"
+
+/**
+ * Creates and deletes AMLFS clusters, exactly once per name. A CreateVolume for a name whose
+ * creation is running joins it instead of sending a second PUT; the operation runs in the
+ * controller's own scope, so a caller whose deadline passes leaves it running and the next retry
+ * joins it again. After a restart, the cluster itself (read with GET) says where things stand.
+ */
+export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
+  /** The cluster, created if it is not there, once it is ready. */
+  readonly ensureCreated: (request: ClusterRequest) => Effect.Effect<AmlFilesystem, CsiError>
+  /** Deletes a cluster the driver created, and waits until ARM no longer has it. */
+  readonly ensureDeleted: (resourceGroup: string, name: string) => Effect.Effect<void, CsiError>
+}>()("azurelustre/controller/ClusterProvisioner") {
+  static readonly layer = Layer.effect(
+    ClusterProvisioner,
+    Effect.gen(function*() {
+      const api = yield* AmlfsApi
+      const config = yield* ControllerConfig
+      const events = yield* VolumeEvents
+      const scope = yield* Effect.scope
+      const creating = new Map<string, Deferred.Deferred<AmlFilesystem, CsiError>>()
+      const deleting = new Map<string, Deferred.Deferred<void, CsiError>>()
+
+      /** Runs `operation` for a cluster once: callers while it runs wait for the same result. */
+      const once = <A>(
+        running: Map<string, Deferred.Deferred<A, CsiError>>,
+        conflicting: ReadonlyMap<string, unknown>,
+        key: string,
+        operation: Effect.Effect<A, CsiError>
+      ): Effect.Effect<A, CsiError> =>
+        Effect.suspend(() => {
+          if (conflicting.has(key)) {
+            return Effect.fail(
+              new Aborted({ message: `another operation on AMLFS ${key} is still running; the CO retries after it` })
+            )
+          }
+          const joined = running.get(key)
+          if (joined !== undefined) return Deferred.await(joined)
+          const done = Deferred.makeUnsafe<A, CsiError>()
+          running.set(key, done)
+          return operation.pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => Deferred.done(done, exit)),
+            Effect.ensuring(Effect.sync(() => running.delete(key))),
+            Effect.forkIn(scope),
+            Effect.andThen(Deferred.await(done))
+          )
+        })
+
+      const read = (resourceGroup: string, name: string) =>
+        api.get(resourceGroup, name).pipe(
+          Effect.retry(armRetry),
+          Effect.mapError((failed) => csiErrorOfArm(failed, `reading AMLFS ${name} in ${resourceGroup}`))
+        )
+
+      const event = (pvc: PvcRef | undefined, type: "Normal" | "Warning", reason: string, note: string) =>
+        pvc === undefined ? Effect.void : events.record({ pvc, type, reason, note })
+
+      const startCreation = Effect.fnUntraced(function*(request: ClusterRequest) {
+        const { spec } = request
+        const refused = yield* api.checkSubnet(spec.filesystemSubnet, spec.skuName, spec.storageCapacityTiB, spec.location).pipe(
+          Effect.as(undefined),
+          Effect.catchTag("SubnetRefused", (refusal) => Effect.succeed(refusal)),
+          Effect.retry(armRetry),
+          Effect.mapError((failed) => csiErrorOfArm(failed, `checking the subnet ${spec.filesystemSubnet}`))
+        )
+        if (refused !== undefined) {
+          const needed = yield* api.requiredSubnetSize(spec.skuName, spec.storageCapacityTiB).pipe(Effect.option)
+          return yield* new ResourceExhausted({
+            message: `the subnet ${refused.subnetId} has no room for a ${spec.storageCapacityTiB} TiB ${spec.skuName} ` +
+              `filesystem${Option.match(needed, { onNone: () => "", onSome: (n) => `, which needs ${n} addresses` })}: ` +
+              `${refused.message}. Use a larger subnet (subnet-name) or free addresses in it`
+          })
+        }
+        yield* api.beginCreate(request.resourceGroup, request.name, spec).pipe(
+          Effect.retry(armRetry),
+          Effect.mapError((failed) => csiErrorOfArm(failed, `creating AMLFS ${request.name} in ${request.resourceGroup}`))
+        )
+        yield* Effect.logInfo("creating an AMLFS cluster").pipe(
+          Effect.annotateLogs({ cluster: request.name, resourceGroup: request.resourceGroup, sku: spec.skuName, tib: spec.storageCapacityTiB })
+        )
+        yield* event(request.pvc, "Normal", "ProvisioningStarted",
+          `creating Azure Managed Lustre ${request.name} (${spec.skuName}, ${spec.storageCapacityTiB} TiB) in ` +
+            `${request.resourceGroup}; this takes 10 to 20 minutes`)
+      })
+
+      const startDeletion = (resourceGroup: string, name: string) =>
+        api.beginDelete(resourceGroup, name).pipe(
+          Effect.retry(armRetry),
+          Effect.mapError((failed) => csiErrorOfArm(failed, `deleting AMLFS ${name} in ${resourceGroup}`))
+        )
+
+      /** Reads the cluster on the polling schedule until it settles or disappears, telling the PVC now and then. */
+      const waitUntilSettled = Effect.fnUntraced(function*(request: ClusterRequest, startedAt: number) {
+        let lastEventAt = yield* Clock.currentTimeMillis
+        const readWithProgress = read(request.resourceGroup, request.name).pipe(
+          Effect.tap((current) =>
+            Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              if (Option.isNone(current) || isSettled(current.value.provisioningState)) return
+              if (now - lastEventAt < Duration.toMillis(config.progressEventEvery)) return
+              lastEventAt = now
+              const minutes = Math.round((now - startedAt) / 60_000)
+              yield* event(request.pvc, "Normal", "ProvisioningInProgress",
+                `Azure Managed Lustre ${request.name} is ${current.value.provisioningState} (${minutes} minutes so far)`)
+            })
+          )
+        )
+        return yield* readWithProgress.pipe(
+          Effect.repeat({
+            schedule: armPolling({ startedAt, ...config.creationPolling }),
+            until: (current) => Option.isNone(current) || isSettled(current.value.provisioningState)
+          })
+        )
+      })
+
+      const deleteFailed = Effect.fnUntraced(function*(request: ClusterRequest, cluster: AmlFilesystem) {
+        const reason = cluster.health?.description ?? "ARM gave no reason"
+        yield* startDeletion(request.resourceGroup, request.name)
+        const message = `Azure Managed Lustre ${request.name} ended ${cluster.provisioningState} (${reason}); ` +
+          "it is being deleted, and the next retry creates it again"
+        yield* event(request.pvc, "Warning", "ProvisioningFailed", message)
+        return yield* new Unavailable({ message })
+      })
+
+      const compatible = (request: ClusterRequest, cluster: AmlFilesystem) =>
+        cluster.skuName === request.spec.skuName && cluster.storageCapacityTiB >= request.spec.storageCapacityTiB &&
+        cluster.location.toLowerCase() === request.spec.location.toLowerCase()
+
+      const ready = Effect.fnUntraced(function*(request: ClusterRequest, cluster: AmlFilesystem) {
+        if (!compatible(request, cluster)) {
+          return yield* new AlreadyExists({
+            message: `AMLFS ${request.name} exists as ${cluster.skuName}, ${cluster.storageCapacityTiB} TiB in ` +
+              `${cluster.location}, not the ${request.spec.skuName}, ${request.spec.storageCapacityTiB} TiB asked for`
+          })
+        }
+        if (cluster.mgsAddress === undefined) {
+          return yield* new Unavailable({ message: `AMLFS ${request.name} is provisioned but ARM reports no MGS address yet` })
+        }
+        return cluster
+      })
+
+      const create = Effect.fnUntraced(function*(request: ClusterRequest): Effect.fn.Return<AmlFilesystem, CsiError> {
+        const existing = yield* read(request.resourceGroup, request.name)
+        let startedAt: number
+        if (Option.isNone(existing)) {
+          startedAt = yield* Clock.currentTimeMillis
+          yield* startCreation(request)
+        } else {
+          const cluster = existing.value
+          if (!isCreatedByDriver(cluster.tags)) {
+            return yield* new AlreadyExists({
+              message: `an AMLFS named ${request.name} exists in ${request.resourceGroup} and was not created by this ` +
+                "driver; it is left untouched. Delete it or use another PV name"
+            })
+          }
+          if (cluster.provisioningState === "Succeeded") return yield* ready(request, cluster)
+          if (cluster.provisioningState === "Failed" || cluster.provisioningState === "Canceled") {
+            return yield* deleteFailed(request, cluster)
+          }
+          if (cluster.provisioningState === "Deleting") {
+            yield* waitUntilGone(request.resourceGroup, request.name)
+            startedAt = yield* Clock.currentTimeMillis
+            yield* startCreation(request)
+          } else {
+            startedAt = cluster.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
+          }
+        }
+        const settled = yield* waitUntilSettled(request, startedAt)
+        if (Option.isNone(settled)) {
+          return yield* new Unavailable({
+            message: `AMLFS ${request.name} disappeared while being created; the next retry creates it again`
+          })
+        }
+        if (settled.value.provisioningState !== "Succeeded") return yield* deleteFailed(request, settled.value)
+        const cluster = yield* ready(request, settled.value)
+        yield* event(request.pvc, "Normal", "Provisioned",
+          `Azure Managed Lustre ${request.name} is ready: MGS ${cluster.mgsAddress}`)
+        return cluster
+      })
+
+      const waitUntilGone = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
+        const startedAt = yield* Clock.currentTimeMillis
+        yield* read(resourceGroup, name).pipe(
+          Effect.repeat({ schedule: armPolling({ startedAt, ...config.deletionPolling }), until: Option.isNone })
+        )
+      })
+
+      const remove = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
+        const existing = yield* read(resourceGroup, name)
+        if (Option.isNone(existing)) return
+        if (!isCreatedByDriver(existing.value.tags)) {
+          return yield* new FailedPrecondition({
+            message: `AMLFS ${name} in ${resourceGroup} does not carry the tag of a cluster this driver created; ` +
+              "it is left untouched. Delete it yourself if it is no longer needed"
+          })
+        }
+        if (existing.value.provisioningState !== "Deleting") yield* startDeletion(resourceGroup, name)
+        yield* Effect.logInfo("deleting an AMLFS cluster").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
+        yield* waitUntilGone(resourceGroup, name)
+      })
+
+      return ClusterProvisioner.of({
+        ensureCreated: (request) =>
+          once(creating, deleting, `${request.resourceGroup}/${request.name}`, create(request)),
+        ensureDeleted: (resourceGroup, name) =>
+          once(deleting, creating, `${resourceGroup}/${name}`, remove(resourceGroup, name))
+      })
+    })
+  )
+}

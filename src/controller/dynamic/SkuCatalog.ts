@@ -1,0 +1,39 @@
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { AmlfsApi, type AmlfsSku } from "../../../layers/azure/AmlfsApi.js"
+import type { CsiError } from "../../csi/errors.js"
+import { csiErrorOfArm } from "./armFailure.js"
+import { armRetry } from "./armSchedules.js"
+
+const KEEP_FOR = Duration.minutes(10)
+
+/** The AMLFS SKUs of a location, read from ARM at most once every ten minutes. */
+export class SkuCatalog extends Context.Service<SkuCatalog, {
+  readonly skusIn: (location: string) => Effect.Effect<ReadonlyArray<AmlfsSku>, CsiError>
+}>()("azurelustre/controller/SkuCatalog") {
+  static readonly layer = Layer.effect(
+    SkuCatalog,
+    Effect.gen(function*() {
+      const api = yield* AmlfsApi
+      const cache = new Map<string, { readonly skus: ReadonlyArray<AmlfsSku>; readonly readAt: number }>()
+      return SkuCatalog.of({
+        skusIn: (location) =>
+          Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            const key = location.toLowerCase()
+            const cached = cache.get(key)
+            if (cached !== undefined && now - cached.readAt < Duration.toMillis(KEEP_FOR)) return cached.skus
+            const skus = yield* api.listSkus(location).pipe(
+              Effect.retry(armRetry),
+              Effect.mapError((failed) => csiErrorOfArm(failed, `listing the AMLFS SKUs of ${location}`))
+            )
+            cache.set(key, { skus, readAt: now })
+            return skus
+          })
+      })
+    })
+  )
+}

@@ -1,0 +1,36 @@
+import type { ArmError } from "../../../layers/azure/AmlfsApi.js"
+import {
+  Aborted,
+  type CsiError,
+  InvalidArgument,
+  NotFound,
+  PermissionDenied,
+  ResourceExhausted,
+  Unauthenticated,
+  Unavailable
+} from "../../csi/errors.js"
+
+const isQuota = (error: ArmError) =>
+  error.code === "QuotaExceeded" || /exceeding quota limits|quota/i.test(error.message)
+
+/**
+ * What an ARM failure means to the CO. Throttling and server errors reach here only after
+ * armRetry gave up, so they are UNAVAILABLE: the provisioner retries later.
+ */
+export const csiErrorOfArm = (error: ArmError, doing: string): CsiError => {
+  const said = `${doing}: ARM answered ${error.statusCode === 0 ? "nothing" : error.statusCode} ${error.code}: ${error.message}`
+  if (error.statusCode === 403) {
+    return new PermissionDenied({
+      message: `${said}. Grant the controller's identity the roles the README lists (Contributor on the resource ` +
+        "group, Network Contributor on the subnet)"
+    })
+  }
+  if (error.statusCode === 401) return new Unauthenticated({ message: `${said}. Check the controller's Azure credentials` })
+  if (error.statusCode === 409 && isQuota(error)) {
+    return new ResourceExhausted({ message: `${said}. Ask for more AMLFS quota in this region, or free some` })
+  }
+  if (error.statusCode === 409) return new Aborted({ message: `${said}. Another operation on it is running; the CO retries` })
+  if (error.statusCode === 404) return new NotFound({ message: said })
+  if (error.statusCode === 400) return new InvalidArgument({ message: said })
+  return new Unavailable({ message: `${said}. The CO retries` })
+}

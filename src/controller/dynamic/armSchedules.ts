@@ -1,0 +1,45 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type { ArmError } from "../../../layers/azure/AmlfsApi.js"
+
+/**
+ * A failed ARM request is tried again while the failure may heal (throttling, server errors, no
+ * answer): after 1, 2, 4, 8 and 16 s (jittered), or after ARM's Retry-After when it asks for longer.
+ */
+export const armRetry = Schedule.exponential("1 second").pipe(
+  Schedule.jittered,
+  Schedule.setInputType<ArmError>(),
+  Schedule.while(({ input }) => input.retryable),
+  Schedule.modifyDelay(({ duration, input }) =>
+    Effect.succeed(
+      input.retryAfterMillis === undefined ? duration : Duration.max(duration, Duration.millis(input.retryAfterMillis))
+    )
+  ),
+  Schedule.upTo({ times: 5 })
+)
+
+/** How the controller watches a cluster being created or deleted. */
+export interface PollingPlan {
+  /** When the operation started (ARM's createdAt, or when the driver started it). */
+  readonly startedAt: number
+  /** No reads until this long after the start: AMLFS creation takes 10 to 20 minutes. */
+  readonly quietPeriod: Duration.Duration
+  /** Then one read every interval: completion is seen within it. */
+  readonly interval: Duration.Duration
+}
+
+/**
+ * The reads of a cluster in transition: none during the quiet period, then one per interval.
+ * With a 6-minute quiet period and 10 s reads, a 15-minute creation costs 55 reads (3.7 a
+ * minute) and its completion is seen within 10 s.
+ */
+export const armPolling = (plan: PollingPlan) =>
+  Schedule.spaced(plan.interval).pipe(
+    Schedule.modifyDelay(({ duration }) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        Duration.max(duration, Duration.millis(plan.startedAt + Duration.toMillis(plan.quietPeriod) - now))
+      )
+    )
+  )
