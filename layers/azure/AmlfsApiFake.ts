@@ -149,6 +149,20 @@ export interface FakeSeed {
   readonly state?: "Succeeded" | "Failed" | "Creating" | "Deleting"
 }
 
+export interface FakeCounters {
+  readonly putsByName: Readonly<Record<string, number>>
+  readonly getsByName: Readonly<Record<string, number>>
+  readonly deletesByName: Readonly<Record<string, number>>
+}
+
+const tally = (calls: ReadonlyArray<AmlfsCall>, operation: AmlfsOperation): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const call of calls) {
+    if (call.operation === operation && call.name !== undefined) counts[call.name] = (counts[call.name] ?? 0) + 1
+  }
+  return counts
+}
+
 export interface AmlfsApiFakeOptions {
   readonly skus?: ReadonlyArray<AmlfsSku>
   readonly createDurationMillis?: number
@@ -181,6 +195,8 @@ export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
   readonly failNext: (error: ArmError, options?: { readonly times?: number; readonly operation?: AmlfsOperation }) => Effect.Effect<void>
   /** How many calls of `operation` the fake saw (for one filesystem name when given, case-insensitively). */
   readonly count: (operation: AmlfsOperation, name?: string) => Effect.Effect<number>
+  /** PUTs, GETs and DELETEs per filesystem name as sent, shaped like the emulator's counters. */
+  readonly counters: Effect.Effect<FakeCounters>
   /** The state of a filesystem now; "Gone" when absent. */
   readonly stateOf: (resourceGroup: string, name: string) => Effect.Effect<FakeState>
   /** Adds a filesystem as if it had been created outside the test. */
@@ -230,6 +246,11 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
               (name === undefined || call.name?.toLowerCase() === name.toLowerCase())
             ).length
         ),
+      counters: Effect.map(Ref.get(calls), (all) => ({
+        putsByName: tally(all, "beginCreate"),
+        getsByName: tally(all, "get"),
+        deletesByName: tally(all, "beginDelete")
+      })),
       stateOf: (resourceGroup, name) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis

@@ -113,6 +113,11 @@ describe("AmlfsApiFake", () => {
       assert.strictEqual((yield* Ref.get(fake.filesystems)).size, 0)
       assert.strictEqual(yield* fake.count("beginDelete", "pvc-1"), 2)
       assert.strictEqual(yield* fake.stateOf("rg", "pvc-1"), "Gone")
+      assert.deepStrictEqual(yield* fake.counters, {
+        putsByName: { "pvc-1": 2 },
+        getsByName: { "pvc-1": 2 },
+        deletesByName: { nothing: 1, "pvc-1": 2 }
+      })
     }).pipe(Effect.provide(AmlfsApiFake.layer())))
 
   it.effect("deleting a Creating filesystem cancels the creation", () =>
