@@ -1,4 +1,5 @@
-import { Duration, Effect, Exit, Layer, Logger, Ref, References, Scope } from "effect"
+import { type Context, Duration, Effect, Exit, Layer, Logger, Ref, References, Scope } from "effect"
+import type { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type AmlfsApiFakeOptions } from "../../layers/azure/AmlfsApiFake.js"
 import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
@@ -54,8 +55,9 @@ export const startInProcessDriver = async (options: {
   readonly unreachableMgs?: ReadonlyArray<string>
   readonly mountRoot?: string
   readonly nodeConfig?: Partial<NodeConfig["Service"]>
-  /** The controller's ARM is a deterministic fake too. */
+  /** The controller's ARM is a deterministic fake too, unless a test brings the real client. */
   readonly arm?: AmlfsApiFakeOptions
+  readonly armLayer?: Layer.Layer<AmlfsApi, ArmError>
   readonly controllerConfig?: Partial<ControllerConfig["Service"]>
   readonly mode?: Mode
   readonly socketPath?: string
@@ -85,7 +87,7 @@ export const startInProcessDriver = async (options: {
     StaticVolumes.layer,
     Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
       Layer.provideMerge(Layer.mergeAll(
-        AmlfsApiFake.layer(options.arm),
+        options.armLayer ?? AmlfsApiFake.layer(options.arm),
         Layer.succeed(ControllerConfig, { ...testControllerConfig, ...options.controllerConfig }),
         VolumeEvents.layerRecording(events)
       ))
@@ -114,8 +116,9 @@ export const startInProcessDriver = async (options: {
     events: () => Ref.getUnsafe(events),
     client,
     /** Runs an effect against the driver's own fakes (LustreShellFake, LnetProbeFake, ...). */
-    inspect: <A>(effect: Effect.Effect<A, never, Layer.Success<typeof nodeLayers>>) =>
-      Effect.runPromise(Effect.provide(effect, nodeServices)),
+    inspect: <A>(effect: Effect.Effect<A, never, LustreShellFake | LnetProbeFake | AmlfsApiFake>) =>
+      // With armLayer given there is no AmlfsApiFake: such a test inspects the emulator instead.
+      Effect.runPromise(Effect.provide(effect, nodeServices as Context.Context<LustreShellFake | LnetProbeFake | AmlfsApiFake>)),
     /** Closing the scope is what SIGTERM does: drain, stop, remove the socket. */
     stop: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))

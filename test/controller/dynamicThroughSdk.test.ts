@@ -1,0 +1,122 @@
+import { status } from "@grpc/grpc-js"
+import { Duration, Effect, Exit, Scope } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
+import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
+import { staticCredential } from "../../layers/azure/AzureCredential.js"
+import { type CreateVolumeRequest, VolumeCapability_AccessMode_Mode } from "../../src/gen/csi.js"
+import { Readiness } from "../../src/health/Readiness.js"
+import { ask } from "../support/csiClient.js"
+import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
+
+// The controller as it runs, down to the wire: the real @azure/arm-storagecache client over HTTPS
+// to the ARM emulator. Only the process around it is shared with the test.
+let emulator: ArmEmulator
+const scope = Effect.runSync(Scope.make())
+beforeAll(async () => {
+  emulator = await Effect.runPromise(
+    ArmEmulator.start({
+      subscriptionId: testControllerConfig.subscriptionId,
+      creationDuration: Duration.millis(800),
+      deletionDuration: Duration.millis(200),
+      operationRetryAfterSeconds: 1
+    }).pipe(Scope.provide(scope))
+  )
+})
+afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+let stops: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const stop of stops) await stop()
+  stops = []
+  await Effect.runPromise(emulator.faults.reset)
+})
+
+const startController = async () => {
+  const driver = await startInProcessDriver({
+    readiness: Readiness.layerFromChecks([]),
+    mode: "controller",
+    armLayer: AmlfsApiLive.layer({
+      subscriptionId: testControllerConfig.subscriptionId,
+      credential: staticCredential("test"),
+      endpoint: emulator.url,
+      trustedCertificatePem: emulator.certificatePem
+    })
+  })
+  stops.push(driver.stop)
+  const controller = driver.client.controller
+  return {
+    ...driver,
+    create: (name: string, deadlineMs?: number) =>
+      ask(controller, controller.createVolume, request(name), deadlineMs === undefined ? {} : { deadlineMs }),
+    remove: (volumeId: string) => ask(controller, controller.deleteVolume, { volumeId, secrets: {} })
+  }
+}
+
+const request = (name: string): CreateVolumeRequest => ({
+  name,
+  capacityRange: { requiredBytes: 16n << 40n, limitBytes: 0n },
+  volumeCapabilities: [{
+    accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
+    accessMode: { mode: VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER }
+  }],
+  parameters: {
+    "sku-name": "AMLFS-Durable-Premium-125",
+    zone: "2",
+    "maintenance-day-of-week": "Saturday",
+    "maintenance-time-of-day-utc": "23:30"
+  },
+  secrets: {},
+  volumeContentSource: undefined,
+  accessibilityRequirements: undefined,
+  mutableParameters: {}
+})
+
+const puts = async (name: string) => (await Effect.runPromise(emulator.counters)).putsByName[name] ?? 0
+
+describe("dynamic provisioning through the real SDK against the ARM emulator", () => {
+  it("creates, answers the MGS the emulator assigned, and deletes", async () => {
+    const driver = await startController()
+    const created = await driver.create("pvc-sdk-happy")
+    expect(created).toMatchObject({ ok: true, value: { volume: { capacityBytes: 16n << 40n } } })
+    const volumeId = created.ok ? created.value.volume?.volumeId ?? "" : ""
+    expect(volumeId).toMatch(/^pvc-sdk-happy#lustrefs#10\.\d+\.\d+\.4##t#rg-test$/)
+    expect(await puts("pvc-sdk-happy")).toBe(1)
+    expect(await driver.remove(volumeId)).toEqual({ ok: true, value: {} })
+  })
+
+  it("survives a deadline and a controller restart mid-creation with one PUT", async () => {
+    const first = await startController()
+    expect(await first.create("pvc-sdk-restart", 200)).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED })
+    await first.stop()
+    stops = []
+    const second = await startController()
+    expect(await second.create("pvc-sdk-restart")).toMatchObject({ ok: true })
+    expect(await puts("pvc-sdk-restart")).toBe(1)
+  })
+
+  it("retries throttling (429 with Retry-After) and succeeds", async () => {
+    const driver = await startController()
+    await Effect.runPromise(emulator.faults.throttle(2, 1))
+    expect(await driver.create("pvc-sdk-throttled")).toMatchObject({ ok: true })
+  })
+
+  it("re-creates a cluster that ended Failed on the next call", async () => {
+    const driver = await startController()
+    await Effect.runPromise(emulator.faults.failNextCreate())
+    const failed = await driver.create("pvc-sdk-failed")
+    expect(failed).toMatchObject({ ok: false, code: status.UNAVAILABLE })
+    expect(failed.ok ? "" : failed.details).toContain("ended Failed")
+    expect(await driver.create("pvc-sdk-failed")).toMatchObject({ ok: true })
+    expect(await puts("pvc-sdk-failed")).toBe(2)
+  })
+
+  it("answers quota RESOURCE_EXHAUSTED and 403 PERMISSION_DENIED", async () => {
+    const driver = await startController()
+    await Effect.runPromise(emulator.faults.filesystemQuota(0))
+    expect(await driver.create("pvc-sdk-quota")).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED })
+    await Effect.runPromise(emulator.faults.reset)
+    await Effect.runPromise(emulator.faults.forbidden(true))
+    expect(await driver.create("pvc-sdk-forbidden")).toMatchObject({ ok: false, code: status.PERMISSION_DENIED })
+  })
+})
