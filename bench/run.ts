@@ -1,16 +1,19 @@
 /**
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
- * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts).
+ * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
+ * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~6.5 min).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
  * Missing a target is reported, not failed: the exit status is 0 unless the benchmark cannot run.
  *
  *   npm run bench                        measure and compare with the baseline
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
+ *   npm run bench -- --no-provision      skip the provision benchmark (the slow one)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
+import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, type SectionResults, table, writeBaseline } from "./report.js"
 
@@ -103,6 +106,15 @@ const main = async () => {
     measured.push({ section: "publish", metrics: publishMetrics, results: publish.results })
   } else {
     process.stdout.write("\npublish benchmark skipped: it makes real bind mounts and needs root\n")
+  }
+
+  if (process.argv.includes("--no-provision")) {
+    process.stdout.write("\nprovision benchmark skipped (--no-provision)\n")
+  } else {
+    progress("provision benchmark (about 6.5 minutes: the controller polls as in production)")
+    const provision = await measureProvision()
+    process.stdout.write(`\n${provisionReport(provision.results, provision.details)}\n`)
+    measured.push({ section: "provision", metrics: provisionMetrics, results: provision.results })
   }
 
   if (updateBaseline) {

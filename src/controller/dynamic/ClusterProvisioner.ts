@@ -8,7 +8,8 @@ import * as Option from "effect/Option"
 import {
   type AmlFilesystem,
   AmlfsApi,
-  type AmlFilesystemSpec
+  type AmlFilesystemSpec,
+  type ArmError
 } from "../../../layers/azure/AmlfsApi.js"
 import { Aborted, AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
@@ -55,24 +56,29 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         key: string,
         operation: Effect.Effect<A, CsiError>
       ): Effect.Effect<A, CsiError> =>
-        Effect.suspend(() => {
-          if (conflicting.has(key)) {
-            return Effect.fail(
-              new Aborted({ message: `another operation on AMLFS ${key} is still running; the CO retries after it` })
+        // Registering and forking are one step: a caller interrupted between them would leave a
+        // result nobody ever completes.
+        Effect.uninterruptibleMask((restore) =>
+          Effect.suspend(() => {
+            if (conflicting.has(key)) {
+              return Effect.fail(
+                new Aborted({ message: `another operation on AMLFS ${key} is still running; the CO retries after it` })
+              )
+            }
+            const joined = running.get(key)
+            if (joined !== undefined) return restore(Deferred.await(joined))
+            const done = Deferred.makeUnsafe<A, CsiError>()
+            running.set(key, done)
+            return operation.pipe(
+              Effect.exit,
+              Effect.flatMap((exit) => Deferred.done(done, exit)),
+              Effect.ensuring(Effect.sync(() => running.delete(key))),
+              Effect.interruptible,
+              Effect.forkIn(scope),
+              Effect.andThen(restore(Deferred.await(done)))
             )
-          }
-          const joined = running.get(key)
-          if (joined !== undefined) return Deferred.await(joined)
-          const done = Deferred.makeUnsafe<A, CsiError>()
-          running.set(key, done)
-          return operation.pipe(
-            Effect.exit,
-            Effect.flatMap((exit) => Deferred.done(done, exit)),
-            Effect.ensuring(Effect.sync(() => running.delete(key))),
-            Effect.forkIn(scope),
-            Effect.andThen(Deferred.await(done))
-          )
-        })
+          })
+        )
 
       const read = (resourceGroup: string, name: string) =>
         api.get(resourceGroup, name).pipe(
@@ -99,7 +105,16 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               `${refused.message}. Use a larger subnet (subnet-name) or free addresses in it`
           })
         }
+        // A PUT that got no answer (or a 408/5xx) may have been accepted: look before sending another.
+        const acceptedAnyway = (failed: ArmError) =>
+          failed.statusCode === 0 || failed.statusCode === 408 || failed.statusCode >= 500
+            ? api.get(request.resourceGroup, request.name).pipe(
+              Effect.flatMap((existing) => (Option.isSome(existing) ? Effect.void : Effect.fail(failed))),
+              Effect.catchTag("ArmError", () => Effect.fail(failed))
+            )
+            : Effect.fail(failed)
         yield* api.beginCreate(request.resourceGroup, request.name, spec).pipe(
+          Effect.catchTag("ArmError", acceptedAnyway),
           Effect.retry(armRetry),
           Effect.mapError((failed) => csiErrorOfArm(failed, `creating AMLFS ${request.name} in ${request.resourceGroup}`))
         )
