@@ -18,7 +18,7 @@ export class ControllerConfig extends Context.Service<ControllerConfig, {
   readonly progressEventEvery: Duration.Duration
 }>()("azurelustre/controller/ControllerConfig") {
   static readonly polling = {
-    creationPolling: { quietPeriod: Duration.minutes(6), interval: Duration.seconds(10) },
+    creationPolling: { quietPeriod: Duration.seconds(450), interval: Duration.seconds(10) },
     deletionPolling: { quietPeriod: Duration.minutes(1), interval: Duration.seconds(10) },
     progressEventEvery: Duration.minutes(3)
   }

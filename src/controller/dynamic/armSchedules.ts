@@ -32,8 +32,8 @@ export interface PollingPlan {
 
 /**
  * The reads of a cluster in transition: none during the quiet period, then one per interval.
- * With a 6-minute quiet period and 10 s reads, a 15-minute creation costs 55 reads (3.7 a
- * minute) and its completion is seen within 10 s.
+ * With a 7.5-minute quiet period and 10 s reads, creations of 10 to 20 minutes (AMLFS's range)
+ * cost 1.8 to 3.9 reads a minute, and completion is seen within 10 s.
  */
 export const armPolling = (plan: PollingPlan) =>
   Schedule.spaced(plan.interval).pipe(
