@@ -12,40 +12,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import type { AmlFilesystemSpec } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type AmlfsApiFakeOptions, armErrors } from "../../layers/azure/AmlfsApiFake.js"
 import { ClusterProvisioner, type ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { VolumeEvents } from "../../src/controller/dynamic/VolumeEvents.js"
-import { CREATED_BY_TAG, CREATED_BY_VALUE } from "../../src/domain/ClusterTags.js"
+import { testClusterSpec, testControllerDefaults } from "../support/clusterFixtures.js"
 
-const subnet =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/lustre"
-
-const spec: AmlFilesystemSpec = {
-  location: "eastus",
-  skuName: "AMLFS-Durable-Premium-125",
-  storageCapacityTiB: 16,
-  filesystemSubnet: subnet,
-  zones: ["1"],
-  maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "02:00" },
-  tags: { [CREATED_BY_TAG]: CREATED_BY_VALUE },
-  identities: []
-}
+const spec = testClusterSpec
 
 const request = (name: string): ClusterRequest => ({ resourceGroup: "rg-test", name, spec, pvc: undefined })
 
 /** The defaults the driver runs with: 7.5 minutes quiet, then a read every 10 s. */
-const config: ControllerConfig["Service"] = {
-  subscriptionId: "00000000-0000-0000-0000-000000000000",
-  networkSubscriptionId: "00000000-0000-0000-0000-000000000000",
-  location: "eastus",
-  resourceGroup: "rg-test",
-  vnetResourceGroup: "rg-net",
-  vnetName: "vnet",
-  subnetName: "lustre",
-  ...ControllerConfig.polling
-}
+const config = testControllerDefaults
 
 const provisionerWith = (arm: AmlfsApiFakeOptions) =>
   ClusterProvisioner.layer.pipe(

@@ -27,12 +27,12 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { AmlfsApi, type AmlFilesystemSpec, ArmError } from "../../layers/azure/AmlfsApi.js"
+import { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type FakeState } from "../../layers/azure/AmlfsApiFake.js"
 import { ClusterProvisioner, type ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { VolumeEvents } from "../../src/controller/dynamic/VolumeEvents.js"
-import { CREATED_BY_TAG, CREATED_BY_VALUE } from "../../src/domain/ClusterTags.js"
+import { testClusterSpec, testControllerDefaults } from "../support/clusterFixtures.js"
 
 const RG = "rg-test"
 const OWNED = ["pvc-a", "pvc-b", "pvc-c"] as const
@@ -41,32 +41,11 @@ const MINUTE = 60_000
 const CREATE_MILLIS = 15 * MINUTE
 const DELETE_MILLIS = 3 * MINUTE
 
-const subnet =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/lustre"
-
-const spec: AmlFilesystemSpec = {
-  location: "eastus",
-  skuName: "AMLFS-Durable-Premium-125",
-  storageCapacityTiB: 16,
-  filesystemSubnet: subnet,
-  zones: ["1"],
-  maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "02:00" },
-  tags: { [CREATED_BY_TAG]: CREATED_BY_VALUE },
-  identities: []
-}
+const spec = testClusterSpec
 
 const request = (name: string): ClusterRequest => ({ resourceGroup: RG, name, spec, pvc: undefined })
 
-const config: ControllerConfig["Service"] = {
-  subscriptionId: "00000000-0000-0000-0000-000000000000",
-  networkSubscriptionId: "00000000-0000-0000-0000-000000000000",
-  location: "eastus",
-  resourceGroup: RG,
-  vnetResourceGroup: "rg-net",
-  vnetName: "vnet",
-  subnetName: "lustre",
-  ...ControllerConfig.polling
-}
+const config = testControllerDefaults
 
 // ---------------------------------------------------------------------------------------------
 // Commands

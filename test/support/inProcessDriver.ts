@@ -20,16 +20,12 @@ import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
 import { NodeConfig } from "../../src/node/NodeConfig.js"
 import { jsonLogger } from "../../src/observability/JsonLogger.js"
 import { VENDOR_VERSION } from "../../src/version.js"
+import { testControllerDefaults } from "./clusterFixtures.js"
 import { csiClient } from "./csiClient.js"
 
+/** The test controller watches clusters every 50 ms, with no quiet period. */
 export const testControllerConfig: ControllerConfig["Service"] = {
-  subscriptionId: "00000000-0000-0000-0000-000000000000",
-  networkSubscriptionId: "00000000-0000-0000-0000-000000000000",
-  location: "eastus",
-  resourceGroup: "rg-test",
-  vnetResourceGroup: "rg-net",
-  vnetName: "vnet",
-  subnetName: "lustre",
+  ...testControllerDefaults,
   creationPolling: { quietPeriod: Duration.seconds(0), interval: Duration.millis(50) },
   deletionPolling: { quietPeriod: Duration.seconds(0), interval: Duration.millis(50) },
   progressEventEvery: Duration.millis(100)
