@@ -1,7 +1,7 @@
 /**
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
  * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
- * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~6.5 min).
+ * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
  * Missing a target is reported, not failed: the exit status is 0 unless the benchmark cannot run.
  *
@@ -111,7 +111,7 @@ const main = async () => {
   if (process.argv.includes("--no-provision")) {
     process.stdout.write("\nprovision benchmark skipped (--no-provision)\n")
   } else {
-    progress("provision benchmark (about 6.5 minutes: the controller polls as in production)")
+    progress("provision benchmark (about 8 minutes: the controller polls as in production)")
     const provision = await measureProvision()
     process.stdout.write(`\n${provisionReport(provision.results, provision.details)}\n`)
     measured.push({ section: "provision", metrics: provisionMetrics, results: provision.results })

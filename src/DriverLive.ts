@@ -56,11 +56,12 @@ const NodeLayers = (options: ServeOptions, nodeId: string) =>
   )
 
 /** What the Controller service needs: ARM through the SDK with the cloud config's identity, Events through Kubernetes. */
-const ControllerLayers = Layer.unwrap(Effect.gen(function*() {
+const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(function*() {
   const azure = yield* AzureConfig
   const credential = yield* makeArmCredential(azure)
   const controllerConfig = Layer.succeed(ControllerConfig, {
     ...ControllerConfig.polling,
+    creationPolling: { ...ControllerConfig.polling.creationPolling, quietPeriod: Duration.seconds(options.armPollQuietSeconds) },
     subscriptionId: azure.subscriptionId,
     networkSubscriptionId: azure.networkResourceSubscriptionID ?? azure.subscriptionId,
     location: azure.location,
@@ -96,7 +97,7 @@ export const DriverLive = (options: ServeOptions) => {
   switch (options.mode) {
     case "controller":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService])).pipe(
-        Layer.provide(Layer.mergeAll(common, ControllerLayers))
+        Layer.provide(Layer.mergeAll(common, ControllerLayers(options)))
       )
     case "node":
       return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
@@ -104,7 +105,7 @@ export const DriverLive = (options: ServeOptions) => {
       )
     case "all":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
-        Layer.provide(Layer.mergeAll(common, ControllerLayers, NodeLayers(options, nodeId)))
+        Layer.provide(Layer.mergeAll(common, ControllerLayers(options), NodeLayers(options, nodeId)))
       )
   }
 }

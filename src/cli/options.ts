@@ -20,6 +20,7 @@ export interface ServeOptions {
   readonly logLevel: LogLevelName
   readonly drainTimeoutSeconds: number
   readonly mountTimeoutSeconds: number
+  readonly armPollQuietSeconds: number
 }
 
 export interface SimOptions {
@@ -70,7 +71,12 @@ const serveFlags = {
   mode: { env: "CSI_MODE", default: "all", help: "services to serve: controller, node or all" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error (debug logs each request, secrets redacted)" },
   "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: "20", help: "seconds in-flight calls may finish after SIGTERM" },
-  "mount-timeout": { env: "MOUNT_TIMEOUT_SECONDS", default: "60", help: "seconds a Lustre mount may take before the publish answers UNAVAILABLE" }
+  "mount-timeout": { env: "MOUNT_TIMEOUT_SECONDS", default: "60", help: "seconds a Lustre mount may take before the publish answers UNAVAILABLE" },
+  "arm-poll-quiet": {
+    env: "ARM_POLL_QUIET_SECONDS",
+    default: "450",
+    help: "seconds after a cluster's creation starts before the controller reads it (then every 10 s)"
+  }
 } satisfies Record<string, FlagSpec>
 
 const simFlags = {
@@ -216,7 +222,8 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
         mode,
         logLevel: yield* decodeFlag(LogLevelName, source("log-level"), get("log-level"), "expected debug, info, warn or error"),
         drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout")),
-        mountTimeoutSeconds: yield* seconds(source("mount-timeout"), get("mount-timeout"))
+        mountTimeoutSeconds: yield* seconds(source("mount-timeout"), get("mount-timeout")),
+        armPollQuietSeconds: yield* seconds(source("arm-poll-quiet"), get("arm-poll-quiet"))
       }
     } as const
   })

@@ -28,7 +28,8 @@ describe("the command line", () => {
         mode: "node",
         logLevel: "debug",
         drainTimeoutSeconds: 20,
-        mountTimeoutSeconds: 60
+        mountTimeoutSeconds: 60,
+        armPollQuietSeconds: 450
       }
     }))
     const flagsWin = parse(["serve", "--mode=controller", "--endpoint", "/csi/c.sock"], { CSI_MODE: "node" })

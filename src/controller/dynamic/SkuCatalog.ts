@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Semaphore from "effect/Semaphore"
 import { AmlfsApi, type AmlfsSku } from "../../../layers/azure/AmlfsApi.js"
 import type { CsiError } from "../../csi/errors.js"
 import { csiErrorOfArm } from "./armFailure.js"
@@ -19,19 +20,29 @@ export class SkuCatalog extends Context.Service<SkuCatalog, {
     Effect.gen(function*() {
       const api = yield* AmlfsApi
       const cache = new Map<string, { readonly skus: ReadonlyArray<AmlfsSku>; readonly readAt: number }>()
+      // One read at a time: a burst of CreateVolume calls after a start shares one list.
+      const reading = Semaphore.makeUnsafe(1)
+      const cached = (key: string) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const entry = cache.get(key)
+          return entry !== undefined && now - entry.readAt < Duration.toMillis(KEEP_FOR) ? entry.skus : undefined
+        })
       return SkuCatalog.of({
         skusIn: (location) =>
           Effect.gen(function*() {
-            const now = yield* Clock.currentTimeMillis
             const key = location.toLowerCase()
-            const cached = cache.get(key)
-            if (cached !== undefined && now - cached.readAt < Duration.toMillis(KEEP_FOR)) return cached.skus
-            const skus = yield* api.listSkus(location).pipe(
-              Effect.retry(armRetry),
-              Effect.mapError((failed) => csiErrorOfArm(failed, `listing the AMLFS SKUs of ${location}`))
-            )
-            cache.set(key, { skus, readAt: now })
-            return skus
+            const known = yield* cached(key)
+            if (known !== undefined) return known
+            return yield* reading.withPermit(Effect.gen(function*() {
+              const readMeanwhile = yield* cached(key)
+              if (readMeanwhile !== undefined) return readMeanwhile
+              const skus = yield* api.listSkus(location).pipe(
+                Effect.retry(armRetry),
+                Effect.mapError((failed) => csiErrorOfArm(failed, `listing the AMLFS SKUs of ${location}`))
+              )
+              cache.set(key, { skus, readAt: yield* Clock.currentTimeMillis })
+              return skus
+            }))
           })
       })
     })
