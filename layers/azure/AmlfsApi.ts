@@ -11,7 +11,13 @@ export interface AmlFilesystem {
   readonly tags: Readonly<Record<string, string>>
   readonly skuName: string
   readonly zones: ReadonlyArray<string>
+  /** The capacity asked for at creation; it never changes, not even after an expansion. */
   readonly storageCapacityTiB: number
+  /**
+   * properties.currentStorageCapacityTiB (api-version 2026-01-01 and newer): the actual capacity,
+   * expansions included. undefined when ARM did not report it (an older api-version).
+   */
+  readonly currentStorageCapacityTiB: number | undefined
   /** Succeeded, Failed, Creating, Deleting, Updating, Canceled (ARM may add others). */
   readonly provisioningState: string
   /** Available, Degraded, Transitioning, ... with ARM's description when it is not healthy. */
@@ -34,6 +40,30 @@ export interface AmlFilesystemSpec {
   readonly tags: Readonly<Record<string, string>>
   /** User-assigned identity ARM ids (type UserAssigned), none means no identity. */
   readonly identities: ReadonlyArray<string>
+}
+
+/**
+ * expansionJobs status.state (api-version 2026-01-01): InProgress, then Completed or Failed;
+ * Deleting or RollingBack while an expansion is rolled back. ARM may add others.
+ */
+export type ExpansionJobStatus = "InProgress" | "Completed" | "Failed" | "Deleting" | "RollingBack" | (string & Record<never, never>)
+
+/** A cluster expansion: amlFilesystems/{fs}/expansionJobs/{name} (api-version 2026-01-01). */
+export interface ExpansionJob {
+  readonly name: string
+  readonly newStorageCapacityTiB: number
+  /** "Unknown" when ARM sent none. */
+  readonly status: ExpansionJobStatus
+  /** ARM's reason code, mostly for a Failed job. */
+  readonly statusCode?: string | undefined
+  readonly statusMessage?: string | undefined
+  /** 0..100. */
+  readonly percentComplete?: number | undefined
+  /** The job resource's ARM provisioningState (Creating, Succeeded, Failed, ...). */
+  readonly provisioningState?: string | undefined
+  readonly startTime?: Date | undefined
+  /** Only once the job reached a terminal state. */
+  readonly completionTime?: Date | undefined
 }
 
 /** An AMLFS SKU in a location, from Microsoft.StorageCache/skus (capabilities). */
@@ -77,12 +107,38 @@ export class SubnetRefused extends Schema.TaggedError<SubnetRefused>()("SubnetRe
  * telemetry); retrying and polling are the caller's Schedules, not hidden here.
  */
 export class AmlfsApi extends Context.Service<AmlfsApi, {
-  /** GET amlFilesystems/{name}; None when ARM answers 404. */
+  /**
+   * GET amlFilesystems/{name}; None when ARM answers 404. Read at api-version 2026-01-01 so that
+   * currentStorageCapacityTiB is reported.
+   */
   readonly get: (resourceGroup: string, name: string) => Effect.Effect<Option.Option<AmlFilesystem>, ArmError>
   /** PUT amlFilesystems/{name}: starts the creation and returns once ARM accepted it (200/201). */
   readonly beginCreate: (resourceGroup: string, name: string, spec: AmlFilesystemSpec) => Effect.Effect<void, ArmError>
   /** DELETE amlFilesystems/{name}: starts the deletion (202/204); 404 counts as done. */
   readonly beginDelete: (resourceGroup: string, name: string) => Effect.Effect<void, ArmError>
+  /** GET amlFilesystems/{fs}/expansionJobs/{job}; None when ARM answers 404 (no such job or filesystem). */
+  readonly getExpansionJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string
+  ) => Effect.Effect<Option.Option<ExpansionJob>, ArmError>
+  /**
+   * PUT amlFilesystems/{fs}/expansionJobs/{job} with `{location, properties:{newStorageCapacityTiB}}`:
+   * starts the expansion and returns once ARM accepted it (200: the job already exists with this
+   * capacity; 201: started). Follow it with `getExpansionJob`.
+   */
+  readonly beginExpansion: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string,
+    newStorageCapacityTiB: number,
+    location: string
+  ) => Effect.Effect<void, ArmError>
+  /** GET amlFilesystems/{fs}/expansionJobs: ARM keeps the 10 most recent jobs. */
+  readonly listExpansionJobs: (
+    resourceGroup: string,
+    filesystemName: string
+  ) => Effect.Effect<ReadonlyArray<ExpansionJob>, ArmError>
   /** GET providers/Microsoft.StorageCache/skus, the AMLFS SKUs of one location. */
   readonly listSkus: (location: string) => Effect.Effect<ReadonlyArray<AmlfsSku>, ArmError>
   /** POST getRequiredAmlFSSubnetsSize: how many addresses the filesystem needs. */

@@ -5,7 +5,15 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Semaphore from "effect/Semaphore"
-import { type AmlFilesystem, type AmlfsSku, AmlfsApi, type AmlFilesystemSpec, ArmError, SubnetRefused } from "./AmlfsApi.js"
+import {
+  type AmlFilesystem,
+  type AmlfsSku,
+  AmlfsApi,
+  type AmlFilesystemSpec,
+  ArmError,
+  type ExpansionJob,
+  SubnetRefused
+} from "./AmlfsApi.js"
 
 /**
  * A deterministic, in-memory AmlfsApi for unit and model-based tests.
@@ -36,16 +44,35 @@ import { type AmlFilesystem, type AmlfsSku, AmlfsApi, type AmlFilesystemSpec, Ar
  *   next N creations end Failed.
  * - Every call is recorded in `calls` with its virtual time, so tests count PUTs, GETs and
  *   DELETEs per name and reads per minute.
+ * - Expansion jobs follow the emulator too: a job is InProgress for expansionDurationMillis
+ *   (health Expanding, currentStorageCapacityTiB still the old one), then Completed (the new
+ *   capacity; storageCapacityTiB never changes), or Failed, or, scripted, RollingBack for
+ *   rollbackDurationMillis and then Failed with the capacity unchanged. The same job name with the
+ *   same capacity is accepted again without a second job; with another capacity it is 400
+ *   PropertyChangeNotAllowed; another job while one runs, or on a filesystem that is not
+ *   Succeeded, is 409 Conflict; a capacity that is not a multiple of the SKU step, above its
+ *   maximum, or not above the current capacity is 400 InvalidParameter.
  */
 
-export type AmlfsOperation = "get" | "beginCreate" | "beginDelete" | "listSkus" | "requiredSubnetSize" | "checkSubnet"
+export type AmlfsOperation =
+  | "get"
+  | "beginCreate"
+  | "beginDelete"
+  | "getExpansionJob"
+  | "beginExpansion"
+  | "listExpansionJobs"
+  | "listSkus"
+  | "requiredSubnetSize"
+  | "checkSubnet"
 
-/** One call the fake saw, at a virtual time. `name` is the filesystem name for get/beginCreate/beginDelete. */
+/** One call the fake saw, at a virtual time. `name` is the filesystem name for the filesystem and expansion calls. */
 export interface AmlfsCall {
   readonly operation: AmlfsOperation
   readonly resourceGroup: string | undefined
   readonly name: string | undefined
   readonly atMillis: number
+  /** The expansion job, for getExpansionJob and beginExpansion. */
+  readonly job?: string
 }
 
 /** A queued failure: the next call of `operation` (any operation when undefined) fails with `error`. */
@@ -53,6 +80,57 @@ export interface ScriptedFailure {
   readonly error: ArmError
   readonly operation: AmlfsOperation | undefined
 }
+
+/** How a fake expansion ends. */
+export type FakeExpansionOutcome =
+  | { readonly _tag: "Completed" }
+  | { readonly _tag: "Failed"; readonly code: string; readonly message: string }
+  | { readonly _tag: "RolledBack"; readonly code: string; readonly message: string }
+
+/** An expansion job as the fake keeps it; its status at a time is `expansionStatusAt`. */
+export interface FakeExpansionJob {
+  readonly name: string
+  readonly newStorageCapacityTiB: number
+  readonly startedAtMillis: number
+  /** InProgress until then. */
+  readonly runEndsAtMillis: number
+  /** RollingBack until then (equal to runEndsAtMillis unless the outcome is RolledBack). */
+  readonly rollbackEndsAtMillis: number
+  readonly outcome: FakeExpansionOutcome
+}
+
+export type FakeExpansionStatus = "InProgress" | "RollingBack" | "Completed" | "Failed"
+
+export const expansionStatusAt = (job: FakeExpansionJob, now: number): FakeExpansionStatus =>
+  now < job.runEndsAtMillis
+    ? "InProgress"
+    : job.outcome._tag === "Completed"
+    ? "Completed"
+    : job.outcome._tag === "RolledBack" && now < job.rollbackEndsAtMillis
+    ? "RollingBack"
+    : "Failed"
+
+/** The capacity of `fs` at `now`: its creation capacity grown by every expansion completed by then. */
+export const currentCapacityAt = (fs: FakeFilesystem, now: number): number =>
+  fs.expansions.reduce(
+    (capacity, job) => expansionStatusAt(job, now) === "Completed" ? Math.max(capacity, job.newStorageCapacityTiB) : capacity,
+    fs.spec.storageCapacityTiB
+  )
+
+const runningExpansionAt = (fs: FakeFilesystem, now: number): FakeExpansionJob | undefined =>
+  fs.expansions.find((job) => {
+    const status = expansionStatusAt(job, now)
+    return status === "InProgress" || status === "RollingBack"
+  })
+
+export const DEFAULT_EXPANSION_FAILED = {
+  code: "ExpansionFailed",
+  message: "The expansion of the AML file system failed: an internal error occurred while adding storage. The file system keeps its previous capacity."
+} as const
+export const DEFAULT_EXPANSION_ROLLED_BACK = {
+  code: "ExpansionRolledBack",
+  message: "The expansion of the AML file system could not be completed and was rolled back. The file system keeps its previous capacity."
+} as const
 
 /** A filesystem as the fake keeps it; its state at a time is `provisioningStateAt`. */
 export interface FakeFilesystem {
@@ -66,6 +144,8 @@ export interface FakeFilesystem {
   readonly mgsAddress: string
   /** When a deletion was accepted, and when it ends; undefined while none is. */
   readonly deleteEndsAtMillis: number | undefined
+  /** Its expansion jobs, oldest first. */
+  readonly expansions: ReadonlyArray<FakeExpansionJob>
 }
 
 export type FakeState = "Creating" | "Succeeded" | "Failed" | "Deleting" | "Gone"
@@ -94,6 +174,8 @@ export const defaultFakeSkus: ReadonlyArray<AmlfsSku> = [
 export const DEFAULT_SUBNET_FREE_ADDRESSES = 251
 export const DEFAULT_CREATE_MILLIS = 10 * 60_000
 export const DEFAULT_DELETE_MILLIS = 2 * 60_000
+export const DEFAULT_EXPANSION_MILLIS = 20 * 60_000
+export const DEFAULT_ROLLBACK_MILLIS = 5 * 60_000
 
 /** The emulator's stand-in for ARM's subnet sizing: 8 plus 2 per capacity increment. */
 export const requiredSubnetAddresses = (incrementTiB: number, storageCapacityTiB: number): number =>
@@ -153,6 +235,8 @@ export interface FakeCounters {
   readonly putsByName: Readonly<Record<string, number>>
   readonly getsByName: Readonly<Record<string, number>>
   readonly deletesByName: Readonly<Record<string, number>>
+  /** beginExpansion calls per filesystem name as sent (refused ones included), like the emulator's. */
+  readonly expansionPutsByFilesystem: Readonly<Record<string, number>>
 }
 
 const tally = (calls: ReadonlyArray<AmlfsCall>, operation: AmlfsOperation): Record<string, number> => {
@@ -175,6 +259,10 @@ export interface AmlfsApiFakeOptions {
   readonly failures?: ReadonlyArray<ScriptedFailure>
   readonly failNextCreates?: number
   readonly filesystems?: ReadonlyArray<FakeSeed>
+  readonly expansionDurationMillis?: number
+  readonly rollbackDurationMillis?: number
+  /** The outcomes of the next expansions, in order (then: Completed). */
+  readonly nextExpansions?: ReadonlyArray<FakeExpansionOutcome>
 }
 
 export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
@@ -188,6 +276,14 @@ export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
   readonly subnetFreeAddresses: Ref.Ref<ReadonlyMap<string, number>>
   readonly createDurationMillis: Ref.Ref<number>
   readonly deleteDurationMillis: Ref.Ref<number>
+  readonly expansionDurationMillis: Ref.Ref<number>
+  readonly rollbackDurationMillis: Ref.Ref<number>
+  /** The outcomes the next expansions take, in order (then: Completed). */
+  readonly nextExpansions: Ref.Ref<ReadonlyArray<FakeExpansionOutcome>>
+  /** The next expansion ends Failed with this error (default ExpansionFailed). */
+  readonly failNextExpansion: (error?: { readonly code: string; readonly message: string }) => Effect.Effect<void>
+  /** The next expansion rolls back, then ends Failed with this error (default ExpansionRolledBack). */
+  readonly rollBackNextExpansion: (error?: { readonly code: string; readonly message: string }) => Effect.Effect<void>
   readonly calls: Ref.Ref<ReadonlyArray<AmlfsCall>>
   /** How many MGS addresses were handed out (each filesystem keeps its own across retries). */
   readonly addressesAllocated: Ref.Ref<number>
@@ -220,6 +316,7 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
     const createDurationMillis = yield* Ref.make(options.createDurationMillis ?? DEFAULT_CREATE_MILLIS)
     const deleteDurationMillis = yield* Ref.make(options.deleteDurationMillis ?? DEFAULT_DELETE_MILLIS)
     const addressesAllocated = yield* Ref.make(0)
+    const nextExpansions = yield* Ref.make<ReadonlyArray<FakeExpansionOutcome>>(options.nextExpansions ?? [])
 
     const fake: Fake = {
       filesystems,
@@ -233,6 +330,16 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
       ),
       createDurationMillis,
       deleteDurationMillis,
+      expansionDurationMillis: yield* Ref.make(options.expansionDurationMillis ?? DEFAULT_EXPANSION_MILLIS),
+      rollbackDurationMillis: yield* Ref.make(options.rollbackDurationMillis ?? DEFAULT_ROLLBACK_MILLIS),
+      nextExpansions,
+      failNextExpansion: (error = DEFAULT_EXPANSION_FAILED) =>
+        Ref.update(nextExpansions, (queued): ReadonlyArray<FakeExpansionOutcome> => [...queued, { _tag: "Failed", code: error.code, message: error.message }]),
+      rollBackNextExpansion: (error = DEFAULT_EXPANSION_ROLLED_BACK) =>
+        Ref.update(nextExpansions, (queued): ReadonlyArray<FakeExpansionOutcome> => [
+          ...queued,
+          { _tag: "RolledBack", code: error.code, message: error.message }
+        ]),
       calls,
       addressesAllocated,
       failNext: (error, { operation, times = 1 } = {}) =>
@@ -249,7 +356,8 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
       counters: Effect.map(Ref.get(calls), (all) => ({
         putsByName: tally(all, "beginCreate"),
         getsByName: tally(all, "get"),
-        deletesByName: tally(all, "beginDelete")
+        deletesByName: tally(all, "beginDelete"),
+        expansionPutsByFilesystem: tally(all, "beginExpansion")
       })),
       stateOf: (resourceGroup, name) =>
         Effect.gen(function*() {
@@ -283,7 +391,8 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
             createEndsAtMillis: state === "Creating" ? now + createMillis : now,
             outcome: state === "Failed" ? "Failed" : "Succeeded",
             mgsAddress,
-            deleteEndsAtMillis: state === "Deleting" ? now + deleteMillis : undefined
+            deleteEndsAtMillis: state === "Deleting" ? now + deleteMillis : undefined,
+            expansions: []
           }
           yield* Ref.update(filesystems, (all) => new Map(all).set(keyOf(seed.resourceGroup, seed.name), fs))
         })
@@ -291,7 +400,7 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
     return fake
   })
 
-const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">): AmlFilesystem => ({
+const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, now: number): AmlFilesystem => ({
   name: fs.name,
   resourceGroup: fs.resourceGroup,
   location: fs.spec.location,
@@ -299,8 +408,11 @@ const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">):
   skuName: fs.spec.skuName,
   zones: fs.spec.zones,
   storageCapacityTiB: fs.spec.storageCapacityTiB,
+  currentStorageCapacityTiB: currentCapacityAt(fs, now),
   provisioningState: state,
-  health: state === "Succeeded"
+  health: state === "Succeeded" && runningExpansionAt(fs, now) !== undefined
+    ? { state: "Expanding", description: "amlFilesystem is expanding." }
+    : state === "Succeeded"
     ? { state: "Available", description: "amlFilesystem is ok." }
     : state === "Failed"
     ? { state: "Unavailable", description: "An internal execution error occurred. Please retry later." }
@@ -338,10 +450,11 @@ const makeApi = (fake: Fake) => {
   const oneAtATime = <A, E, R>(self: Effect.Effect<A, E, R>) => serial.withPermit(self)
 
   /** Records the call, drops filesystems whose deletion finished, and takes a scripted failure. */
-  const begin = (operation: AmlfsOperation, resourceGroup?: string, name?: string) =>
+  const begin = (operation: AmlfsOperation, resourceGroup?: string, name?: string, job?: string) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      yield* Ref.update(fake.calls, (calls) => [...calls, { operation, resourceGroup, name, atMillis: now }])
+      const call: AmlfsCall = { operation, resourceGroup, name, atMillis: now, ...(job === undefined ? {} : { job }) }
+      yield* Ref.update(fake.calls, (calls) => [...calls, call])
       yield* Ref.update(fake.filesystems, (all) => {
         const gone = [...all].filter(([, fs]) => provisioningStateAt(fs, now) === "Gone")
         if (gone.length === 0) return all
@@ -379,7 +492,7 @@ const makeApi = (fake: Fake) => {
     const fs = (yield* Ref.get(fake.filesystems)).get(keyOf(resourceGroup, name))
     if (fs === undefined) return Option.none<AmlFilesystem>()
     const state = provisioningStateAt(fs, now)
-    return state === "Gone" ? Option.none<AmlFilesystem>() : Option.some(toAmlFilesystem(fs, state))
+    return state === "Gone" ? Option.none<AmlFilesystem>() : Option.some(toAmlFilesystem(fs, state, now))
   }, oneAtATime)
 
   const beginCreate = Effect.fn("AmlfsApiFake.beginCreate")(function*(resourceGroup: string, name: string, spec: AmlFilesystemSpec) {
@@ -428,7 +541,8 @@ const makeApi = (fake: Fake) => {
           createEndsAtMillis: now + (yield* Ref.get(fake.createDurationMillis)),
           outcome: fails ? "Failed" : "Succeeded",
           mgsAddress: existing?.mgsAddress ?? (yield* allocateMgsAddress(fake)),
-          deleteEndsAtMillis: undefined
+          deleteEndsAtMillis: undefined,
+          expansions: []
         }
         return yield* Ref.set(fake.filesystems, new Map(all).set(key, attempt))
       }
@@ -446,6 +560,136 @@ const makeApi = (fake: Fake) => {
       if (state === "Gone" || state === "Deleting") return all
       return new Map(all).set(key, { ...existing, deleteEndsAtMillis: now + deleteMillis })
     })
+  }, oneAtATime)
+
+  const toExpansionJob = (job: FakeExpansionJob, now: number): ExpansionJob => {
+    const status = expansionStatusAt(job, now)
+    const error = job.outcome._tag === "Completed" ? undefined : job.outcome
+    const span = Math.max(1, job.runEndsAtMillis - job.startedAtMillis)
+    return {
+      name: job.name,
+      newStorageCapacityTiB: job.newStorageCapacityTiB,
+      status,
+      statusCode: status === "InProgress" ? undefined : error?.code,
+      statusMessage: status === "InProgress"
+        ? undefined
+        : status === "Completed"
+        ? "Expansion completed successfully"
+        : status === "RollingBack"
+        ? `Rolling back: ${error?.message ?? ""}`
+        : error?.message,
+      percentComplete: status === "Completed"
+        ? 100
+        : status === "InProgress"
+        ? Math.min(99, Math.floor((100 * (now - job.startedAtMillis)) / span))
+        : Math.min(99, Math.floor((100 * (job.runEndsAtMillis - job.startedAtMillis)) / span)),
+      provisioningState: status === "Completed" ? "Succeeded" : status === "Failed" ? "Failed" : "Creating",
+      startTime: new Date(job.startedAtMillis),
+      completionTime: status === "Completed"
+        ? new Date(job.runEndsAtMillis)
+        : status === "Failed"
+        ? new Date(job.outcome._tag === "RolledBack" ? job.rollbackEndsAtMillis : job.runEndsAtMillis)
+        : undefined
+    }
+  }
+
+  const getExpansionJob = Effect.fn("AmlfsApiFake.getExpansionJob")(function*(resourceGroup: string, filesystemName: string, jobName: string) {
+    const now = yield* begin("getExpansionJob", resourceGroup, filesystemName, jobName)
+    const fs = (yield* Ref.get(fake.filesystems)).get(keyOf(resourceGroup, filesystemName))
+    const job = fs?.expansions.find((j) => j.name.toLowerCase() === jobName.toLowerCase())
+    return job === undefined ? Option.none<ExpansionJob>() : Option.some(toExpansionJob(job, now))
+  }, oneAtATime)
+
+  const listExpansionJobs = Effect.fn("AmlfsApiFake.listExpansionJobs")(function*(resourceGroup: string, filesystemName: string) {
+    const now = yield* begin("listExpansionJobs", resourceGroup, filesystemName)
+    const fs = (yield* Ref.get(fake.filesystems)).get(keyOf(resourceGroup, filesystemName))
+    if (fs === undefined) {
+      return yield* armError(
+        "listExpansionJobs",
+        404,
+        "ParentResourceNotFound",
+        `The parent resource 'Microsoft.StorageCache/amlFilesystems/${filesystemName}' under resource group '${resourceGroup}' was not found.`
+      )
+    }
+    const jobs: ReadonlyArray<ExpansionJob> = fs.expansions.map((job) => toExpansionJob(job, now))
+    return jobs
+  }, oneAtATime)
+
+  const beginExpansion = Effect.fn("AmlfsApiFake.beginExpansion")(function*(
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string,
+    newStorageCapacityTiB: number,
+    location: string
+  ) {
+    const now = yield* begin("beginExpansion", resourceGroup, filesystemName, jobName)
+    const operation = "createExpansionJob"
+    const invalid = (message: string) => armError(operation, 400, "InvalidParameter", message)
+    const conflict = (message: string) => armError(operation, 409, "Conflict", message)
+    const all = yield* Ref.get(fake.filesystems)
+    const key = keyOf(resourceGroup, filesystemName)
+    const fs = all.get(key)
+    if (fs === undefined) {
+      return yield* armError(
+        operation,
+        404,
+        "ParentResourceNotFound",
+        `The parent resource 'Microsoft.StorageCache/amlFilesystems/${filesystemName}' under resource group '${resourceGroup}' was not found.`
+      )
+    }
+    if (location.replace(/\s+/g, "").toLowerCase() !== fs.spec.location.replace(/\s+/g, "").toLowerCase()) {
+      return yield* invalid(`The location '${location}' of the expansion job must be the location of the AML file system, '${fs.spec.location}'.`)
+    }
+    const existing = fs.expansions.find((j) => j.name.toLowerCase() === jobName.toLowerCase())
+    if (existing !== undefined) {
+      if (existing.newStorageCapacityTiB === newStorageCapacityTiB) return
+      return yield* armError(
+        operation,
+        400,
+        "PropertyChangeNotAllowed",
+        `The expansion job '${existing.name}' exists with newStorageCapacityTiB ${existing.newStorageCapacityTiB}; it cannot be changed to ${newStorageCapacityTiB}. Use a new job name.`
+      )
+    }
+    const sku = yield* findSku(fs.spec.skuName)
+    const step = sku?.incrementTiB ?? 1
+    if (!(newStorageCapacityTiB > 0) || newStorageCapacityTiB % step !== 0) {
+      return yield* invalid(
+        `The new storage capacity ${newStorageCapacityTiB} TiB is not valid for SKU ${fs.spec.skuName}: it must be a multiple of the SKU step size, ${step} TiB.`
+      )
+    }
+    if (sku !== undefined && newStorageCapacityTiB > sku.maximumTiB) {
+      return yield* invalid(`The new storage capacity ${newStorageCapacityTiB} TiB exceeds the maximum of ${sku.maximumTiB} TiB for SKU ${sku.name}.`)
+    }
+    const state = provisioningStateAt(fs, now)
+    if (state !== "Succeeded") {
+      return yield* conflict(`The AML file system '${fs.name}' cannot be expanded while its provisioningState is ${state}.`)
+    }
+    const running = runningExpansionAt(fs, now)
+    if (running !== undefined) {
+      return yield* conflict(
+        `The AML file system '${fs.name}' is already being expanded by expansion job '${running.name}' (${expansionStatusAt(running, now)}). Retry after it completes.`
+      )
+    }
+    const current = currentCapacityAt(fs, now)
+    if (newStorageCapacityTiB <= current) {
+      return yield* invalid(
+        `The new storage capacity ${newStorageCapacityTiB} TiB must be greater than the current storage capacity of the AML file system, ${current} TiB.`
+      )
+    }
+    const outcome = yield* Ref.modify(
+      fake.nextExpansions,
+      (queued): [FakeExpansionOutcome, ReadonlyArray<FakeExpansionOutcome>] => [queued[0] ?? { _tag: "Completed" }, queued.slice(1)]
+    )
+    const runEndsAtMillis = now + (yield* Ref.get(fake.expansionDurationMillis))
+    const job: FakeExpansionJob = {
+      name: jobName,
+      newStorageCapacityTiB,
+      startedAtMillis: now,
+      runEndsAtMillis,
+      rollbackEndsAtMillis: outcome._tag === "RolledBack" ? runEndsAtMillis + (yield* Ref.get(fake.rollbackDurationMillis)) : runEndsAtMillis,
+      outcome
+    }
+    yield* Ref.set(fake.filesystems, new Map(all).set(key, { ...fs, expansions: [...fs.expansions, job] }))
   }, oneAtATime)
 
   const listSkus = Effect.fn("AmlfsApiFake.listSkus")(function*(location: string) {
@@ -483,5 +727,15 @@ const makeApi = (fake: Fake) => {
     oneAtATime
   )
 
-  return AmlfsApi.of({ get, beginCreate, beginDelete, listSkus, requiredSubnetSize, checkSubnet })
+  return AmlfsApi.of({
+    get,
+    beginCreate,
+    beginDelete,
+    getExpansionJob,
+    beginExpansion,
+    listExpansionJobs,
+    listSkus,
+    requiredSubnetSize,
+    checkSubnet
+  })
 }

@@ -5,9 +5,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Tls from "node:tls"
-import { type AmlFilesystem, type AmlFilesystemSpec, AmlfsApi, ArmError, type AmlfsSku, SubnetRefused } from "./AmlfsApi.js"
+import {
+  type AmlFilesystem,
+  type AmlFilesystemSpec,
+  AmlfsApi,
+  ArmError,
+  type AmlfsSku,
+  type ExpansionJob,
+  SubnetRefused
+} from "./AmlfsApi.js"
 
 export interface AmlfsApiLiveOptions {
   readonly subscriptionId: string
@@ -25,10 +34,19 @@ export interface AmlfsApiLiveOptions {
   readonly trustedCertificatePem?: string
   /** Each ARM call gives up after this long, as an ArmError with status 0 (default 30 s). */
   readonly requestTimeout?: Duration.Input
+  /**
+   * The api-version of the calls the 7.0.0 client has no operation for: expansionJobs, and `get`
+   * (for currentStorageCapacityTiB). Default 2026-01-01, the first with expansionJobs.
+   */
+  readonly expansionApiVersion?: string
 }
 
 const defaultEndpoint = "https://management.azure.com"
 const defaultRequestTimeout = Duration.seconds(30)
+/** The first api-version with expansionJobs and currentStorageCapacityTiB. */
+export const defaultExpansionApiVersion = "2026-01-01"
+/** ARM's codes for an api-version the resource type does not know (a cloud that lags behind). */
+const unknownApiVersionCodes = new Set(["noregisteredproviderfound", "invalidapiversionparameter", "invalidresourcetype"])
 const amlfsResourceType = "amlFilesystems"
 /** The capability names the Go driver reads (pkg/azurelustre/dynamic_provisioning.go). */
 const incrementCapability = "OSS capacity increment (TiB)"
@@ -65,6 +83,83 @@ const ErrorBody = Schema.fromJsonString(Schema.Struct({
   }))
 }))
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+
+/** A field ARM may leave out or send as null. */
+const loose = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
+
+/** The AmlFilesystem fields the driver reads, as ARM sends them (api-version 2026-01-01). */
+const FilesystemWire = Schema.fromJsonString(Schema.Struct({
+  name: loose(Schema.String),
+  location: Schema.String,
+  tags: loose(Schema.Record(Schema.String, Schema.String)),
+  sku: loose(Schema.Struct({ name: loose(Schema.String) })),
+  zones: loose(Schema.Array(Schema.String)),
+  systemData: loose(Schema.Struct({ createdAt: loose(Schema.String) })),
+  properties: loose(Schema.Struct({
+    storageCapacityTiB: loose(Schema.Number),
+    currentStorageCapacityTiB: loose(Schema.Number),
+    provisioningState: loose(Schema.String),
+    health: loose(Schema.Struct({ state: loose(Schema.String), statusDescription: loose(Schema.String) })),
+    clientInfo: loose(Schema.Struct({ mgsAddress: loose(Schema.String) })),
+    filesystemSubnet: loose(Schema.String)
+  }))
+}))
+const decodeFilesystemWire = Schema.decodeUnknownOption(FilesystemWire)
+
+const ExpansionJobStatusWire = Schema.Struct({
+  state: loose(Schema.String),
+  statusCode: loose(Schema.String),
+  statusMessage: loose(Schema.String),
+  percentComplete: loose(Schema.Number),
+  startTimeUTC: loose(Schema.String),
+  completionTimeUTC: loose(Schema.String)
+})
+/**
+ * An expansion job as ARM sends it. The 2026-01-01 examples nest the status in an object
+ * (`properties.status.state`); a flat `properties.status` string with its siblings is accepted too.
+ */
+const ExpansionJobWire = Schema.Struct({
+  name: loose(Schema.String),
+  properties: loose(Schema.Struct({
+    newStorageCapacityTiB: loose(Schema.Number),
+    provisioningState: loose(Schema.String),
+    status: loose(Schema.Union([Schema.String, ExpansionJobStatusWire])),
+    statusCode: loose(Schema.String),
+    statusMessage: loose(Schema.String),
+    percentComplete: loose(Schema.Number),
+    startTimeUTC: loose(Schema.String),
+    completionTimeUTC: loose(Schema.String)
+  }))
+})
+const decodeExpansionJobWire = Schema.decodeUnknownOption(Schema.fromJsonString(ExpansionJobWire))
+const decodeExpansionJobListWire = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({
+  value: loose(Schema.Array(ExpansionJobWire)),
+  nextLink: loose(Schema.String)
+})))
+
+const dateOf = (text: string | null | undefined): Date | undefined => {
+  if (text === undefined || text === null) return undefined
+  const date = new Date(text)
+  return Number.isNaN(date.getTime()) ? undefined : date
+}
+const orUndefined = <A>(value: A | null | undefined): A | undefined => value ?? undefined
+
+const toExpansionJob = (fallbackName: string, job: typeof ExpansionJobWire.Type): ExpansionJob => {
+  const properties = job.properties ?? undefined
+  const status = properties?.status ?? undefined
+  const nested = typeof status === "object" ? status : undefined
+  return {
+    name: job.name ?? fallbackName,
+    newStorageCapacityTiB: properties?.newStorageCapacityTiB ?? 0,
+    status: (typeof status === "string" ? status : nested?.state) ?? "Unknown",
+    statusCode: orUndefined(nested?.statusCode ?? properties?.statusCode),
+    statusMessage: orUndefined(nested?.statusMessage ?? properties?.statusMessage),
+    percentComplete: orUndefined(nested?.percentComplete ?? properties?.percentComplete),
+    provisioningState: orUndefined(properties?.provisioningState),
+    startTime: dateOf(nested?.startTimeUTC ?? properties?.startTimeUTC),
+    completionTime: dateOf(nested?.completionTimeUTC ?? properties?.completionTimeUTC)
+  }
+}
 
 const reasonOf = (cause: unknown): string => {
   if (!(cause instanceof Error)) return String(cause)
@@ -103,6 +198,8 @@ const toFilesystem = (resourceGroup: string, name: string, fs: StorageCache.AmlF
   skuName: fs.sku?.name ?? "",
   zones: fs.zones ?? [],
   storageCapacityTiB: fs.storageCapacityTiB ?? 0,
+  // The 7.0.0 mappers drop it, and ARM only sends it from api-version 2026-01-01 on.
+  currentStorageCapacityTiB: undefined,
   provisioningState: fs.provisioningState ?? "Unknown",
   health: fs.health === undefined
     ? undefined
@@ -111,6 +208,27 @@ const toFilesystem = (resourceGroup: string, name: string, fs: StorageCache.AmlF
   filesystemSubnet: fs.filesystemSubnet ?? "",
   createdAt: fs.systemData?.createdAt
 })
+
+/** The same from the raw 2026-01-01 body. */
+const toFilesystemFromWire = (resourceGroup: string, name: string, fs: typeof FilesystemWire.Type): AmlFilesystem => {
+  const properties = fs.properties ?? undefined
+  const health = properties?.health ?? undefined
+  return {
+    name: fs.name ?? name,
+    resourceGroup,
+    location: fs.location,
+    tags: fs.tags ?? {},
+    skuName: fs.sku?.name ?? "",
+    zones: fs.zones ?? [],
+    storageCapacityTiB: properties?.storageCapacityTiB ?? 0,
+    currentStorageCapacityTiB: orUndefined(properties?.currentStorageCapacityTiB),
+    provisioningState: properties?.provisioningState ?? "Unknown",
+    health: health === undefined ? undefined : { state: health.state ?? "Unknown", description: health.statusDescription ?? "" },
+    mgsAddress: orUndefined(properties?.clientInfo?.mgsAddress),
+    filesystemSubnet: properties?.filesystemSubnet ?? "",
+    createdAt: dateOf(fs.systemData?.createdAt)
+  }
+}
 
 const capability = (sku: StorageCache.ResourceSku, name: string): number | undefined => {
   const value = sku.capabilities?.find((c) => c.name === name)?.value
@@ -143,6 +261,7 @@ const make = (options: AmlfsApiLiveOptions) =>
         ? {}
         : { tlsOptions: { ca: [...Tls.rootCertificates, options.trustedCertificatePem] } })
     })
+    const expansionApiVersion = options.expansionApiVersion ?? defaultExpansionApiVersion
     const requestTimeout = options.requestTimeout === undefined
       ? defaultRequestTimeout
       : Duration.fromInputUnsafe(options.requestTimeout)
@@ -206,7 +325,7 @@ const make = (options: AmlfsApiLiveOptions) =>
      * response (core-lro `createHttpPoller` + `poller.poll()`), so a throttled poll would fail
      * a request ARM had accepted; the driver polls with `get` on its own Schedule instead.
      */
-    const sendRaw = (operation: string, method: "PUT" | "DELETE", url: string, body: unknown) =>
+    const sendRaw = (operation: string, method: "GET" | "PUT" | "DELETE", url: string, body: unknown) =>
       call(operation, (signal) =>
         client.sendRequest(pipeline.createPipelineRequest({
           url,
@@ -219,9 +338,34 @@ const make = (options: AmlfsApiLiveOptions) =>
           ...(body === undefined ? {} : { body: JSON.stringify(body) })
         })), toArmError(operation))
 
-    const get = Effect.fn("AmlfsApi.get")(function*(resourceGroup: string, name: string) {
-      const operation = "getAmlFilesystem"
-      return yield* call(
+    const filesystemPath = (resourceGroup: string, name: string) =>
+      `${client.$host}/subscriptions/${segment(client.subscriptionId)}/resourceGroups/${segment(resourceGroup)}/providers/Microsoft.StorageCache/amlFilesystems/${
+        segment(name)
+      }`
+    const newer = `api-version=${segment(expansionApiVersion)}`
+    const expansionJobsUrl = (resourceGroup: string, name: string) => `${filesystemPath(resourceGroup, name)}/expansionJobs?${newer}`
+    const expansionJobUrl = (resourceGroup: string, name: string, job: string) =>
+      `${filesystemPath(resourceGroup, name)}/expansionJobs/${segment(job)}?${newer}`
+
+    const unexpected = (operation: string, what: string, response: Pipeline.PipelineResponse) =>
+      fromResponse(operation, response.status, response.headers, response.bodyAsText, {
+        message: `${operation} ${what}: ARM answered ${response.status}: ${response.bodyAsText ?? ""}`
+      })
+    const invalidResponse = (operation: string, what: string) =>
+      new ArmError({
+        operation,
+        statusCode: 200,
+        code: "InvalidResponse",
+        message: `${operation} ${what}: ARM's answer is not the JSON expected`,
+        retryAfterMillis: undefined
+      })
+
+    /** Set once ARM refused the newer api-version for amlFilesystems: `get` uses the client's own then. */
+    const newerApiRefused = yield* Ref.make(false)
+
+    /** The 7.0.0 client's GET (api-version 2023-05-01, no currentStorageCapacityTiB). */
+    const getThroughClient = (operation: string, resourceGroup: string, name: string) =>
+      call(
         operation,
         (abortSignal) => client.amlFilesystems.get(resourceGroup, name, { abortSignal }),
         toArmError(operation)
@@ -229,6 +373,68 @@ const make = (options: AmlfsApiLiveOptions) =>
         Effect.map((fs) => Option.some(toFilesystem(resourceGroup, name, fs))),
         Effect.catchIf((error) => error.statusCode === 404, () => Effect.succeed(Option.none<AmlFilesystem>()))
       )
+
+    const get = Effect.fn("AmlfsApi.get")(function*(resourceGroup: string, name: string) {
+      const operation = "getAmlFilesystem"
+      if (yield* Ref.get(newerApiRefused)) return yield* getThroughClient(operation, resourceGroup, name)
+      const response = yield* sendRaw(operation, "GET", `${filesystemPath(resourceGroup, name)}?${newer}`, undefined)
+      if (response.status === 404) return Option.none<AmlFilesystem>()
+      if (response.status === 400 && unknownApiVersionCodes.has((decodeCode(response.bodyAsText) ?? "").toLowerCase())) {
+        yield* Ref.set(newerApiRefused, true)
+        return yield* getThroughClient(operation, resourceGroup, name)
+      }
+      if (response.status !== 200) return yield* unexpected(operation, name, response)
+      const decoded = decodeFilesystemWire(response.bodyAsText ?? "")
+      if (Option.isNone(decoded)) return yield* invalidResponse(operation, name)
+      return Option.some(toFilesystemFromWire(resourceGroup, name, decoded.value))
+    })
+
+    const getExpansionJob = Effect.fn("AmlfsApi.getExpansionJob")(function*(resourceGroup: string, filesystemName: string, jobName: string) {
+      const operation = "getExpansionJob"
+      const what = `${filesystemName}/${jobName}`
+      const response = yield* sendRaw(operation, "GET", expansionJobUrl(resourceGroup, filesystemName, jobName), undefined)
+      if (response.status === 404) return Option.none<ExpansionJob>()
+      if (response.status !== 200) return yield* unexpected(operation, what, response)
+      const decoded = decodeExpansionJobWire(response.bodyAsText ?? "")
+      if (Option.isNone(decoded)) return yield* invalidResponse(operation, what)
+      return Option.some(toExpansionJob(jobName, decoded.value))
+    })
+
+    const beginExpansion = Effect.fn("AmlfsApi.beginExpansion")(function*(
+      resourceGroup: string,
+      filesystemName: string,
+      jobName: string,
+      newStorageCapacityTiB: number,
+      location: string
+    ) {
+      const operation = "createExpansionJob"
+      const response = yield* sendRaw(
+        operation,
+        "PUT",
+        expansionJobUrl(resourceGroup, filesystemName, jobName),
+        { location, properties: { newStorageCapacityTiB } }
+      )
+      if (response.status === 200 || response.status === 201 || response.status === 202) return
+      return yield* unexpected(operation, `${filesystemName}/${jobName}`, response)
+    })
+
+    const listExpansionJobs = Effect.fn("AmlfsApi.listExpansionJobs")(function*(resourceGroup: string, filesystemName: string) {
+      const operation = "listExpansionJobs"
+      const jobs: Array<ExpansionJob> = []
+      let url: string | undefined = expansionJobsUrl(resourceGroup, filesystemName)
+      // ARM keeps at most 10 jobs; the bound only guards against a nextLink that loops.
+      for (let page = 0; url !== undefined && page < 100; page++) {
+        const response: Pipeline.PipelineResponse = yield* sendRaw(operation, "GET", url, undefined)
+        if (response.status !== 200) return yield* unexpected(operation, filesystemName, response)
+        const decoded = decodeExpansionJobListWire(response.bodyAsText ?? "")
+        if (Option.isNone(decoded)) return yield* invalidResponse(operation, filesystemName)
+        for (const job of decoded.value.value ?? []) jobs.push(toExpansionJob("", job))
+        const next = decoded.value.nextLink ?? undefined
+        // The credential goes with every request: follow ARM's own host only.
+        url = next !== undefined && next.toLowerCase().startsWith(`${client.$host.toLowerCase()}/`) ? next : undefined
+      }
+      const all: ReadonlyArray<ExpansionJob> = jobs
+      return all
     })
 
     const beginCreate = Effect.fn("AmlfsApi.beginCreate")(function*(resourceGroup: string, name: string, spec: AmlFilesystemSpec) {
@@ -324,10 +530,24 @@ const make = (options: AmlfsApiLiveOptions) =>
       )
     })
 
-    return AmlfsApi.of({ get, beginCreate, beginDelete, listSkus, requiredSubnetSize, checkSubnet })
+    return AmlfsApi.of({
+      get,
+      beginCreate,
+      beginDelete,
+      getExpansionJob,
+      beginExpansion,
+      listExpansionJobs,
+      listSkus,
+      requiredSubnetSize,
+      checkSubnet
+    })
   })
 
-/** Azure Resource Manager through @azure/arm-storagecache 7.0.0 (api-version 2023-05-01). */
+/**
+ * Azure Resource Manager through @azure/arm-storagecache 7.0.0 (api-version 2023-05-01), plus
+ * `get` and the expansionJobs calls at `expansionApiVersion` (2026-01-01) through the same
+ * client's pipeline.
+ */
 export const AmlfsApiLive = {
   /** Fails with an ArmError (status 0) only when the SDK cannot be loaded. */
   layer: (options: AmlfsApiLiveOptions): Layer.Layer<AmlfsApi, ArmError> => Layer.effect(AmlfsApi, make(options))

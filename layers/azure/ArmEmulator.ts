@@ -8,6 +8,8 @@
  * `Authorization` header, any bearer token, and `api-version` 2023-05-01 or newer):
  * - GET/PUT/DELETE /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.StorageCache/amlFilesystems/{name}
  * - GET  /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.StorageCache/amlFilesystems
+ * - GET/PUT/DELETE .../amlFilesystems/{name}/expansionJobs/{job}, GET .../amlFilesystems/{name}/expansionJobs
+ *   (api-version 2026-01-01 or newer only, as in ARM; see handleExpansionJob)
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/amlFilesystems
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/skus
  * - POST /subscriptions/{sub}/providers/Microsoft.StorageCache/getRequiredAmlFSSubnetsSize
@@ -33,6 +35,7 @@ import {
   type EmulatorLocation,
   type EmulatorSku,
   EmulatorState,
+  type ExpansionJobRecord,
   type FaultRequest,
   type FaultsSnapshot,
   type FilesystemRecord,
@@ -49,13 +52,21 @@ export type {
   ArmEmulatorCounters,
   EmulatorLocation,
   EmulatorSku,
+  ExpansionJobState,
+  ExpansionOutcome,
   FaultRequest,
   FaultsSnapshot,
   OperationError,
   RequestLogEntry,
   SeedFilesystem
 } from "./ArmEmulatorState.js"
-export { defaultLocations, defaultSkus, requiredSubnetAddresses } from "./ArmEmulatorState.js"
+export {
+  defaultLocations,
+  defaultSkus,
+  expansionFailedError,
+  expansionRolledBackError,
+  requiredSubnetAddresses
+} from "./ArmEmulatorState.js"
 
 export interface ArmEmulatorOptions {
   /** Default 127.0.0.1. */
@@ -71,6 +82,10 @@ export interface ArmEmulatorOptions {
   readonly creationDuration?: Duration.Input
   /** How long a deletion runs (default 1 second). */
   readonly deletionDuration?: Duration.Input
+  /** How long an expansion job runs (default 2 seconds). */
+  readonly expansionDuration?: Duration.Input
+  /** How long a rolled-back expansion stays RollingBack before it is Failed (default 1 second). */
+  readonly rollbackDuration?: Duration.Input
   /** Retry-After (seconds) on long-running operations while they run (default 1). */
   readonly operationRetryAfterSeconds?: number
   /** Free addresses of a subnet not listed in `subnetFreeAddresses` (default 251, a /24). */
@@ -94,6 +109,12 @@ export interface ArmEmulatorFaults {
   readonly serverErrors: (count: number, statusCode?: 500 | 503) => Effect.Effect<void>
   /** The next creation ends Failed with this error (default InternalExecutionError). */
   readonly failNextCreate: (error?: OperationError) => Effect.Effect<void>
+  /** The next expansion job ends Failed with this error (default ExpansionFailed); capacity unchanged. */
+  readonly failNextExpansion: (error?: OperationError) => Effect.Effect<void>
+  /** The next expansion job goes RollingBack, then Failed with this error (default ExpansionRolledBack); capacity unchanged. */
+  readonly rollBackNextExpansion: (error?: OperationError) => Effect.Effect<void>
+  readonly expansionDuration: (duration: Duration.Input) => Effect.Effect<void>
+  readonly rollbackDuration: (duration: Duration.Input) => Effect.Effect<void>
   /** At most `max` filesystems; a PUT of one more is 409 QuotaExceeded. undefined: no limit. */
   readonly filesystemQuota: (max: number | undefined) => Effect.Effect<void>
   readonly creationDuration: (duration: Duration.Input) => Effect.Effect<void>
@@ -146,6 +167,10 @@ const armError = (statusCode: number, code: string, message: string): Reply => e
 const invalid = (message: string): Reply => armError(400, "InvalidParameter", message)
 
 const minimumApiVersion = "2023-05-01"
+/** The first api-version with expansionJobs and properties.currentStorageCapacityTiB. */
+const expansionApiVersion = "2026-01-01"
+/** Whether `apiVersion` (already checked against the pattern) is `minimum` or newer. */
+const atLeast = (apiVersion: string, minimum: string) => (apiVersionPattern.exec(apiVersion)?.[1] ?? "") >= minimum
 const apiVersionPattern = /^(\d{4}-\d{2}-\d{2})(-preview)?$/
 const namePattern = /^[0-9a-zA-Z][-0-9a-zA-Z_]{0,78}[0-9a-zA-Z]$/
 const timeOfDayPattern = /^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$/
@@ -166,6 +191,16 @@ const FaultRequestSchema = Schema.Struct({
     Schema.Boolean,
     Schema.Struct({ code: Schema.String, message: Schema.String })
   ])),
+  failNextExpansion: Schema.optionalKey(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({ code: Schema.String, message: Schema.String })
+  ])),
+  rollBackNextExpansion: Schema.optionalKey(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({ code: Schema.String, message: Schema.String })
+  ])),
+  expansionMillis: Schema.optionalKey(Schema.Number),
+  rollbackMillis: Schema.optionalKey(Schema.Number),
   filesystemQuota: Schema.optionalKey(Schema.NullOr(Schema.Number)),
   creationMillis: Schema.optionalKey(Schema.Number),
   deletionMillis: Schema.optionalKey(Schema.Number),
@@ -179,7 +214,7 @@ const decodeFaultRequest = Schema.decodeUnknownResult(FaultRequestSchema, { erro
 const resourceId = (subscriptionId: string, fs: FilesystemRecord) =>
   `/subscriptions/${subscriptionId}/resourceGroups/${fs.resourceGroup}/providers/Microsoft.StorageCache/amlFilesystems/${fs.name}`
 
-const filesystemJson = (state: EmulatorState, fs: FilesystemRecord) => {
+const filesystemJson = (state: EmulatorState, fs: FilesystemRecord, apiVersion: string) => {
   const sku = state.findSku(fs.spec.skuName)
   const clientInfo = fs.provisioned
     ? {
@@ -217,11 +252,14 @@ const filesystemJson = (state: EmulatorState, fs: FilesystemRecord) => {
     },
     properties: {
       storageCapacityTiB: fs.spec.storageCapacityTiB,
+      ...(atLeast(apiVersion, expansionApiVersion)
+        ? { currentStorageCapacityTiB: fs.currentStorageCapacityTiB, clusterUuid: uuidFrom(`cluster:${resourceId(state.settings.subscriptionId, fs)}`) }
+        : {}),
       health: fs.health,
       provisioningState: fs.provisioningState,
       filesystemSubnet: fs.spec.filesystemSubnet,
       ...clientInfo,
-      throughputProvisionedMBps: Math.round(fs.spec.storageCapacityTiB * (sku?.throughputPerTiB ?? 0)),
+      throughputProvisionedMBps: Math.round(fs.currentStorageCapacityTiB * (sku?.throughputPerTiB ?? 0)),
       maintenanceWindow: fs.spec.maintenanceWindow,
       ...(fs.spec.hsmSettings === undefined ? {} : { hsm: { settings: fs.spec.hsmSettings, archiveStatus: [] } })
     }
@@ -233,6 +271,35 @@ const uuidFrom = (seed: string): string => {
   const hex = Crypto.createHash("sha256").update(seed).digest("hex")
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
 }
+
+/** An expansion job on the 2026-01-01 wire (status nested, as in the spec's examples). */
+const expansionJobJson = (state: EmulatorState, fs: FilesystemRecord, job: ExpansionJobRecord) => ({
+  id: `${resourceId(state.settings.subscriptionId, fs)}/expansionJobs/${job.name}`,
+  name: job.name,
+  type: "Microsoft.StorageCache/amlFilesystems/expansionJobs",
+  location: job.location,
+  tags: job.tags,
+  systemData: {
+    createdBy: "emulator@example.com",
+    createdByType: "User",
+    createdAt: job.startTime.toISOString(),
+    lastModifiedBy: "emulator@example.com",
+    lastModifiedByType: "User",
+    lastModifiedAt: (job.completionTime ?? job.startTime).toISOString()
+  },
+  properties: {
+    newStorageCapacityTiB: job.newStorageCapacityTiB,
+    provisioningState: job.provisioningState,
+    status: {
+      state: job.status,
+      ...(job.statusCode === undefined ? {} : { statusCode: job.statusCode }),
+      ...(job.statusMessage === undefined ? {} : { statusMessage: job.statusMessage }),
+      percentComplete: job.percentComplete,
+      startTimeUTC: job.startTime.toISOString(),
+      ...(job.completionTime === undefined ? {} : { completionTimeUTC: job.completionTime.toISOString() })
+    }
+  }
+})
 
 const skusJson = (state: EmulatorState) => ({
   value: [
@@ -276,6 +343,8 @@ interface ArmRequest {
 
 type Route =
   | { readonly _tag: "Filesystem"; readonly resourceGroup: string; readonly name: string }
+  | { readonly _tag: "ExpansionJob"; readonly resourceGroup: string; readonly name: string; readonly job: string }
+  | { readonly _tag: "ExpansionJobs"; readonly resourceGroup: string; readonly name: string }
   | { readonly _tag: "ListByResourceGroup"; readonly resourceGroup: string }
   | { readonly _tag: "ListBySubscription" }
   | { readonly _tag: "Skus" }
@@ -290,6 +359,10 @@ const routeOf = (rest: ReadonlyArray<string>): Route | undefined => {
   if (lower[0] === "resourcegroups" && rest[1] !== undefined && provider(2) && lower[4] === "amlfilesystems") {
     if (rest.length === 5) return { _tag: "ListByResourceGroup", resourceGroup: rest[1] }
     if (rest.length === 6 && rest[5] !== undefined) return { _tag: "Filesystem", resourceGroup: rest[1], name: rest[5] }
+    if (rest[5] !== undefined && lower[6] === "expansionjobs") {
+      if (rest.length === 7) return { _tag: "ExpansionJobs", resourceGroup: rest[1], name: rest[5] }
+      if (rest.length === 8 && rest[7] !== undefined) return { _tag: "ExpansionJob", resourceGroup: rest[1], name: rest[5], job: rest[7] }
+    }
     return undefined
   }
   if (!provider(0)) return undefined
@@ -317,6 +390,10 @@ const actionOf = (route: Route | undefined, method: string): string => {
   switch (route?._tag) {
     case "Filesystem":
       return `Microsoft.StorageCache/amlFilesystems/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`
+    case "ExpansionJob":
+      return `Microsoft.StorageCache/amlFilesystems/expansionJobs/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`
+    case "ExpansionJobs":
+      return "Microsoft.StorageCache/amlFilesystems/expansionJobs/read"
     case "ListByResourceGroup":
     case "ListBySubscription":
       return "Microsoft.StorageCache/amlFilesystems/read"
@@ -333,17 +410,17 @@ const actionOf = (route: Route | undefined, method: string): string => {
   }
 }
 
-const checkApiVersion = (url: URL, resourceType: string): Reply | undefined => {
+const checkApiVersion = (url: URL, resourceType: string, minimum: string = minimumApiVersion): Reply | undefined => {
   const apiVersion = url.searchParams.get("api-version")
   if (apiVersion === null || apiVersion === "") {
     return armError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
   }
   const match = apiVersionPattern.exec(apiVersion)
-  if (match === null || match[1] === undefined || match[1] < minimumApiVersion) {
+  if (match === null || match[1] === undefined || match[1] < minimum) {
     return armError(
       400,
       "NoRegisteredProviderFound",
-      `No registered resource provider found for API version '${apiVersion}' and type '${resourceType}'. The supported api-versions are '${minimumApiVersion}' and newer.`
+      `No registered resource provider found for API version '${apiVersion}' and type '${resourceType}'. The supported api-versions are '${minimum}' and newer.`
     )
   }
   return undefined
@@ -473,7 +550,7 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
     case "GET": {
       state.countGet(name)
       const fs = state.filesystems.get(key)
-      return fs === undefined ? notFound(resourceGroup, name) : { statusCode: 200, body: filesystemJson(state, fs) }
+      return fs === undefined ? notFound(resourceGroup, name) : { statusCode: 200, body: filesystemJson(state, fs, apiVersion) }
     }
     case "PUT": {
       state.countPut(name)
@@ -502,7 +579,7 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
             // Tags and the maintenance window may change; the emulator applies them at once.
             existing.spec = { ...existing.spec, tags: spec.tags, maintenanceWindow: spec.maintenanceWindow }
             existing.lastModifiedAt = new Date(now)
-            return { statusCode: 200, body: filesystemJson(state, existing) }
+            return { statusCode: 200, body: filesystemJson(state, existing, apiVersion) }
           }
           case "Failed":
             break // a new attempt at creating it
@@ -520,7 +597,7 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
       const { fs, op } = state.startCreate(resourceGroup, name, spec, now)
       return {
         statusCode: 201,
-        body: filesystemJson(state, fs),
+        body: filesystemJson(state, fs, apiVersion),
         headers: { "azure-asyncoperation": operationUrls(context, op, apiVersion).asyncOperation, "retry-after": retryAfter }
       }
     }
@@ -537,6 +614,129 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
     }
     default:
       return armError(405, "MethodNotAllowed", `The method '${request.method}' is not supported by the emulator for amlFilesystems.`)
+  }
+}
+
+const parentNotFound = (resourceGroup: string, name: string) =>
+  armError(
+    404,
+    "ParentResourceNotFound",
+    `Failed to perform 'read' on resource(s) of type 'amlFilesystems/expansionJobs', because the parent resource '/resourceGroups/${resourceGroup}/providers/Microsoft.StorageCache/amlFilesystems/${name}' could not be found.`
+  )
+
+/**
+ * amlFilesystems/{name}/expansionJobs/{job}. A PUT validates the body (location of the filesystem,
+ * newStorageCapacityTiB a multiple of the SKU's step, at most its maximum: 400 InvalidParameter),
+ * then: the same job name with the same capacity is 200 with the job as it is (running, done or
+ * failed: no second job); with another capacity 400 PropertyChangeNotAllowed; a filesystem that is
+ * not Succeeded, or that runs another expansion, is 409 Conflict; a capacity not above the current
+ * one is 400 InvalidParameter; otherwise 201 with Azure-AsyncOperation, Location and Retry-After,
+ * the job InProgress and the filesystem's health Expanding. A DELETE removes a finished job; the
+ * emulator refuses (409) to delete a running one instead of rolling it back.
+ */
+const handleExpansionJob = (context: Context, request: ArmRequest, resourceGroup: string, name: string, jobName: string, now: number): Reply => {
+  const { state } = context
+  const fs = state.filesystems.get(filesystemKey(resourceGroup, name))
+  const apiVersion = request.url.searchParams.get("api-version") ?? expansionApiVersion
+  const existing = fs?.expansionJobs.get(jobName.toLowerCase())
+  const jobNotFound = () =>
+    armError(
+      404,
+      "ResourceNotFound",
+      `The Resource 'Microsoft.StorageCache/amlFilesystems/${name}/expansionJobs/${jobName}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`
+    )
+  switch (request.method) {
+    case "GET":
+      if (fs === undefined) return parentNotFound(resourceGroup, name)
+      return existing === undefined ? jobNotFound() : { statusCode: 200, body: expansionJobJson(state, fs, existing) }
+    case "DELETE": {
+      if (fs === undefined || existing === undefined) return { statusCode: 204 }
+      if (EmulatorState.runningExpansion(fs) === existing) {
+        return armError(
+          409,
+          "Conflict",
+          `The expansion job '${existing.name}' is ${existing.status}; the emulator does not delete (roll back) a running expansion.`
+        )
+      }
+      fs.expansionJobs.delete(jobName.toLowerCase())
+      return { statusCode: 200 }
+    }
+    case "PUT":
+      break
+    default:
+      return armError(405, "MethodNotAllowed", `The method '${request.method}' is not supported by the emulator for expansionJobs.`)
+  }
+  state.countExpansionPut(name)
+  if (!namePattern.test(jobName)) {
+    return armError(
+      400,
+      "InvalidResourceName",
+      `Resource name ${jobName} is invalid. The name can be up to 80 characters long. It can contain only alphanumeric characters, underscores and hyphens. It must start and end with an alphanumeric.`
+    )
+  }
+  if (fs === undefined) return parentNotFound(resourceGroup, name)
+  const root = asObject(request.body)
+  if (root === undefined) return armError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+  const locationName = asString(root["location"])
+  if (locationName === undefined) return invalid("The property 'location' is required.")
+  if (state.findLocation(locationName)?.name !== fs.spec.location) {
+    return invalid(`The location '${locationName}' of the expansion job must be the location of the AML file system, '${fs.spec.location}'.`)
+  }
+  const capacity = asNumber(asObject(root["properties"])?.["newStorageCapacityTiB"])
+  if (capacity === undefined) return invalid("The property 'properties.newStorageCapacityTiB' is required.")
+  const tagsObject = asObject(root["tags"] ?? {})
+  if (tagsObject === undefined || Object.values(tagsObject).some((v) => typeof v !== "string")) {
+    return invalid("The property 'tags' must map names to strings.")
+  }
+  const tags = Object.fromEntries(Object.entries(tagsObject).map(([k, v]) => [k, String(v)]))
+  if (existing !== undefined) {
+    if (existing.newStorageCapacityTiB === capacity) return { statusCode: 200, body: expansionJobJson(state, fs, existing) }
+    return armError(
+      400,
+      "PropertyChangeNotAllowed",
+      `The expansion job '${existing.name}' exists with newStorageCapacityTiB ${existing.newStorageCapacityTiB}; it cannot be changed to ${capacity}. Use a new job name.`
+    )
+  }
+  const sku = state.findSku(fs.spec.skuName)
+  const step = sku?.incrementTiB ?? 1
+  if (!(capacity > 0) || capacity % step !== 0) {
+    return invalid(
+      `The new storage capacity ${capacity} TiB is not valid for SKU ${fs.spec.skuName}: it must be a multiple of the SKU step size, ${step} TiB.`
+    )
+  }
+  if (sku !== undefined && capacity > sku.maximumTiB) {
+    return invalid(`The new storage capacity ${capacity} TiB exceeds the maximum of ${sku.maximumTiB} TiB for SKU ${sku.name}.`)
+  }
+  if (fs.provisioningState !== "Succeeded") {
+    return armError(
+      409,
+      "Conflict",
+      `The AML file system '${fs.name}' cannot be expanded while its provisioningState is ${fs.provisioningState}.`
+    )
+  }
+  const running = EmulatorState.runningExpansion(fs)
+  if (running !== undefined) {
+    return armError(
+      409,
+      "Conflict",
+      `The AML file system '${fs.name}' is already being expanded by expansion job '${running.name}' (${running.status}). Retry after it completes.`
+    )
+  }
+  if (capacity <= fs.currentStorageCapacityTiB) {
+    return invalid(
+      `The new storage capacity ${capacity} TiB must be greater than the current storage capacity of the AML file system, ${fs.currentStorageCapacityTiB} TiB.`
+    )
+  }
+  const job = state.startExpansion(fs, jobName, capacity, tags, now)
+  const op = state.operations.get(job.operationId)
+  const urls = op === undefined ? undefined : operationUrls(context, op, apiVersion)
+  return {
+    statusCode: 201,
+    body: expansionJobJson(state, fs, job),
+    headers: {
+      ...(urls === undefined ? {} : { "azure-asyncoperation": urls.asyncOperation, location: urls.location }),
+      "retry-after": String(state.settings.operationRetryAfterSeconds)
+    }
   }
 }
 
@@ -602,25 +802,36 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
   if (target === undefined) {
     return armError(404, "NotFound", `The emulator has no resource at '${request.url.pathname}'.`)
   }
-  const versionRefusal = checkApiVersion(request.url, target._tag === "Skus" ? "skus" : "amlFilesystems")
+  const versionRefusal = target._tag === "ExpansionJob" || target._tag === "ExpansionJobs"
+    ? checkApiVersion(request.url, "amlFilesystems/expansionJobs", expansionApiVersion)
+    : checkApiVersion(request.url, target._tag === "Skus" ? "skus" : "amlFilesystems")
   if (versionRefusal !== undefined) return versionRefusal
+  const apiVersion = request.url.searchParams.get("api-version") ?? minimumApiVersion
   state.tick(now)
   const only = (method: string, reply: () => Reply): Reply =>
     request.method === method ? reply() : armError(405, "MethodNotAllowed", `The method '${request.method}' is not allowed here.`)
   switch (target._tag) {
     case "Filesystem":
       return handleFilesystem(context, request, target.resourceGroup, target.name, now)
+    case "ExpansionJob":
+      return handleExpansionJob(context, request, target.resourceGroup, target.name, target.job, now)
+    case "ExpansionJobs":
+      return only("GET", () => {
+        const fs = state.filesystems.get(filesystemKey(target.resourceGroup, target.name))
+        if (fs === undefined) return parentNotFound(target.resourceGroup, target.name)
+        return { statusCode: 200, body: { value: [...fs.expansionJobs.values()].map((job) => expansionJobJson(state, fs, job)) } }
+      })
     case "ListByResourceGroup":
       return only("GET", () => ({
         statusCode: 200,
         body: {
           value: [...state.filesystems.values()]
             .filter((fs) => fs.resourceGroup.toLowerCase() === target.resourceGroup.toLowerCase())
-            .map((fs) => filesystemJson(state, fs))
+            .map((fs) => filesystemJson(state, fs, apiVersion))
         }
       }))
     case "ListBySubscription":
-      return only("GET", () => ({ statusCode: 200, body: { value: [...state.filesystems.values()].map((fs) => filesystemJson(state, fs)) } }))
+      return only("GET", () => ({ statusCode: 200, body: { value: [...state.filesystems.values()].map((fs) => filesystemJson(state, fs, apiVersion)) } }))
     case "Skus":
       return only("GET", () => ({ statusCode: 200, body: skusJson(state) }))
     case "Operation":
@@ -743,6 +954,8 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       locations: options.locations ?? defaultLocations,
       creationMillis: millis(options.creationDuration, 2_000),
       deletionMillis: millis(options.deletionDuration, 1_000),
+      expansionMillis: millis(options.expansionDuration, 2_000),
+      rollbackMillis: millis(options.rollbackDuration, 1_000),
       operationRetryAfterSeconds: options.operationRetryAfterSeconds ?? 1,
       defaultSubnetFreeAddresses: options.defaultSubnetFreeAddresses ?? defaultSubnetFreeAddresses,
       subnetFreeAddresses: options.subnetFreeAddresses ?? {},
@@ -779,6 +992,10 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       throttle: (count, retryAfterSeconds = 1) => update({ throttle: { count, retryAfterSeconds } }),
       serverErrors: (count, statusCode = 503) => update({ serverErrors: { count, statusCode } }),
       failNextCreate: (error) => update({ failNextCreate: error ?? true }),
+      failNextExpansion: (error) => update({ failNextExpansion: error ?? true }),
+      rollBackNextExpansion: (error) => update({ rollBackNextExpansion: error ?? true }),
+      expansionDuration: (duration) => update({ expansionMillis: millis(duration, 0) }),
+      rollbackDuration: (duration) => update({ rollbackMillis: millis(duration, 0) }),
       filesystemQuota: (max) => update({ filesystemQuota: max ?? null }),
       creationDuration: (duration) => update({ creationMillis: millis(duration, 0) }),
       deletionDuration: (duration) => update({ deletionMillis: millis(duration, 0) }),

@@ -89,10 +89,43 @@ export interface FilesystemSpec {
   readonly hsmSettings: Readonly<Record<string, unknown>> | undefined
 }
 
+export type ExpansionJobState = "InProgress" | "Completed" | "Failed" | "Deleting" | "RollingBack"
+
+/** How an expansion ends once it has run: it completes, fails, or rolls back and then fails. */
+export type ExpansionOutcome =
+  | { readonly _tag: "Completed" }
+  | { readonly _tag: "Failed"; readonly error: OperationError }
+  | { readonly _tag: "RolledBack"; readonly error: OperationError }
+
+export interface ExpansionJobRecord {
+  readonly name: string
+  readonly location: string
+  readonly tags: Readonly<Record<string, string>>
+  readonly newStorageCapacityTiB: number
+  readonly startTime: Date
+  /** InProgress until then. */
+  readonly runEndsAt: number
+  /** RollingBack until then (equal to runEndsAt unless the outcome is RolledBack). */
+  readonly rollbackEndsAt: number
+  readonly outcome: ExpansionOutcome
+  /** Its Azure-AsyncOperation, which ends with the job. */
+  readonly operationId: string
+  status: ExpansionJobState
+  provisioningState: ProvisioningState
+  percentComplete: number
+  statusCode: string | undefined
+  statusMessage: string | undefined
+  completionTime: Date | undefined
+}
+
 export interface FilesystemRecord {
   readonly resourceGroup: string
   readonly name: string
   spec: FilesystemSpec
+  /** The actual capacity, expansions included (spec.storageCapacityTiB never changes). */
+  currentStorageCapacityTiB: number
+  /** By lower-case job name. */
+  readonly expansionJobs: Map<string, ExpansionJobRecord>
   provisioningState: ProvisioningState
   health: Health
   readonly mgsAddress: string
@@ -108,7 +141,7 @@ export type OperationStatus = "InProgress" | "Succeeded" | "Failed" | "Canceled"
 
 export interface OperationRecord {
   readonly id: string
-  readonly kind: "create" | "delete"
+  readonly kind: "create" | "delete" | "expand"
   readonly location: string
   readonly filesystemKey: string
   readonly startTime: Date
@@ -129,6 +162,10 @@ export interface FaultsSnapshot {
   readonly creationMillis: number
   readonly deletionMillis: number
   readonly operationRetryAfterSeconds: number
+  /** The outcomes the next expansions take, in order (then: Completed). */
+  readonly nextExpansions: ReadonlyArray<ExpansionOutcome>
+  readonly expansionMillis: number
+  readonly rollbackMillis: number
   readonly subnetFreeAddresses: Readonly<Record<string, number>>
   readonly defaultSubnetFreeAddresses: number
   readonly forbidden: boolean
@@ -147,6 +184,14 @@ export interface FaultRequest {
   readonly serverErrors?: { readonly count: number; readonly statusCode?: number }
   /** The next creation ends Failed, with this error (or ARM's InternalExecutionError). */
   readonly failNextCreate?: boolean | OperationError
+  /** The next expansion ends Failed, with this error (or the emulator's ExpansionFailed). */
+  readonly failNextExpansion?: boolean | OperationError
+  /** The next expansion rolls back (RollingBack, then Failed with this error), capacity unchanged. */
+  readonly rollBackNextExpansion?: boolean | OperationError
+  /** How long an expansion runs (InProgress -> Completed/Failed/RollingBack). */
+  readonly expansionMillis?: number
+  /** How long a rollback runs (RollingBack -> Failed). */
+  readonly rollbackMillis?: number
   /** At most this many filesystems in the subscription; a PUT of one more is 409 QuotaExceeded. null: no limit. */
   readonly filesystemQuota?: number | null
   /** How long a creation runs (Creating -> Succeeded/Failed). */
@@ -170,6 +215,10 @@ export interface ArmEmulatorCounters {
   readonly putsByName: Readonly<Record<string, number>>
   readonly getsByName: Readonly<Record<string, number>>
   readonly deletesByName: Readonly<Record<string, number>>
+  /** PUTs of expansionJobs, per filesystem name as sent (refused ones included). */
+  readonly expansionPutsByFilesystem: Readonly<Record<string, number>>
+  /** Expansion jobs actually started, per filesystem name as sent. */
+  readonly expansionsStartedByFilesystem: Readonly<Record<string, number>>
   /** Every request (control endpoints excluded), in order. */
   readonly requests: ReadonlyArray<RequestLogEntry>
 }
@@ -197,6 +246,8 @@ export interface EmulatorSettings {
   readonly locations: ReadonlyArray<EmulatorLocation>
   readonly creationMillis: number
   readonly deletionMillis: number
+  readonly expansionMillis: number
+  readonly rollbackMillis: number
   readonly operationRetryAfterSeconds: number
   readonly defaultSubnetFreeAddresses: number
   readonly subnetFreeAddresses: Readonly<Record<string, number>>
@@ -208,8 +259,19 @@ export const internalExecutionError: OperationError = {
   message: "An internal execution error occurred. Please retry later."
 }
 
+export const expansionFailedError: OperationError = {
+  code: "ExpansionFailed",
+  message: "The expansion of the AML file system failed: an internal error occurred while adding storage. The file system keeps its previous capacity."
+}
+
+export const expansionRolledBackError: OperationError = {
+  code: "ExpansionRolledBack",
+  message: "The expansion of the AML file system could not be completed and was rolled back. The file system keeps its previous capacity."
+}
+
 const increment = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1)
 const healthAvailable: Health = { state: "Available", statusCode: "0", statusDescription: "amlFilesystem is ok." }
+const healthExpanding: Health = { state: "Expanding", statusCode: "2", statusDescription: "amlFilesystem is expanding." }
 const healthTransitioning: Health = { state: "Transitioning", statusCode: "1", statusDescription: "amlFilesystem is transitioning." }
 
 export const filesystemKey = (resourceGroup: string, name: string) => `${resourceGroup.toLowerCase()}/${name.toLowerCase()}`
@@ -223,12 +285,17 @@ export class EmulatorState {
   private readonly puts = new Map<string, number>()
   private readonly gets = new Map<string, number>()
   private readonly deletes = new Map<string, number>()
+  private readonly expansionPuts = new Map<string, number>()
+  private readonly expansionsStarted = new Map<string, number>()
   private readonly requests: Array<RequestLogEntry> = []
   private nextAddress = 0
 
   throttle = { remaining: 0, retryAfterSeconds: 1 }
   serverErrors = { remaining: 0, statusCode: 503 }
   failNextCreates: Array<OperationError> = []
+  nextExpansions: Array<ExpansionOutcome> = []
+  expansionMillis: number
+  rollbackMillis: number
   filesystemQuota: number | undefined
   creationMillis: number
   deletionMillis: number
@@ -239,6 +306,8 @@ export class EmulatorState {
     this.filesystemQuota = settings.filesystemQuota
     this.creationMillis = settings.creationMillis
     this.deletionMillis = settings.deletionMillis
+    this.expansionMillis = settings.expansionMillis
+    this.rollbackMillis = settings.rollbackMillis
     this.resetSubnets()
   }
 
@@ -259,6 +328,9 @@ export class EmulatorState {
   countDelete(name: string) {
     increment(this.deletes, name)
   }
+  countExpansionPut(filesystemName: string) {
+    increment(this.expansionPuts, filesystemName)
+  }
   logRequest(entry: RequestLogEntry) {
     this.requests.push(entry)
   }
@@ -267,6 +339,8 @@ export class EmulatorState {
       putsByName: Object.fromEntries(this.puts),
       getsByName: Object.fromEntries(this.gets),
       deletesByName: Object.fromEntries(this.deletes),
+      expansionPutsByFilesystem: Object.fromEntries(this.expansionPuts),
+      expansionsStartedByFilesystem: Object.fromEntries(this.expansionsStarted),
       requests: [...this.requests]
     }
   }
@@ -281,6 +355,9 @@ export class EmulatorState {
       this.filesystemQuota = this.settings.filesystemQuota
       this.creationMillis = this.settings.creationMillis
       this.deletionMillis = this.settings.deletionMillis
+      this.nextExpansions = []
+      this.expansionMillis = this.settings.expansionMillis
+      this.rollbackMillis = this.settings.rollbackMillis
       this.resetSubnets()
       this.forbidden = false
     }
@@ -293,6 +370,17 @@ export class EmulatorState {
     if (request.failNextCreate !== undefined && request.failNextCreate !== false) {
       this.failNextCreates.push(request.failNextCreate === true ? internalExecutionError : request.failNextCreate)
     }
+    if (request.failNextExpansion !== undefined && request.failNextExpansion !== false) {
+      this.nextExpansions.push({ _tag: "Failed", error: request.failNextExpansion === true ? expansionFailedError : request.failNextExpansion })
+    }
+    if (request.rollBackNextExpansion !== undefined && request.rollBackNextExpansion !== false) {
+      this.nextExpansions.push({
+        _tag: "RolledBack",
+        error: request.rollBackNextExpansion === true ? expansionRolledBackError : request.rollBackNextExpansion
+      })
+    }
+    if (request.expansionMillis !== undefined) this.expansionMillis = request.expansionMillis
+    if (request.rollbackMillis !== undefined) this.rollbackMillis = request.rollbackMillis
     if (request.filesystemQuota !== undefined) {
       this.filesystemQuota = request.filesystemQuota === null ? undefined : request.filesystemQuota
     }
@@ -313,6 +401,9 @@ export class EmulatorState {
       creationMillis: this.creationMillis,
       deletionMillis: this.deletionMillis,
       operationRetryAfterSeconds: this.settings.operationRetryAfterSeconds,
+      nextExpansions: [...this.nextExpansions],
+      expansionMillis: this.expansionMillis,
+      rollbackMillis: this.rollbackMillis,
       subnetFreeAddresses: Object.fromEntries(this.subnetFreeAddresses),
       defaultSubnetFreeAddresses: this.settings.defaultSubnetFreeAddresses,
       forbidden: this.forbidden
@@ -386,13 +477,21 @@ export class EmulatorState {
   /** Completes every operation whose time has come. */
   tick(now: number) {
     for (const op of this.operations.values()) {
-      if (op.status !== "InProgress" || op.endsAt > now) continue
+      if (op.kind === "expand" || op.status !== "InProgress" || op.endsAt > now) continue
       op.status = op.outcome._tag
       op.endTime = new Date(now)
       op.error = op.outcome._tag === "Failed" ? op.outcome.error : undefined
       const fs = this.filesystems.get(op.filesystemKey)
       if (fs === undefined || fs.operationId !== op.id) continue
       if (op.kind === "delete") {
+        // Its expansion jobs go with it; an expansion still running ends Canceled.
+        for (const job of fs.expansionJobs.values()) {
+          const expansion = this.operations.get(job.operationId)
+          if (expansion?.status === "InProgress") {
+            expansion.status = "Canceled"
+            expansion.endTime = new Date(now)
+          }
+        }
         this.filesystems.delete(op.filesystemKey)
       } else if (op.outcome._tag === "Succeeded") {
         fs.provisioningState = "Succeeded"
@@ -405,6 +504,95 @@ export class EmulatorState {
         fs.lastModifiedAt = new Date(now)
       }
     }
+    for (const fs of this.filesystems.values()) {
+      for (const job of fs.expansionJobs.values()) this.tickExpansion(fs, job, now)
+    }
+  }
+
+  /** Moves a running expansion on to where it is at `now`; its effects on the filesystem with it. */
+  private tickExpansion(fs: FilesystemRecord, job: ExpansionJobRecord, now: number) {
+    if (job.status !== "InProgress" && job.status !== "RollingBack") return
+    if (now < job.runEndsAt) {
+      const span = Math.max(1, job.runEndsAt - job.startTime.getTime())
+      job.percentComplete = Math.min(99, Math.floor((100 * (now - job.startTime.getTime())) / span))
+      return
+    }
+    const op = this.operations.get(job.operationId)
+    const finish = (status: "Completed" | "Failed", at: number, error: OperationError | undefined) => {
+      job.status = status
+      job.provisioningState = status === "Completed" ? "Succeeded" : "Failed"
+      job.completionTime = new Date(at)
+      job.statusCode = error?.code
+      job.statusMessage = error === undefined ? "Expansion completed successfully" : error.message
+      if (status === "Completed") {
+        job.percentComplete = 100
+        fs.currentStorageCapacityTiB = job.newStorageCapacityTiB
+      }
+      if (fs.provisioningState === "Succeeded") fs.health = healthAvailable
+      fs.lastModifiedAt = new Date(at)
+      if (op !== undefined && op.status === "InProgress") {
+        op.status = status === "Completed" ? "Succeeded" : "Failed"
+        op.endTime = new Date(at)
+        op.error = error
+      }
+    }
+    switch (job.outcome._tag) {
+      case "Completed":
+        return finish("Completed", job.runEndsAt, undefined)
+      case "Failed":
+        return finish("Failed", job.runEndsAt, job.outcome.error)
+      case "RolledBack":
+        if (now < job.rollbackEndsAt) {
+          job.status = "RollingBack"
+          job.statusCode = job.outcome.error.code
+          job.statusMessage = `Rolling back: ${job.outcome.error.message}`
+          return
+        }
+        return finish("Failed", job.rollbackEndsAt, job.outcome.error)
+    }
+  }
+
+  /** The job of `fs` that is running (InProgress, RollingBack or Deleting), if any. */
+  static runningExpansion(fs: FilesystemRecord): ExpansionJobRecord | undefined {
+    return [...fs.expansionJobs.values()].find((job) => job.status === "InProgress" || job.status === "RollingBack" || job.status === "Deleting")
+  }
+
+  /** Starts an expansion job (the caller has validated it). */
+  startExpansion(
+    fs: FilesystemRecord,
+    jobName: string,
+    newStorageCapacityTiB: number,
+    tags: Readonly<Record<string, string>>,
+    now: number
+  ): ExpansionJobRecord {
+    const outcome = this.nextExpansions.shift() ?? { _tag: "Completed" }
+    const runEndsAt = now + this.expansionMillis
+    const rollbackEndsAt = outcome._tag === "RolledBack" ? runEndsAt + this.rollbackMillis : runEndsAt
+    const op = this.startOperation("expand", filesystemKey(fs.resourceGroup, fs.name), fs.spec.location, rollbackEndsAt - now, now, undefined)
+    const job: ExpansionJobRecord = {
+      name: jobName,
+      location: fs.spec.location,
+      tags,
+      newStorageCapacityTiB,
+      startTime: new Date(now),
+      runEndsAt,
+      rollbackEndsAt,
+      outcome,
+      operationId: op.id,
+      status: "InProgress",
+      provisioningState: "Creating",
+      percentComplete: 0,
+      statusCode: undefined,
+      statusMessage: undefined,
+      completionTime: undefined
+    }
+    fs.expansionJobs.set(jobName.toLowerCase(), job)
+    fs.health = healthExpanding
+    fs.lastModifiedAt = new Date(now)
+    increment(this.expansionsStarted, fs.name)
+    // An expansion that takes no time is over at once.
+    this.tickExpansion(fs, job, now)
+    return job
   }
 
   private allocateAddress(): string {
@@ -412,7 +600,7 @@ export class EmulatorState {
     return `10.${Math.floor(n / 256) % 256}.${n % 256}.4`
   }
 
-  private startOperation(kind: "create" | "delete", key: string, location: string, millis: number, now: number, failure: OperationError | undefined): OperationRecord {
+  private startOperation(kind: OperationRecord["kind"], key: string, location: string, millis: number, now: number, failure: OperationError | undefined): OperationRecord {
     const op: OperationRecord = {
       id: Crypto.randomUUID(),
       kind,
@@ -438,6 +626,8 @@ export class EmulatorState {
       resourceGroup: existing?.resourceGroup ?? resourceGroup,
       name: existing?.name ?? name,
       spec,
+      currentStorageCapacityTiB: spec.storageCapacityTiB,
+      expansionJobs: new Map(),
       provisioningState: "Creating",
       health: healthTransitioning,
       mgsAddress: existing?.mgsAddress ?? this.allocateAddress(),
@@ -504,6 +694,8 @@ export class EmulatorState {
       resourceGroup: seed.resourceGroup,
       name: seed.name,
       spec,
+      currentStorageCapacityTiB: spec.storageCapacityTiB,
+      expansionJobs: new Map(),
       provisioningState: state,
       health,
       mgsAddress: seed.mgsAddress ?? this.allocateAddress(),

@@ -1,8 +1,10 @@
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import type { SimOptions } from "../../src/cli/options.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
@@ -12,6 +14,7 @@ import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisio
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { SkuCatalog } from "../../src/controller/dynamic/SkuCatalog.js"
 import { VolumeEvents } from "../../src/controller/dynamic/VolumeEvents.js"
+import { AmlfsApi, type ArmError } from "../azure/AmlfsApi.js"
 import { AmlfsApiLive } from "../azure/AmlfsApiLive.js"
 import { ArmEmulator } from "../azure/ArmEmulator.js"
 import { staticCredential } from "../azure/AzureCredential.js"
@@ -32,8 +35,10 @@ const SimulationReadiness = Layer.effect(
   })
 )
 
-/** Where the simulation's ARM emulator listens, for the banner. */
-class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, string>()("azurelustre/simulation/ArmEmulatorUrl") {}
+/** Where the simulation's ARM emulator listens, once it does: for the banner. */
+class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<string, ArmError>>()(
+  "azurelustre/simulation/ArmEmulatorUrl"
+) {}
 
 const banner = (options: SimOptions, faultsDir: string, armUrl: string) =>
   Console.log([
@@ -53,47 +58,77 @@ const banner = (options: SimOptions, faultsDir: string, armUrl: string) =>
 const SIM_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 /**
- * The controller on the ARM emulator: a real HTTPS server on loopback, spoken to by the real
- * @azure/arm-storagecache client. Clusters take `creationSeconds` to create, and are watched
- * more often than in Azure so a walk-through takes a minute, not twenty.
+ * The ARM emulator (a real HTTPS server on loopback) and the real @azure/arm-storagecache client
+ * pointed at it. Both start in the background, so the CSI socket does not wait for a certificate
+ * to be made or the SDK to load; calls to ARM wait for them.
  */
-const SimulatedController = (options: SimOptions) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const emulator = yield* ArmEmulator.start({
-      subscriptionId: SIM_SUBSCRIPTION,
-      creationDuration: Duration.seconds(options.clusterCreationSeconds),
-      deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3)))
-    })
-    yield* Effect.logInfo("ARM emulator serving").pipe(Effect.annotateLogs({ url: emulator.url }))
-    const arm = AmlfsApiLive.layer({
-      subscriptionId: SIM_SUBSCRIPTION,
-      credential: staticCredential("simulation"),
-      endpoint: emulator.url,
-      trustedCertificatePem: emulator.certificatePem
-    })
-    const config = Layer.succeed(ControllerConfig, {
-      subscriptionId: SIM_SUBSCRIPTION,
-      networkSubscriptionId: SIM_SUBSCRIPTION,
-      location: "eastus",
-      resourceGroup: "sim-rg",
-      vnetResourceGroup: "sim-rg",
-      vnetName: "sim-vnet",
-      subnetName: "sim-subnet",
-      creationPolling: { quietPeriod: Duration.seconds(options.clusterCreationSeconds / 3), interval: Duration.seconds(2) },
-      deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
-      progressEventEvery: Duration.seconds(10)
-    })
-    return Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
-      Layer.provideMerge(Layer.mergeAll(arm, config, VolumeEvents.layerLog)),
-      Layer.merge(StaticVolumes.layer),
-      Layer.merge(Layer.succeed(ArmEmulatorUrl, emulator.url))
+const SimulatedArm = (options: SimOptions) =>
+  Layer.effectContext(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const ready = yield* Deferred.make<{ readonly api: AmlfsApi["Service"]; readonly url: string }, ArmError>()
+    yield* Effect.gen(function*() {
+      const emulator = yield* ArmEmulator.start({
+        subscriptionId: SIM_SUBSCRIPTION,
+        creationDuration: Duration.seconds(options.clusterCreationSeconds),
+        deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3)))
+      })
+      const client = yield* Layer.buildWithScope(
+        AmlfsApiLive.layer({
+          subscriptionId: SIM_SUBSCRIPTION,
+          credential: staticCredential("simulation"),
+          endpoint: emulator.url,
+          trustedCertificatePem: emulator.certificatePem
+        }),
+        scope
+      )
+      yield* Effect.logInfo("ARM emulator serving").pipe(Effect.annotateLogs({ url: emulator.url }))
+      return { api: Context.get(client, AmlfsApi), url: emulator.url }
+    }).pipe(
+      Effect.provideService(Scope.Scope, scope),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(ready, exit)),
+      Effect.forkIn(scope)
     )
+    const api = Effect.map(Deferred.await(ready), (arm) => arm.api)
+    return Context.make(AmlfsApi, AmlfsApi.of({
+      get: (...args) => Effect.flatMap(api, (arm) => arm.get(...args)),
+      beginCreate: (...args) => Effect.flatMap(api, (arm) => arm.beginCreate(...args)),
+      beginDelete: (...args) => Effect.flatMap(api, (arm) => arm.beginDelete(...args)),
+      listSkus: (...args) => Effect.flatMap(api, (arm) => arm.listSkus(...args)),
+      requiredSubnetSize: (...args) => Effect.flatMap(api, (arm) => arm.requiredSubnetSize(...args)),
+      checkSubnet: (...args) => Effect.flatMap(api, (arm) => arm.checkSubnet(...args)),
+      getExpansionJob: (...args) => Effect.flatMap(api, (arm) => arm.getExpansionJob(...args)),
+      beginExpansion: (...args) => Effect.flatMap(api, (arm) => arm.beginExpansion(...args)),
+      listExpansionJobs: (...args) => Effect.flatMap(api, (arm) => arm.listExpansionJobs(...args))
+    })).pipe(Context.add(ArmEmulatorUrl, Effect.map(Deferred.await(ready), (arm) => arm.url)))
   }))
+
+/** The controller on the ARM emulator, watching clusters often so a walk-through takes a minute, not twenty. */
+const SimulatedController = (options: SimOptions) =>
+  Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      SimulatedArm(options),
+      Layer.succeed(ControllerConfig, {
+        subscriptionId: SIM_SUBSCRIPTION,
+        networkSubscriptionId: SIM_SUBSCRIPTION,
+        location: "eastus",
+        resourceGroup: "sim-rg",
+        vnetResourceGroup: "sim-rg",
+        vnetName: "sim-vnet",
+        subnetName: "sim-subnet",
+        creationPolling: { quietPeriod: Duration.seconds(options.clusterCreationSeconds / 3), interval: Duration.seconds(2) },
+        deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
+        progressEventEvery: Duration.seconds(10)
+      }),
+      VolumeEvents.layerLog
+    )),
+    Layer.merge(StaticVolumes.layer)
+  )
 
 /** All three CSI services on the simulation: no Azure, no Lustre, state under `options.stateDir`. */
 export const SimulationLive = (options: SimOptions) => {
   const faultsDir = Path.join(options.stateDir, "faults")
-  return Layer.effectDiscard(ArmEmulatorUrl.use((armUrl) => banner(options, faultsDir, armUrl))).pipe(
+  return Layer.effectDiscard(ArmEmulatorUrl.use((armUrl) => Effect.flatMap(armUrl, (url) => banner(options, faultsDir, url)))).pipe(
     Layer.provideMerge(
       CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService]))
     ),

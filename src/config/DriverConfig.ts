@@ -7,7 +7,6 @@ export const Mode = Schema.Literals(["controller", "node", "all"])
 export type Mode = typeof Mode.Type
 
 export const servesController = (mode: Mode): boolean => mode !== "node"
-export const servesNode = (mode: Mode): boolean => mode !== "controller"
 
 /** Who this driver process is: the values the RPCs report and the shape of what it serves. */
 export class DriverConfig extends Context.Service<DriverConfig, {

@@ -106,10 +106,10 @@ describe("CreateVolume for an existing filesystem (static provisioning)", () => 
     expect(answer.ok ? "" : answer.details).toContain(named)
   })
 
-  it("refuses a capacity range it cannot honour with OUT_OF_RANGE", async () => {
+  it("refuses a malformed capacity range (required above limit) with INVALID_ARGUMENT", async () => {
     expect(await create({ name: "pv-range", capacityRange: { requiredBytes: 10n, limitBytes: 5n } })).toMatchObject({
       ok: false,
-      code: status.OUT_OF_RANGE
+      code: status.INVALID_ARGUMENT
     })
   })
 })

@@ -20,8 +20,9 @@ const simulation = async (args: ReadonlyArray<string> = []) => {
 describe("azurelustre-csi sim (the real process)", () => {
   it("prints its socket and an example call, answers Probe, and follows the not-ready switch", async () => {
     const driver = await simulation()
+    // The banner follows once the ARM emulator is up, just after the socket serves.
+    await expect.poll(() => driver.output()).toContain("npx azurelustre-csi call GetPluginInfo")
     expect(driver.output()).toContain(`unix://${driver.socketPath}`)
-    expect(driver.output()).toContain("npx azurelustre-csi call GetPluginInfo")
     const client = csiClient(driver.socketPath)
 
     expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })

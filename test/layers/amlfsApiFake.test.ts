@@ -2,7 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Ref, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { AmlfsApi, type AmlFilesystemSpec } from "../../layers/azure/AmlfsApi.js"
-import { AmlfsApiFake, armErrors, DEFAULT_CREATE_MILLIS, DEFAULT_DELETE_MILLIS } from "../../layers/azure/AmlfsApiFake.js"
+import {
+  AmlfsApiFake,
+  armErrors,
+  DEFAULT_CREATE_MILLIS,
+  DEFAULT_DELETE_MILLIS,
+  DEFAULT_EXPANSION_MILLIS,
+  DEFAULT_ROLLBACK_MILLIS
+} from "../../layers/azure/AmlfsApiFake.js"
 
 const subnet = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/amlfs"
 
@@ -116,7 +123,8 @@ describe("AmlfsApiFake", () => {
       assert.deepStrictEqual(yield* fake.counters, {
         putsByName: { "pvc-1": 2 },
         getsByName: { "pvc-1": 2 },
-        deletesByName: { nothing: 1, "pvc-1": 2 }
+        deletesByName: { nothing: 1, "pvc-1": 2 },
+        expansionPutsByFilesystem: {}
       })
     }).pipe(Effect.provide(AmlfsApiFake.layer())))
 
@@ -217,4 +225,120 @@ describe("AmlfsApiFake", () => {
         { resourceGroup: "rg", name: "static" }
       ]
     }))))
+
+  describe("expansion jobs in virtual time", () => {
+    const seeded = (options: Parameters<typeof AmlfsApiFake.layer>[0] = {}) =>
+      AmlfsApiFake.layer({
+        expansionDurationMillis: DEFAULT_EXPANSION_MILLIS,
+        rollbackDurationMillis: DEFAULT_ROLLBACK_MILLIS,
+        filesystems: [{ resourceGroup: "rg", name: "pvc-1", spec: { storageCapacityTiB: 16 } }],
+        ...options
+      })
+    /** storageCapacityTiB, currentStorageCapacityTiB and health of pvc-1. */
+    const capacity = Effect.gen(function*() {
+      const fs = Option.getOrThrow(yield* (yield* AmlfsApi).get("rg", "pvc-1"))
+      return [fs.storageCapacityTiB, fs.currentStorageCapacityTiB, fs.health?.state]
+    })
+    const job = (name: string) => AmlfsApi.use((api) => Effect.map(api.getExpansionJob("rg", "pvc-1", name), Option.getOrThrow))
+
+    it.effect("InProgress for expansionDurationMillis (Expanding), then Completed with the new capacity; the same job joins, another is 409", () =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        const fake = yield* AmlfsApiFake
+        assert.isTrue(Option.isNone(yield* api.getExpansionJob("rg", "pvc-1", "grow-32")))
+        yield* api.beginExpansion("rg", "pvc-1", "grow-32", 32, "eastus")
+        assert.deepStrictEqual(yield* capacity, [16, 16, "Expanding"])
+        yield* TestClock.adjust(DEFAULT_EXPANSION_MILLIS / 2)
+        assert.include(yield* job("grow-32"), { status: "InProgress", percentComplete: 50, provisioningState: "Creating" })
+        yield* api.beginExpansion("rg", "PVC-1", "GROW-32", 32, "East US")
+        const busy = yield* failureOf(api.beginExpansion("rg", "pvc-1", "grow-48", 48, "eastus"))
+        assert.deepStrictEqual([busy?.statusCode, busy?.code], [409, "Conflict"])
+        yield* TestClock.adjust(DEFAULT_EXPANSION_MILLIS / 2 - 1)
+        assert.strictEqual((yield* job("grow-32")).status, "InProgress")
+        yield* TestClock.adjust(1)
+        const done = yield* job("grow-32")
+        assert.include(done, { status: "Completed", percentComplete: 100, provisioningState: "Succeeded" })
+        assert.strictEqual(done.completionTime?.getTime(), DEFAULT_EXPANSION_MILLIS)
+        assert.deepStrictEqual(yield* capacity, [16, 32, "Available"])
+        // Done: the same PUT is a no-op, a next expansion starts from 32.
+        yield* api.beginExpansion("rg", "pvc-1", "grow-32", 32, "eastus")
+        const notGreater = yield* failureOf(api.beginExpansion("rg", "pvc-1", "grow-again", 32, "eastus"))
+        assert.deepStrictEqual([notGreater?.statusCode, notGreater?.code], [400, "InvalidParameter"])
+        assert.include(notGreater?.message ?? "", "current storage capacity of the AML file system, 32 TiB")
+        yield* api.beginExpansion("rg", "pvc-1", "grow-48", 48, "eastus")
+        assert.deepStrictEqual((yield* api.listExpansionJobs("rg", "pvc-1")).map((j) => [j.name, j.status]), [
+          ["grow-32", "Completed"],
+          ["grow-48", "InProgress"]
+        ])
+        assert.deepStrictEqual((yield* fake.counters).expansionPutsByFilesystem, { "pvc-1": 5, "PVC-1": 1 })
+        assert.strictEqual(yield* fake.count("beginExpansion", "pvc-1"), 6)
+      }).pipe(Effect.provide(seeded())))
+
+    it.effect("scripted failure and rollback: Failed with the reason; RollingBack for rollbackDurationMillis, then Failed; capacity unchanged", () =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        const fake = yield* AmlfsApiFake
+        yield* fake.failNextExpansion({ code: "InsufficientCapacity", message: "Not enough capacity in the region." })
+        yield* fake.rollBackNextExpansion()
+        yield* api.beginExpansion("rg", "pvc-1", "a", 32, "eastus")
+        yield* TestClock.adjust(DEFAULT_EXPANSION_MILLIS)
+        assert.include(yield* job("a"), {
+          status: "Failed",
+          statusCode: "InsufficientCapacity",
+          statusMessage: "Not enough capacity in the region.",
+          provisioningState: "Failed"
+        })
+        assert.deepStrictEqual(yield* capacity, [16, 16, "Available"])
+
+        yield* api.beginExpansion("rg", "pvc-1", "b", 32, "eastus")
+        yield* TestClock.adjust(DEFAULT_EXPANSION_MILLIS)
+        assert.include(yield* job("b"), { status: "RollingBack", statusCode: "ExpansionRolledBack" })
+        assert.deepStrictEqual(yield* capacity, [16, 16, "Expanding"])
+        const busy = yield* failureOf(api.beginExpansion("rg", "pvc-1", "c", 32, "eastus"))
+        assert.strictEqual(busy?.statusCode, 409)
+        yield* TestClock.adjust(DEFAULT_ROLLBACK_MILLIS)
+        const rolledBack = yield* job("b")
+        assert.include(rolledBack, { status: "Failed", statusCode: "ExpansionRolledBack" })
+        assert.include(rolledBack.statusMessage ?? "", "rolled back")
+        assert.deepStrictEqual(yield* capacity, [16, 16, "Available"])
+
+        // The queue is used up: the next one completes.
+        yield* api.beginExpansion("rg", "pvc-1", "c", 32, "eastus")
+        yield* TestClock.adjust(DEFAULT_EXPANSION_MILLIS)
+        assert.deepStrictEqual(yield* capacity, [16, 32, "Available"])
+      }).pipe(Effect.provide(seeded())))
+
+    it.effect("validation and preconditions: step, maximum, location, changed capacity, no filesystem, not Succeeded, scripted ArmErrors", () =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        const fake = yield* AmlfsApiFake
+        for (const [capacityTiB, location, code, text] of [
+          [40, "eastus", "InvalidParameter", "multiple of the SKU step size, 16 TiB"],
+          [144, "eastus", "InvalidParameter", "maximum of 128 TiB"],
+          [16, "eastus", "InvalidParameter", "greater than the current storage capacity"],
+          [32, "westus", "InvalidParameter", "location"]
+        ] as const) {
+          const refused = yield* failureOf(api.beginExpansion("rg", "pvc-1", "grow", capacityTiB, location))
+          assert.deepStrictEqual([refused?.statusCode, refused?.code], [400, code])
+          assert.include(refused?.message ?? "", text)
+        }
+        yield* api.beginExpansion("rg", "pvc-1", "grow", 32, "eastus")
+        const changed = yield* failureOf(api.beginExpansion("rg", "pvc-1", "grow", 48, "eastus"))
+        assert.deepStrictEqual([changed?.statusCode, changed?.code], [400, "PropertyChangeNotAllowed"])
+        const orphan = yield* failureOf(api.beginExpansion("rg", "nothing", "grow", 32, "eastus"))
+        assert.deepStrictEqual([orphan?.statusCode, orphan?.code], [404, "ParentResourceNotFound"])
+        assert.isTrue(Option.isNone(yield* api.getExpansionJob("rg", "nothing", "grow")))
+        const creating = yield* failureOf(api.beginExpansion("rg", "pvc-new", "grow", 32, "eastus"))
+        assert.deepStrictEqual([creating?.statusCode, creating?.code], [409, "Conflict"])
+        yield* fake.failNext(armErrors.throttled(2_000), { operation: "beginExpansion" })
+        const throttled = yield* failureOf(api.beginExpansion("rg", "pvc-1", "grow", 32, "eastus"))
+        assert.deepStrictEqual([throttled?.statusCode, throttled?.retryAfterMillis], [429, 2_000])
+        assert.deepStrictEqual((yield* fake.counters).expansionPutsByFilesystem, { "pvc-1": 7, nothing: 1, "pvc-new": 1 })
+      }).pipe(Effect.provide(seeded({
+        filesystems: [
+          { resourceGroup: "rg", name: "pvc-1", spec: { storageCapacityTiB: 16 } },
+          { resourceGroup: "rg", name: "pvc-new", state: "Creating" }
+        ]
+      }))))
+  })
 })

@@ -77,6 +77,7 @@ describe("AmlfsApiLive against the ARM emulator over HTTPS", () => {
           skuName: "AMLFS-Durable-Premium-125",
           zones: ["2"],
           storageCapacityTiB: 16,
+          currentStorageCapacityTiB: 16,
           provisioningState: "Succeeded",
           health: { state: "Available", description: "amlFilesystem is ok." },
           mgsAddress: "10.0.0.4",
@@ -209,4 +210,180 @@ describe("AmlfsApiLive against the ARM emulator over HTTPS", () => {
     assert.strictEqual(retryAfterMillis(headers({ "retry-after": "soon" })), undefined)
     assert.strictEqual(retryAfterMillis(headers({})), undefined)
   })
+})
+
+/** Polls an expansion job until `done` holds for its status (or 50 polls). */
+const pollJob = (filesystem: string, job: string, done: (status: string | undefined) => boolean) =>
+  Effect.gen(function*() {
+    const api = yield* AmlfsApi
+    return yield* api.getExpansionJob(rg, filesystem, job).pipe(
+      Effect.repeat({
+        schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 50 })),
+        until: (found) => done(Option.getOrUndefined(found)?.status)
+      })
+    )
+  })
+
+const expansionEmulator: ArmEmulatorOptions = {
+  expansionDuration: "400 millis",
+  rollbackDuration: "300 millis",
+  filesystems: [{ resourceGroup: rg, name: "big", storageCapacityTiB: 16, skuName: "AMLFS-Durable-Premium-125", location: "eastus" }]
+}
+
+describe("AmlfsApiLive expansion jobs against the ARM emulator (api-version 2026-01-01)", () => {
+  it.live("an expansion runs (health Expanding), then currentStorageCapacityTiB grows; the same job again joins it", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        const before = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([before.storageCapacityTiB, before.currentStorageCapacityTiB, before.health?.state], [16, 16, "Available"])
+        assert.isTrue(Option.isNone(yield* api.getExpansionJob(rg, "big", "grow-32")))
+
+        const started = Date.now()
+        yield* api.beginExpansion(rg, "big", "grow-32", 32, "eastus")
+        assert.isBelow(Date.now() - started, 300, "beginExpansion must not wait for the job")
+        const running = Option.getOrThrow(yield* api.getExpansionJob(rg, "big", "grow-32"))
+        assert.include(running, { name: "grow-32", newStorageCapacityTiB: 32, status: "InProgress", provisioningState: "Creating" })
+        assert.instanceOf(running.startTime, Date)
+        assert.isUndefined(running.completionTime)
+        const expanding = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([expanding.storageCapacityTiB, expanding.currentStorageCapacityTiB, expanding.health?.state], [16, 16, "Expanding"])
+
+        // A retried or concurrent call with the same name joins the running job (200, no second job).
+        yield* api.beginExpansion(rg, "big", "grow-32", 32, "East US")
+        // Another job while one runs: 409, retry later.
+        const busy = yield* Effect.flip(api.beginExpansion(rg, "big", "grow-48", 48, "eastus"))
+        assert.include(busy, { operation: "createExpansionJob", statusCode: 409, code: "Conflict" })
+        assert.include(busy.message, "grow-32")
+
+        const done = Option.getOrThrow(yield* pollJob("big", "grow-32", (s) => s === "Completed"))
+        assert.include(done, { status: "Completed", percentComplete: 100, provisioningState: "Succeeded" })
+        assert.instanceOf(done.completionTime, Date)
+        const after = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([after.storageCapacityTiB, after.currentStorageCapacityTiB, after.health?.state], [16, 32, "Available"])
+        // Nothing else about the cluster changed.
+        assert.deepStrictEqual(
+          { ...after, currentStorageCapacityTiB: 0, health: undefined },
+          { ...before, currentStorageCapacityTiB: 0, health: undefined }
+        )
+
+        // The same PUT once done is still 200 and starts nothing.
+        yield* api.beginExpansion(rg, "big", "grow-32", 32, "eastus")
+        const listed = yield* api.listExpansionJobs(rg, "big")
+        assert.deepStrictEqual(listed.map((j) => [j.name, j.status, j.newStorageCapacityTiB]), [["grow-32", "Completed", 32]])
+        const counters = yield* emulator.counters
+        assert.deepStrictEqual(counters.expansionPutsByFilesystem, { big: 4 })
+        assert.deepStrictEqual(counters.expansionsStartedByFilesystem, { big: 1 })
+        assert.deepStrictEqual(
+          counters.requests.filter((r) => r.path.includes("expansionJobs") && r.statusCode !== 200 && r.statusCode !== 404).map((r) => r.statusCode),
+          [201, 409]
+        )
+      }), expansionEmulator))
+
+  it.live("a failed expansion: status Failed with ARM's reason, capacity unchanged, health back to Available", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        yield* emulator.faults.failNextExpansion({ code: "InsufficientCapacity", message: "Not enough storage capacity in the region to expand." })
+        yield* api.beginExpansion(rg, "big", "grow-32", 32, "eastus")
+        const failed = Option.getOrThrow(yield* pollJob("big", "grow-32", (s) => s === "Failed"))
+        assert.include(failed, {
+          status: "Failed",
+          statusCode: "InsufficientCapacity",
+          statusMessage: "Not enough storage capacity in the region to expand.",
+          provisioningState: "Failed"
+        })
+        const fs = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([fs.currentStorageCapacityTiB, fs.health?.state], [16, "Available"])
+        // The failed job stays; its name again is a no-op (200), a new name starts a new attempt.
+        yield* api.beginExpansion(rg, "big", "grow-32", 32, "eastus")
+        assert.strictEqual(Option.getOrThrow(yield* api.getExpansionJob(rg, "big", "grow-32")).status, "Failed")
+        yield* api.beginExpansion(rg, "big", "grow-32-retry", 32, "eastus")
+        assert.deepStrictEqual((yield* emulator.counters).expansionsStartedByFilesystem, { big: 2 })
+      }), expansionEmulator))
+
+  it.live("a rolled-back expansion: RollingBack (health Expanding), then Failed; the capacity never changed", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        yield* emulator.faults.rollBackNextExpansion()
+        yield* api.beginExpansion(rg, "big", "grow-64", 64, "eastus")
+        const rolling = Option.getOrThrow(yield* pollJob("big", "grow-64", (s) => s !== "InProgress"))
+        assert.include(rolling, { status: "RollingBack", statusCode: "ExpansionRolledBack" })
+        const during = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([during.currentStorageCapacityTiB, during.health?.state], [16, "Expanding"])
+        // Still running: another job is refused.
+        const busy = yield* Effect.flip(api.beginExpansion(rg, "big", "other", 32, "eastus"))
+        assert.include(busy, { statusCode: 409 })
+        const failed = Option.getOrThrow(yield* pollJob("big", "grow-64", (s) => s === "Failed"))
+        assert.include(failed, { status: "Failed", statusCode: "ExpansionRolledBack" })
+        assert.include(failed.statusMessage ?? "", "rolled back")
+        const after = Option.getOrThrow(yield* api.get(rg, "big"))
+        assert.deepStrictEqual([after.storageCapacityTiB, after.currentStorageCapacityTiB, after.health?.state], [16, 16, "Available"])
+      }), expansionEmulator))
+
+  it.live("validation: not a multiple of the SKU step, not above the current capacity, above the maximum, another capacity for a job, no filesystem", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        const step = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 40, "eastus"))
+        assert.include(step, { statusCode: 400, code: "InvalidParameter" })
+        assert.include(step.message, "multiple of the SKU step size, 16 TiB")
+        assert.isFalse(step.retryable)
+        const notGreater = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 16, "eastus"))
+        assert.include(notGreater, { statusCode: 400, code: "InvalidParameter" })
+        assert.include(notGreater.message, "greater than the current storage capacity of the AML file system, 16 TiB")
+        const tooBig = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 144, "eastus"))
+        assert.include(tooBig, { statusCode: 400, code: "InvalidParameter" })
+        assert.include(tooBig.message, "maximum of 128 TiB")
+        const elsewhere = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 32, "westus"))
+        assert.include(elsewhere, { statusCode: 400, code: "InvalidParameter" })
+
+        yield* api.beginExpansion(rg, "big", "grow", 32, "eastus")
+        const changed = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 48, "eastus"))
+        assert.include(changed, { statusCode: 400, code: "PropertyChangeNotAllowed" })
+
+        assert.isTrue(Option.isNone(yield* api.getExpansionJob(rg, "nothing", "grow")))
+        const orphan = yield* Effect.flip(api.beginExpansion(rg, "nothing", "grow", 32, "eastus"))
+        assert.include(orphan, { statusCode: 404, code: "ParentResourceNotFound" })
+        const noList = yield* Effect.flip(api.listExpansionJobs(rg, "nothing"))
+        assert.include(noList, { statusCode: 404 })
+        assert.deepStrictEqual((yield* emulator.counters).expansionsStartedByFilesystem, { big: 1 })
+      }), expansionEmulator))
+
+  it.live("an api-version without expansionJobs: 400 NoRegisteredProviderFound; get falls back to the client's own", () =>
+    Effect.gen(function*() {
+      const emulator = yield* ArmEmulator.start(expansionEmulator)
+      const layerFor = (expansionApiVersion: string) =>
+        AmlfsApiLive.layer({
+          subscriptionId: emulator.subscriptionId,
+          credential,
+          endpoint: emulator.url,
+          trustedCertificatePem: emulator.certificatePem,
+          expansionApiVersion
+        })
+      const older = yield* AmlfsApi.use((api) =>
+        Effect.gen(function*() {
+          const refused = yield* Effect.flip(api.beginExpansion(rg, "big", "grow", 32, "eastus"))
+          const fs = Option.getOrThrow(yield* api.get(rg, "big"))
+          return { refused, fs }
+        })
+      ).pipe(Effect.provide(layerFor("2025-07-01")))
+      assert.include(older.refused, { statusCode: 400, code: "NoRegisteredProviderFound" })
+      assert.include(older.refused.message, "amlFilesystems/expansionJobs")
+      // 2025-07-01 knows amlFilesystems but not currentStorageCapacityTiB.
+      assert.deepStrictEqual([older.fs.storageCapacityTiB, older.fs.currentStorageCapacityTiB], [16, undefined])
+
+      // A cloud that refuses the version for amlFilesystems too: one refused GET, then the client's.
+      const unknown = yield* AmlfsApi.use((api) =>
+        Effect.gen(function*() {
+          const first = Option.getOrThrow(yield* api.get(rg, "big"))
+          const second = Option.getOrThrow(yield* api.get(rg, "big"))
+          return [first.provisioningState, second.provisioningState, first.currentStorageCapacityTiB]
+        })
+      ).pipe(Effect.provide(layerFor("2020-01-01")))
+      assert.deepStrictEqual(unknown, ["Succeeded", "Succeeded", undefined])
+      const gets = (yield* emulator.counters).requests.filter((r) => r.method === "GET").map((r) => r.statusCode)
+      assert.deepStrictEqual(gets, [200, 400, 200, 200])
+    }))
 })

@@ -2,7 +2,7 @@ import { StorageCacheManagementClient } from "@azure/arm-storagecache"
 import type { TokenCredential } from "@azure/core-auth"
 import { isRestError, type RestError } from "@azure/core-rest-pipeline"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import * as Https from "node:https"
 import { ArmEmulator, type ArmEmulatorOptions } from "../../layers/azure/ArmEmulator.js"
 
@@ -248,5 +248,69 @@ describe("ArmEmulator through the real @azure/arm-storagecache client over HTTPS
       assert.strictEqual(refused.status, 400)
       const counters = yield* rawRequest(emulator, "GET", "/emulator/counters")
       assert.deepStrictEqual((counters.json as { putsByName: unknown }).putsByName, { raw: 1 })
+    }))
+
+  it.live("expansionJobs: 201 with Azure-AsyncOperation, Location and Retry-After; the operation and the job end together; faults through JSON", () =>
+    Effect.gen(function*() {
+      const { emulator } = yield* start({ expansionDuration: "300 millis", rollbackDuration: "200 millis", operationRetryAfterSeconds: 2 })
+      yield* emulator.seed({ resourceGroup: rg, name: "fs9", storageCapacityTiB: 8, skuName: "AMLFS-Durable-Premium-250" })
+      const auth = { authorization: "Bearer t" }
+      const jobPath = (job: string, apiVersion = "2026-01-01") =>
+        `/subscriptions/${emulator.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.StorageCache/amlFilesystems/fs9/expansionJobs/${job}?api-version=${apiVersion}`
+      const grow = (capacity: number) => ({ location: "eastus", properties: { newStorageCapacityTiB: capacity } })
+
+      // Only api-version 2026-01-01 and newer know expansionJobs and currentStorageCapacityTiB.
+      const old = yield* rawRequest(emulator, "PUT", jobPath("j1", "2025-07-01"), { ...auth, body: grow(16) })
+      assert.strictEqual(old.status, 400)
+      assert.strictEqual((old.json as { error: { code: string } }).error.code, "NoRegisteredProviderFound")
+      const oldRead = yield* rawRequest(emulator, "GET", fsPath(emulator, "fs9", "2025-07-01"), auth)
+      assert.notProperty((oldRead.json as { properties: object }).properties, "currentStorageCapacityTiB")
+
+      const put = yield* rawRequest(emulator, "PUT", jobPath("j1"), { ...auth, body: grow(16) })
+      assert.strictEqual(put.status, 201)
+      assert.strictEqual(put.headers["retry-after"], "2")
+      const asyncUrl = String(put.headers["azure-asyncoperation"])
+      assert.match(asyncUrl, /\/locations\/eastus\/ascOperations\/[0-9a-f-]+\?api-version=2026-01-01$/)
+      assert.match(String(put.headers["location"]), /monitor=true/)
+      const job = put.json as { type: string; properties: { newStorageCapacityTiB: number; provisioningState: string; status: { state: string; percentComplete: number } } }
+      assert.strictEqual(job.type, "Microsoft.StorageCache/amlFilesystems/expansionJobs")
+      assert.deepStrictEqual([job.properties.newStorageCapacityTiB, job.properties.provisioningState, job.properties.status.state], [16, "Creating", "InProgress"])
+      const read = (yield* rawRequest(emulator, "GET", fsPath(emulator, "fs9", "2026-01-01"), auth)).json as {
+        properties: { storageCapacityTiB: number; currentStorageCapacityTiB: number; health: { state: string } }
+      }
+      assert.deepStrictEqual([read.properties.storageCapacityTiB, read.properties.currentStorageCapacityTiB, read.properties.health.state], [8, 8, "Expanding"])
+      const again = yield* rawRequest(emulator, "PUT", jobPath("J1"), { ...auth, body: grow(16) })
+      assert.strictEqual(again.status, 200)
+
+      const poll = (url: string) =>
+        rawRequest(emulator, "GET", url.slice(emulator.url.length), auth).pipe(
+          Effect.map((r) => (r.json as { status: string; error?: { code: string } })),
+          Effect.repeat({ schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 40 })), until: (o) => o.status !== "InProgress" })
+        )
+      assert.strictEqual((yield* poll(asyncUrl)).status, "Succeeded")
+      const done = (yield* rawRequest(emulator, "GET", jobPath("j1"), auth)).json as { properties: { status: { state: string; percentComplete: number; completionTimeUTC: string } } }
+      assert.deepStrictEqual([done.properties.status.state, done.properties.status.percentComplete], ["Completed", 100])
+      const grown = (yield* rawRequest(emulator, "GET", fsPath(emulator, "fs9", "2026-01-01"), auth)).json as {
+        properties: { storageCapacityTiB: number; currentStorageCapacityTiB: number; throughputProvisionedMBps: number }
+      }
+      assert.deepStrictEqual([grown.properties.storageCapacityTiB, grown.properties.currentStorageCapacityTiB, grown.properties.throughputProvisionedMBps], [8, 16, 16 * 250])
+
+      // A rollback through the control endpoint: the operation ends Failed with the reason.
+      const fault = yield* rawRequest(emulator, "POST", "/emulator/faults", { body: { rollBackNextExpansion: { code: "OstAddFailed", message: "Adding OSTs failed." } } })
+      assert.strictEqual(fault.status, 200)
+      const rolled = yield* rawRequest(emulator, "PUT", jobPath("j2"), { ...auth, body: grow(24) })
+      assert.strictEqual(rolled.status, 201)
+      const outcome = yield* poll(String(rolled.headers["azure-asyncoperation"]))
+      assert.deepStrictEqual([outcome.status, outcome.error?.code], ["Failed", "OstAddFailed"])
+      const list = (yield* rawRequest(emulator, "GET", jobPath("").replace("/expansionJobs/?", "/expansionJobs?"), auth)).json as {
+        value: ReadonlyArray<{ name: string; properties: { status: { state: string } } }>
+      }
+      assert.deepStrictEqual(list.value.map((j) => [j.name, j.properties.status.state]), [["j1", "Completed"], ["j2", "Failed"]])
+      const counters = (yield* rawRequest(emulator, "GET", "/emulator/counters")).json as {
+        expansionPutsByFilesystem: unknown
+        expansionsStartedByFilesystem: unknown
+      }
+      // The PUT at 2025-07-01 never reached the resource provider: not counted.
+      assert.deepStrictEqual([counters.expansionPutsByFilesystem, counters.expansionsStartedByFilesystem], [{ fs9: 3 }, { fs9: 2 }])
     }))
 })
