@@ -4,7 +4,7 @@ import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { DRIVER_TAG_COUNT, isReservedTagKey, MAX_TAGS_PER_RESOURCE, RESERVED_TAG_PREFIX } from "./ClusterTags.js"
 import { DEFAULT_FS_NAME } from "./FsName.js"
-import { KUBERNETES_KEY_PREFIX } from "./StaticVolumeParameters.js"
+import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
 import { validateSubDirTemplate } from "./SubDirTemplate.js"
 
 /**

@@ -2,27 +2,13 @@ import * as Result from "effect/Result"
 import { DEFAULT_FS_NAME, parseFsName } from "./FsName.js"
 import { parseMgsAddress } from "./MgsAddress.js"
 import { validateSubDirTemplate } from "./SubDirTemplate.js"
+import { dynamicProvisioningParameterNames } from "./DynamicVolumeParameters.js"
+import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
 
 /** The StorageClass parameters / PV volumeAttributes of a volume on an existing filesystem. */
 export const staticParameterNames = ["mgs-ip-address", "fs-name", "sub-dir"] as const
 
-/** The Go driver's dynamic provisioning parameters (which create a filesystem); not available yet. */
-export const dynamicParameterNames = [
-  "sku-name",
-  "zone",
-  "maintenance-day-of-week",
-  "maintenance-time-of-day-utc",
-  "location",
-  "resource-group-name",
-  "vnet-resource-group",
-  "vnet-name",
-  "subnet-name",
-  "identities",
-  "tags"
-] as const
-
 /** Keys Kubernetes adds itself (the csi-provisioner's --extra-create-metadata, kubelet's pod info). */
-export const KUBERNETES_KEY_PREFIX = "csi.storage.k8s.io/"
 
 export interface StaticVolumeParameters {
   readonly mgsAddress: string
@@ -50,22 +36,22 @@ export const parseStaticVolumeParameters = (
     if (key.startsWith(KUBERNETES_KEY_PREFIX)) kubernetesKeys[key] = value
     else if (!(staticParameterNames as ReadonlyArray<string>).includes(key)) {
       unknown.push(key)
-      if ((dynamicParameterNames as ReadonlyArray<string>).includes(key)) dynamic.push(key)
+      if ((dynamicProvisioningParameterNames as ReadonlyArray<string>).includes(key)) dynamic.push(key)
     }
   }
   if (unknown.length > 0) {
     const names = unknown.sort().map((key) => JSON.stringify(key)).join(", ")
     const hint = dynamic.length > 0
       ? `; ${dynamic.sort().join(", ")} ${dynamic.length === 1 ? "is a parameter" : "are parameters"} of dynamic ` +
-        `provisioning, which creates a filesystem and is not available yet: use an existing filesystem's mgs-ip-address`
+        `provisioning, which creates a filesystem: remove mgs-ip-address to create one, or remove ${dynamic.length === 1 ? "it" : "them"} to use this filesystem`
       : ""
     return Result.fail(`unknown parameter(s) ${names}: the parameters are ${parameterList}${hint}`)
   }
   const mgsText = parameters["mgs-ip-address"]
   if (mgsText === undefined || mgsText === "") {
     return Result.fail(
-      "mgs-ip-address is required: set it to the MGS address of an existing Azure Managed Lustre filesystem " +
-        "(dynamic provisioning, which creates one, is not available yet)"
+      "mgs-ip-address is required for a static volume: set it to the MGS address of an existing Azure Managed " +
+        "Lustre filesystem, or leave it out to create one (dynamic provisioning)"
     )
   }
   const mgsAddress = parseMgsAddress(mgsText)

@@ -2,7 +2,6 @@ import { it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
 import {
-  dynamicParameterNames,
   parseStaticVolumeParameters,
   toVolumeContext
 } from "../../src/domain/StaticVolumeParameters.js"
@@ -57,15 +56,14 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
     expect(failure(parseStaticVolumeParameters({ "sku-name": "AMLFS-Durable-Premium-40", zone: "1" })))
       .toContain("sku-name, zone are parameters of dynamic provisioning")
     expect(failure(parseStaticVolumeParameters({}))).toBe(
-      "mgs-ip-address is required: set it to the MGS address of an existing Azure Managed Lustre filesystem " +
-        "(dynamic provisioning, which creates one, is not available yet)"
+      "mgs-ip-address is required for a static volume: set it to the MGS address of an existing Azure Managed " +
+        "Lustre filesystem, or leave it out to create one (dynamic provisioning)"
     )
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.256" }))).toContain("mgs-ip-address \"10.0.0.256\"")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "fs-name": "toolongname" }))).toContain("fs-name \"toolongname\"")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "../x" }))).toContain("sub-dir")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "${nope}" }))).toContain("unknown placeholder")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "a#b" }))).toContain("\"#\"")
-    expect(dynamicParameterNames).toContain("maintenance-time-of-day-utc")
     expect(toVolumeContext({ mgsAddress: "10.0.0.4", fsName: "lustrefs", subDir: "", kubernetesKeys: {} }))
       .toEqual({ "mgs-ip-address": "10.0.0.4", "fs-name": "lustrefs" })
   })
