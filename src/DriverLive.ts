@@ -9,6 +9,7 @@ import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
+import { ClusterExpander } from "./controller/dynamic/ClusterExpander.js"
 import { ClusterProvisioner } from "./controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
 import { SkuCatalog } from "./controller/dynamic/SkuCatalog.js"
@@ -71,7 +72,7 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     subnetName: azure.subnetName ?? ""
   })
   const arm = AmlfsApiLive.layer({ subscriptionId: azure.subscriptionId, credential, endpoint: azure.armEndpoint })
-  return Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+  return Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer))).pipe(
     Layer.provideMerge(Layer.mergeAll(arm, controllerConfig, VolumeEvents.layerKube)),
     Layer.merge(StaticVolumes.layer)
   )

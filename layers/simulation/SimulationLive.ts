@@ -10,6 +10,7 @@ import type { SimOptions } from "../../src/cli/options.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
 import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "../../src/csi/servedServices.js"
+import { ClusterExpander } from "../../src/controller/dynamic/ClusterExpander.js"
 import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { SkuCatalog } from "../../src/controller/dynamic/SkuCatalog.js"
@@ -105,7 +106,7 @@ const SimulatedArm = (options: SimOptions) =>
 
 /** The controller on the ARM emulator, watching clusters often so a walk-through takes a minute, not twenty. */
 const SimulatedController = (options: SimOptions) =>
-  Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+  Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer))).pipe(
     Layer.provideMerge(Layer.mergeAll(
       SimulatedArm(options),
       Layer.succeed(ControllerConfig, {

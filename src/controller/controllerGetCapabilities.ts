@@ -7,7 +7,8 @@ import {
 
 const capabilities = [
   ControllerServiceCapability_RPC_Type.CREATE_DELETE_VOLUME,
-  ControllerServiceCapability_RPC_Type.SINGLE_NODE_MULTI_WRITER
+  ControllerServiceCapability_RPC_Type.SINGLE_NODE_MULTI_WRITER,
+  ControllerServiceCapability_RPC_Type.EXPAND_VOLUME
 ]
 
 export const controllerGetCapabilities = Effect.fnUntraced(function*(_request: ControllerGetCapabilitiesRequest) {

@@ -3,7 +3,7 @@ import { Effect, type Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import packageJson from "../../package.json" with { type: "json" }
 import type { Mode } from "../../src/config/DriverConfig.js"
-import { PluginCapability_Service_Type } from "../../src/gen/csi.js"
+import { type PluginCapability, PluginCapability_Service_Type, PluginCapability_VolumeExpansion_Type } from "../../src/gen/csi.js"
 import { NotReady, Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
@@ -29,16 +29,20 @@ describe("Identity over a real unix socket", () => {
     })
   })
 
-  it.each<[Mode, Array<PluginCapability_Service_Type>]>([
-    ["controller", [PluginCapability_Service_Type.CONTROLLER_SERVICE]],
-    ["all", [PluginCapability_Service_Type.CONTROLLER_SERVICE]],
+  const controllerCapabilities: Array<PluginCapability> = [
+    { type: { $case: "service", value: { type: PluginCapability_Service_Type.CONTROLLER_SERVICE } } },
+    { type: { $case: "volumeExpansion", value: { type: PluginCapability_VolumeExpansion_Type.ONLINE } } }
+  ]
+  it.each<[Mode, Array<PluginCapability>]>([
+    ["controller", controllerCapabilities],
+    ["all", controllerCapabilities],
     ["node", []]
-  ])("GetPluginCapabilities in %s mode", async (mode, services) => {
+  ])("GetPluginCapabilities in %s mode", async (mode, capabilities) => {
     const { client } = await start({ mode })
     const answer = await ask(client.identity, client.identity.getPluginCapabilities, {})
     expect(answer).toEqual({
       ok: true,
-      value: { capabilities: services.map((type) => ({ type: { $case: "service", value: { type } } })) }
+      value: { capabilities }
     })
   })
 

@@ -70,7 +70,7 @@ describe("the CSI server", () => {
     const methods = [...Object.entries(ControllerService), ...Object.entries(NodeService)]
       .filter(([key]) => !built.has(key))
       .map(([, method]) => method)
-    expect(methods.map((m) => m.path.split("/").pop())).toContain("ControllerExpandVolume")
+    expect(methods.map((m) => m.path.split("/").pop())).toContain("CreateSnapshot")
     for (const method of methods) {
       const name = method.path.split("/").pop()
       const answer = await new Promise<grpc.ServiceError | null>((resolve) =>

@@ -152,11 +152,12 @@ describe("DeleteVolume, ValidateVolumeCapabilities, ControllerGetCapabilities", 
     expect(await validate("", [mount()])).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
   })
 
-  it("advertises create/delete and single-node multi-writer", async () => {
+  it("advertises create/delete, single-node multi-writer and expansion", async () => {
     const answer = await ask(client.controller, client.controller.controllerGetCapabilities, {})
     expect(answer.ok && answer.value.capabilities.map((c) => c.type?.$case === "rpc" ? c.type.value.type : undefined)).toEqual([
       ControllerServiceCapability_RPC_Type.CREATE_DELETE_VOLUME,
-      ControllerServiceCapability_RPC_Type.SINGLE_NODE_MULTI_WRITER
+      ControllerServiceCapability_RPC_Type.SINGLE_NODE_MULTI_WRITER,
+      ControllerServiceCapability_RPC_Type.EXPAND_VOLUME
     ])
   })
 })

@@ -1,6 +1,7 @@
 import { type Context, Duration, Effect, Exit, Layer, Logger, Ref, References, Scope } from "effect"
 import type { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type AmlfsApiFakeOptions } from "../../layers/azure/AmlfsApiFake.js"
+import { ClusterExpander } from "../../src/controller/dynamic/ClusterExpander.js"
 import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { SkuCatalog } from "../../src/controller/dynamic/SkuCatalog.js"
@@ -81,7 +82,7 @@ export const startInProcessDriver = async (options: {
     LustreShellFake.layer(options.lustreScript),
     LnetProbeFake.layer({ unreachable: options.unreachableMgs ?? [] }),
     StaticVolumes.layer,
-    Layer.mergeAll(ClusterProvisioner.layer, SkuCatalog.layer).pipe(
+    Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer))).pipe(
       Layer.provideMerge(Layer.mergeAll(
         options.armLayer ?? AmlfsApiFake.layer(options.arm),
         Layer.succeed(ControllerConfig, { ...testControllerConfig, ...options.controllerConfig }),
@@ -112,9 +113,9 @@ export const startInProcessDriver = async (options: {
     events: () => Ref.getUnsafe(events),
     client,
     /** Runs an effect against the driver's own fakes (LustreShellFake, LnetProbeFake, ...). */
-    inspect: <A>(effect: Effect.Effect<A, never, LustreShellFake | LnetProbeFake | AmlfsApiFake>) =>
+    inspect: <A>(effect: Effect.Effect<A, never, LustreShellFake | LnetProbeFake | AmlfsApiFake | AmlfsApi>) =>
       // With armLayer given there is no AmlfsApiFake: such a test inspects the emulator instead.
-      Effect.runPromise(Effect.provide(effect, nodeServices as Context.Context<LustreShellFake | LnetProbeFake | AmlfsApiFake>)),
+      Effect.runPromise(Effect.provide(effect, nodeServices as Context.Context<LustreShellFake | LnetProbeFake | AmlfsApiFake | AmlfsApi>)),
     /** Closing the scope is what SIGTERM does: drain, stop, remove the socket. */
     stop: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))

@@ -11,11 +11,12 @@ import {
   type AmlFilesystemSpec,
   type ArmError
 } from "../../../layers/azure/AmlfsApi.js"
-import { Aborted, AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
+import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
 import { csiErrorOfArm } from "./armFailure.js"
 import { armPolling, armRetry } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
+import { runOnce } from "./runOnce.js"
 import { type PvcRef, VolumeEvents } from "./VolumeEvents.js"
 
 export interface ClusterRequest {
@@ -49,36 +50,12 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
       const creating = new Map<string, Deferred.Deferred<AmlFilesystem, CsiError>>()
       const deleting = new Map<string, Deferred.Deferred<void, CsiError>>()
 
-      /** Runs `operation` for a cluster once: callers while it runs wait for the same result. */
       const once = <A>(
         running: Map<string, Deferred.Deferred<A, CsiError>>,
         conflicting: ReadonlyMap<string, unknown>,
         key: string,
         operation: Effect.Effect<A, CsiError>
-      ): Effect.Effect<A, CsiError> =>
-        // Registering and forking are one step: a caller interrupted between them would leave a
-        // result nobody ever completes.
-        Effect.uninterruptibleMask((restore) =>
-          Effect.suspend(() => {
-            if (conflicting.has(key)) {
-              return Effect.fail(
-                new Aborted({ message: `another operation on AMLFS ${key} is still running; the CO retries after it` })
-              )
-            }
-            const joined = running.get(key)
-            if (joined !== undefined) return restore(Deferred.await(joined))
-            const done = Deferred.makeUnsafe<A, CsiError>()
-            running.set(key, done)
-            return operation.pipe(
-              Effect.exit,
-              Effect.flatMap((exit) => Deferred.done(done, exit)),
-              Effect.ensuring(Effect.sync(() => running.delete(key))),
-              Effect.interruptible,
-              Effect.forkIn(scope),
-              Effect.andThen(restore(Deferred.await(done)))
-            )
-          })
-        )
+      ) => Effect.map(runOnce(scope)(running, conflicting, key, operation), ({ value }) => value)
 
       const read = (resourceGroup: string, name: string) =>
         api.get(resourceGroup, name).pipe(

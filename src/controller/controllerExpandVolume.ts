@@ -1,0 +1,45 @@
+import * as Effect from "effect/Effect"
+import { FailedPrecondition, InvalidArgument } from "../csi/errors.js"
+import { requireField, requireKnownVolume } from "../csi/requireValid.js"
+import { TIB } from "../domain/SkuCapacity.js"
+import type { ControllerExpandVolumeRequest, ControllerExpandVolumeResponse } from "../gen/csi.js"
+import { ClusterExpander } from "./dynamic/ClusterExpander.js"
+
+/**
+ * Growing a volume the driver created grows its AMLFS cluster through an ARM expansion job;
+ * Lustre clients see the new space by themselves, so no node expansion follows. A static volume
+ * is a filesystem someone else owns: the driver does not grow it, and says so every time.
+ */
+export const controllerExpandVolume = Effect.fn("ControllerExpandVolume")(function*(request: ControllerExpandVolumeRequest) {
+  const volumeId = yield* requireField(request.volumeId, "volume_id")
+  const range = request.capacityRange
+  if (range === undefined || (range.requiredBytes === 0n && range.limitBytes === 0n)) {
+    return yield* new InvalidArgument({ message: "capacity_range is required: say how large the volume should become" })
+  }
+  if (range.requiredBytes < 0n || range.limitBytes < 0n) {
+    return yield* new InvalidArgument({ message: "capacity_range: required_bytes and limit_bytes must not be negative" })
+  }
+  if (range.limitBytes > 0n && range.limitBytes < range.requiredBytes) {
+    return yield* new InvalidArgument({
+      message: `capacity_range: limit_bytes ${range.limitBytes} is below required_bytes ${range.requiredBytes}`
+    })
+  }
+  const id = yield* requireKnownVolume(volumeId)
+  if (!id.createdByDriver) {
+    return yield* new FailedPrecondition({
+      message: `volume ${volumeId} is an existing Lustre filesystem (static provisioning), not the driver's to grow: ` +
+        "expand the filesystem in Azure, then edit the PersistentVolume's capacity to match"
+    })
+  }
+  if (id.resourceGroup === "") {
+    return yield* new FailedPrecondition({
+      message: `volume ${volumeId} says the driver created it but names no resource group; it cannot be expanded`
+    })
+  }
+  const tib = yield* (yield* ClusterExpander).ensureExpanded(id.resourceGroup, id.name, range)
+  const response: ControllerExpandVolumeResponse = {
+    capacityBytes: BigInt(Math.ceil(tib)) * TIB,
+    nodeExpansionRequired: false
+  }
+  return response
+})
