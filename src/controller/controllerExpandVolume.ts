@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { FailedPrecondition, InvalidArgument } from "../csi/errors.js"
-import { requireField, requireKnownVolume } from "../csi/requireValid.js"
+import { invalidArgumentUnless, requireField, requireKnownVolume } from "../csi/requireValid.js"
+import { checkCapacityRange } from "../domain/CapacityRange.js"
 import { TIB } from "../domain/SkuCapacity.js"
 import type { ControllerExpandVolumeRequest, ControllerExpandVolumeResponse } from "../gen/csi.js"
 import { ClusterExpander } from "./dynamic/ClusterExpander.js"
@@ -16,14 +17,7 @@ export const controllerExpandVolume = Effect.fn("ControllerExpandVolume")(functi
   if (range === undefined || (range.requiredBytes === 0n && range.limitBytes === 0n)) {
     return yield* new InvalidArgument({ message: "capacity_range is required: say how large the volume should become" })
   }
-  if (range.requiredBytes < 0n || range.limitBytes < 0n) {
-    return yield* new InvalidArgument({ message: "capacity_range: required_bytes and limit_bytes must not be negative" })
-  }
-  if (range.limitBytes > 0n && range.limitBytes < range.requiredBytes) {
-    return yield* new InvalidArgument({
-      message: `capacity_range: limit_bytes ${range.limitBytes} is below required_bytes ${range.requiredBytes}`
-    })
-  }
+  yield* invalidArgumentUnless(checkCapacityRange(range))
   const id = yield* requireKnownVolume(volumeId)
   if (!id.createdByDriver) {
     return yield* new FailedPrecondition({

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { AlreadyExists, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
+import { checkCapacityRange } from "../domain/CapacityRange.js"
 import { parseStaticVolumeParameters, toVolumeContext } from "../domain/StaticVolumeParameters.js"
 import { checkVolumeCapabilities } from "../domain/VolumeCapabilities.js"
 import { encodeVolumeId } from "../domain/VolumeId.js"
@@ -11,25 +12,12 @@ import { StaticVolumes } from "./StaticVolumes.js"
 /** CSI's limit on a CreateVolume name. */
 const MAX_NAME_BYTES = 128
 
-/**
- * A static volume is an existing filesystem: its size is whatever was asked, the smallest that
- * fits. A range the spec forbids (negative, or required above limit) is malformed, as for
- * dynamic volumes (src/domain/SkuCapacity.ts).
- */
+/** A static volume is an existing filesystem: its size is whatever was asked, the smallest that fits. */
 const staticCapacity = (range: CapacityRange | undefined) =>
-  Effect.gen(function*() {
-    const required = range?.requiredBytes ?? 0n
-    const limit = range?.limitBytes ?? 0n
-    if (required < 0n || limit < 0n) {
-      return yield* new InvalidArgument({ message: "capacity_range: required_bytes and limit_bytes must not be negative" })
-    }
-    if (limit > 0n && required > limit) {
-      return yield* new InvalidArgument({
-        message: `capacity_range: required_bytes ${required} is more than limit_bytes ${limit}`
-      })
-    }
-    return required > 0n ? required : limit
-  })
+  Effect.map(
+    invalidArgumentUnless(checkCapacityRange({ requiredBytes: range?.requiredBytes ?? 0n, limitBytes: range?.limitBytes ?? 0n })),
+    ({ limitBytes, requiredBytes }) => (requiredBytes > 0n ? requiredBytes : limitBytes)
+  )
 
 /**
  * A volume is an existing filesystem when the parameters name its MGS (static provisioning), and

@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import { type CapacityRange, checkCapacityRange } from "./CapacityRange.js"
 
 /** 1 TiB in bytes: AMLFS sizes are whole TiB, CSI sizes are bytes. */
 export const TIB = 1n << 40n
@@ -12,11 +13,7 @@ export interface SkuCapacityRule {
   readonly maximumTiB: number
 }
 
-/** The CSI CapacityRange: 0 means "not set" for both fields. */
-export interface CapacityRange {
-  readonly requiredBytes: bigint
-  readonly limitBytes: bigint
-}
+export type { CapacityRange }
 
 export interface ClusterCapacity {
   readonly tib: number
@@ -57,19 +54,9 @@ export const capacityForSku = (
   range: CapacityRange,
   sku: SkuCapacityRule
 ): Result.Result<ClusterCapacity, CapacityRefused> => {
+  const wellFormed = checkCapacityRange(range)
+  if (Result.isFailure(wellFormed)) return invalid(wellFormed.failure)
   const { limitBytes, requiredBytes } = range
-  if (requiredBytes < 0n || limitBytes < 0n) {
-    return invalid(
-      `capacity_range is negative (required_bytes ${requiredBytes}, limit_bytes ${limitBytes}); ` +
-        `sizes must be 0 (not set) or positive`
-    )
-  }
-  if (limitBytes > 0n && limitBytes < requiredBytes) {
-    return invalid(
-      `capacity_range limit_bytes ${limitBytes} is below required_bytes ${requiredBytes}; ` +
-        `the limit must be at least the required size`
-    )
-  }
   if (!isWholeTiB(sku.incrementTiB) || sku.incrementTiB <= 0 || !isWholeTiB(sku.maximumTiB) || sku.maximumTiB < 0) {
     return invalid(
       `sku-name ${sku.name}: Azure reports a capacity increment of ${sku.incrementTiB} TiB and a maximum of ` +

@@ -9,10 +9,11 @@ import {
   DEFAULT_EXPANSION_ROLLED_BACK
 } from "../../layers/azure/AmlfsApiFake.js"
 import { CREATED_BY_TAG, CREATED_BY_VALUE } from "../../src/domain/ClusterTags.js"
-import { type ControllerExpandVolumeRequest, VolumeCapability_AccessMode_Mode } from "../../src/gen/csi.js"
+import type { ControllerExpandVolumeRequest } from "../../src/gen/csi.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
+import { createVolumeRequest } from "../support/csiRequests.js"
 
 const TIB = 1n << 40n
 const CLUSTER = "pvc-0a1b2c3d"
@@ -47,19 +48,11 @@ const start = async (arm: AmlfsApiFakeOptions = {}) => {
       AmlfsApi.use((api) => api.get("rg-test", name)).pipe(Effect.orDie, Effect.map(Option.getOrUndefined))
     )
   const createVolume = async () => {
-    const created = await ask(controller, controller.createVolume, {
-      name: CLUSTER,
-      capacityRange: { requiredBytes: 20n * TIB, limitBytes: 0n },
-      volumeCapabilities: [{
-        accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
-        accessMode: { mode: VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER }
-      }],
-      parameters,
-      secrets: {},
-      volumeContentSource: undefined,
-      accessibilityRequirements: undefined,
-      mutableParameters: {}
-    })
+    const created = await ask(
+      controller,
+      controller.createVolume,
+      createVolumeRequest(CLUSTER, parameters, { capacityRange: { requiredBytes: 20n * TIB, limitBytes: 0n } })
+    )
     if (!created.ok) throw new Error(`CreateVolume failed: ${created.details}`)
     return created.value.volume?.volumeId ?? ""
   }

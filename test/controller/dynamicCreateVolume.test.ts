@@ -3,10 +3,11 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { AmlfsApiFake, type AmlfsApiFakeOptions, armErrors } from "../../layers/azure/AmlfsApiFake.js"
 import { CREATED_BY_TAG } from "../../src/domain/ClusterTags.js"
-import { type CreateVolumeRequest, VolumeCapability_AccessMode_Mode } from "../../src/gen/csi.js"
+import type { CreateVolumeRequest } from "../../src/gen/csi.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
+import { createVolumeRequest } from "../support/csiRequests.js"
 
 const TIB = 1n << 40n
 const dynamicParameters = {
@@ -18,20 +19,11 @@ const dynamicParameters = {
   "csi.storage.k8s.io/pvc/namespace": "ml",
   "csi.storage.k8s.io/pv/name": "pvc-0a1b2c3d"
 }
-const request = (overrides: Partial<CreateVolumeRequest> = {}): CreateVolumeRequest => ({
-  name: "pvc-0a1b2c3d",
-  capacityRange: { requiredBytes: 20n * TIB, limitBytes: 0n },
-  volumeCapabilities: [{
-    accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
-    accessMode: { mode: VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER }
-  }],
-  parameters: dynamicParameters,
-  secrets: {},
-  volumeContentSource: undefined,
-  accessibilityRequirements: undefined,
-  mutableParameters: {},
-  ...overrides
-})
+const request = (overrides: Partial<CreateVolumeRequest> = {}): CreateVolumeRequest =>
+  createVolumeRequest("pvc-0a1b2c3d", dynamicParameters, {
+    capacityRange: { requiredBytes: 20n * TIB, limitBytes: 0n },
+    ...overrides
+  })
 
 let stops: Array<() => Promise<void>> = []
 afterEach(async () => {

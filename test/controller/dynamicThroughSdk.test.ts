@@ -4,10 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
 import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
 import { staticCredential } from "../../layers/azure/AzureCredential.js"
-import { type CreateVolumeRequest, VolumeCapability_AccessMode_Mode } from "../../src/gen/csi.js"
+import type { CreateVolumeRequest } from "../../src/gen/csi.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
+import { createVolumeRequest } from "../support/csiRequests.js"
 
 // The controller as it runs, down to the wire: the real @azure/arm-storagecache client over HTTPS
 // to the ARM emulator. Only the process around it is shared with the test.
@@ -53,24 +54,13 @@ const startController = async () => {
   }
 }
 
-const request = (name: string): CreateVolumeRequest => ({
-  name,
-  capacityRange: { requiredBytes: 16n << 40n, limitBytes: 0n },
-  volumeCapabilities: [{
-    accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
-    accessMode: { mode: VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER }
-  }],
-  parameters: {
+const request = (name: string): CreateVolumeRequest =>
+  createVolumeRequest(name, {
     "sku-name": "AMLFS-Durable-Premium-125",
     zone: "2",
     "maintenance-day-of-week": "Saturday",
     "maintenance-time-of-day-utc": "23:30"
-  },
-  secrets: {},
-  volumeContentSource: undefined,
-  accessibilityRequirements: undefined,
-  mutableParameters: {}
-})
+  }, { capacityRange: { requiredBytes: 16n << 40n, limitBytes: 0n } })
 
 const puts = async (name: string) => (await Effect.runPromise(emulator.counters)).putsByName[name] ?? 0
 

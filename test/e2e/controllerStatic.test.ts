@@ -8,26 +8,18 @@ import {
 } from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
 import { type DriverProcess, startSimulation } from "../support/driverProcess.js"
+import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
 
-const mount = (mode: VolumeCapability_AccessMode_Mode = VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER): VolumeCapability => ({
-  accessType: { $case: "mount", value: { fsType: "", mountFlags: [], volumeMountGroup: "" } },
-  accessMode: { mode }
-})
+const mount = (mode?: VolumeCapability_AccessMode_Mode) => mountCapability(mode)
 const block: VolumeCapability = {
   accessType: { $case: "block", value: {} },
   accessMode: { mode: VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER }
 }
-const createRequest = (overrides: Partial<CreateVolumeRequest> = {}): CreateVolumeRequest => ({
-  name: "pv-static",
-  capacityRange: { requiredBytes: 1n << 40n, limitBytes: 0n },
-  volumeCapabilities: [mount()],
-  parameters: { "mgs-ip-address": "10.0.0.4" },
-  secrets: {},
-  volumeContentSource: undefined,
-  accessibilityRequirements: undefined,
-  mutableParameters: {},
-  ...overrides
-})
+const createRequest = (overrides: Partial<CreateVolumeRequest> = {}): CreateVolumeRequest =>
+  createVolumeRequest("pv-static", { "mgs-ip-address": "10.0.0.4" }, {
+    capacityRange: { requiredBytes: 1n << 40n, limitBytes: 0n },
+    ...overrides
+  })
 
 let driver: DriverProcess
 let client: ReturnType<typeof csiClient>

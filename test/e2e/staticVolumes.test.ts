@@ -6,18 +6,15 @@ import * as Path from "node:path"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import {
   type NodePublishVolumeRequest,
-  type VolumeCapability,
   VolumeCapability_AccessMode_Mode,
   VolumeUsage_Unit
 } from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
 import { type DriverProcess, startSimulation } from "../support/driverProcess.js"
+import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
 
 const MGS = "10.0.0.4"
-const capability = (mode = VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER, mountFlags: Array<string> = []): VolumeCapability => ({
-  accessType: { $case: "mount", value: { fsType: "", mountFlags, volumeMountGroup: "" } },
-  accessMode: { mode }
-})
+const capability = mountCapability
 
 const mountTable = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
 const mountsUnder = (dir: string) => mountTable().filter((line) => line.split(" ")[4]?.startsWith(dir)).length
@@ -60,16 +57,13 @@ const publishRequest = (volumeId: string, targetPath: string, extra: Partial<Nod
 describe("static volumes on the simulation (real bind mounts)", () => {
   it("creates a static volume, publishes it twice over one shared mount, shows stats, unpublishes", async () => {
     const { driver, client } = await simulation()
-    const created = await ask(client.controller, client.controller.createVolume, {
-      name: "pv-data",
-      capacityRange: { requiredBytes: 4n * 1024n ** 4n, limitBytes: 0n },
-      volumeCapabilities: [capability()],
-      parameters: { "mgs-ip-address": MGS, "sub-dir": "team/data" },
-      secrets: {},
-      volumeContentSource: undefined,
-      accessibilityRequirements: undefined,
-      mutableParameters: {}
-    })
+    const created = await ask(
+      client.controller,
+      client.controller.createVolume,
+      createVolumeRequest("pv-data", { "mgs-ip-address": MGS, "sub-dir": "team/data" }, {
+        capacityRange: { requiredBytes: 4n * 1024n ** 4n, limitBytes: 0n }
+      })
+    )
     expect(created.ok && created.value.volume?.volumeId).toBe(`pv-data#lustrefs#${MGS}#team/data#f#`)
     const volumeId = created.ok ? created.value.volume?.volumeId ?? "" : ""
     const volumeContext = created.ok ? created.value.volume?.volumeContext ?? {} : {}

@@ -8,20 +8,18 @@ import { LustreShellFake, type LustreShellFakeOptions } from "../../layers/lustr
 import {
   type NodePublishVolumeRequest,
   NodeServiceCapability_RPC_Type,
-  type VolumeCapability,
   VolumeCapability_AccessMode_Mode
 } from "../../src/gen/csi.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import type { NodeConfig } from "../../src/node/NodeConfig.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
+import { mountCapability } from "../support/csiRequests.js"
 
 const MGS = "10.0.0.4"
 const VOLUME = `pv-1#lustrefs#${MGS}#data#f#`
-const capability = (mountFlags: Array<string> = [], mode = VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER): VolumeCapability => ({
-  accessType: { $case: "mount", value: { fsType: "", mountFlags, volumeMountGroup: "" } },
-  accessMode: { mode }
-})
+const capability = (mountFlags: Array<string> = [], mode = VolumeCapability_AccessMode_Mode.MULTI_NODE_MULTI_WRITER) =>
+  mountCapability(mode, mountFlags)
 const podsDir = "/var/lib/kubelet/pods"
 const targetOf = (pod: string) => `${podsDir}/${pod}/volumes/kubernetes.io~csi/pv-1/mount`
 const publishRequest = (overrides: Partial<NodePublishVolumeRequest> = {}): NodePublishVolumeRequest => ({
