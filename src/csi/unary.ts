@@ -45,6 +45,8 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
 
   return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => (call, callback) => {
     const correlationId = correlationIdOf(call.metadata)
+    const volumeId = stringField(call.request, "volumeId")
+    const volumeName = stringField(call.request, "name")
     const started = performance.now()
     let cancelledAtDeadline = false
     let answer: CallStatus = ok
@@ -60,8 +62,8 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
         code: grpc.status[answer.code],
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
         correlationId,
-        ...(stringField(call.request, "volumeId") !== undefined && { volumeId: stringField(call.request, "volumeId") }),
-        ...(stringField(call.request, "name") !== undefined && { volumeName: stringField(call.request, "name") }),
+        ...(volumeId !== undefined && { volumeId }),
+        ...(volumeName !== undefined && { volumeName }),
         ...(answer.details !== "" && { details: answer.details }),
         ...(logsRequests && { request: redactSecrets(call.request) })
       }
