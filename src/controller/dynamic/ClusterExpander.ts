@@ -6,17 +6,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { type AmlFilesystem, AmlfsApi, type ArmError, type ExpansionJob } from "../../../layers/azure/AmlfsApi.js"
+import { type AmlFilesystem, AmlfsApi, type ExpansionJob } from "../../../layers/azure/AmlfsApi.js"
 import { type CsiError, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver, PVC_NAME_TAG, PVC_NAMESPACE_TAG } from "../../domain/ClusterTags.js"
 import { expansionAttemptOf, expansionJobName } from "../../domain/ExpansionJobName.js"
 import { type CapacityRange, capacityForSku, TIB } from "../../domain/SkuCapacity.js"
-import { csiErrorOfArm } from "./armFailure.js"
-import { armPolling, armRetry } from "./armSchedules.js"
+import { armCall } from "./armFailure.js"
+import { armPolling } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
 import { runOnce } from "./runOnce.js"
 import { SkuCatalog } from "./SkuCatalog.js"
-import { type PvcRef, VolumeEvents } from "./VolumeEvents.js"
+import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
 
 /** A job in these states is still changing the cluster: no other job may start meanwhile. */
 const isRunning = (job: ExpansionJob) => job.status === "InProgress" || job.status === "RollingBack" || job.status === "Deleting"
@@ -52,14 +52,8 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
       const expanding = new Map<string, Deferred.Deferred<number, CsiError>>()
       const nothingConflicts: ReadonlyMap<string, unknown> = new Map()
 
-      const arm = <A>(effect: Effect.Effect<A, ArmError>, doing: string) =>
-        effect.pipe(Effect.retry(armRetry), Effect.mapError((failed) => csiErrorOfArm(failed, doing)))
-
-      const event = (pvc: PvcRef | undefined, type: "Normal" | "Warning", reason: string, note: string) =>
-        pvc === undefined ? Effect.void : events.record({ pvc, type, reason, note })
-
       const readyCluster = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
-        const found = yield* arm(api.get(resourceGroup, name), `reading AMLFS ${name} in ${resourceGroup}`)
+        const found = yield* armCall(api.get(resourceGroup, name), `reading AMLFS ${name} in ${resourceGroup}`)
         if (Option.isNone(found)) {
           return yield* new NotFound({ message: `AMLFS ${name} does not exist in ${resourceGroup}; the volume is gone` })
         }
@@ -99,7 +93,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
       /** Reads the job on the polling schedule until it ends; its capacity when it Completed. */
       const waitFor = Effect.fnUntraced(function*(cluster: AmlFilesystem, jobName: string, startedAt: number) {
         const doing = `reading expansion job ${jobName} of AMLFS ${cluster.name}`
-        const ended = yield* arm(api.getExpansionJob(cluster.resourceGroup, cluster.name, jobName), doing).pipe(
+        const ended = yield* armCall(api.getExpansionJob(cluster.resourceGroup, cluster.name, jobName), doing).pipe(
           Effect.repeat({
             schedule: armPolling({ startedAt, quietPeriod: Duration.zero, interval: config.creationPolling.interval }),
             until: (job) => Option.isNone(job) || isEnded(job.value)
@@ -113,7 +107,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
 
       const outcome = Effect.fnUntraced(function*(cluster: AmlFilesystem, job: ExpansionJob) {
         if (job.status === "Completed") {
-          yield* event(pvcOf(cluster), "Normal", "Expanded",
+          yield* recordOnPvc(events, pvcOf(cluster), "Normal", "Expanded",
             `Azure Managed Lustre ${cluster.name} now has ${job.newStorageCapacityTiB} TiB (expansion job ${job.name})`)
           return job.newStorageCapacityTiB
         }
@@ -121,13 +115,13 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
           `${isRunning(job) ? "is" : "ended"} ${job.status}${job.statusCode === undefined ? "" : ` (${job.statusCode})`}: ` +
           `${job.statusMessage ?? "ARM gave no reason"}. The volume keeps its size; once the job has ended, the next ` +
           "retry starts a new one"
-        yield* event(pvcOf(cluster), "Warning", "ExpansionFailed", message)
+        yield* recordOnPvc(events, pvcOf(cluster), "Warning", "ExpansionFailed", message)
         return yield* new Unavailable({ message })
       })
 
       const expand = Effect.fnUntraced(function*(cluster: AmlFilesystem, tib: number): Effect.fn.Return<number, CsiError> {
         const { name, resourceGroup } = cluster
-        const jobs = yield* arm(api.listExpansionJobs(resourceGroup, name), `listing the expansion jobs of AMLFS ${name}`)
+        const jobs = yield* armCall(api.listExpansionJobs(resourceGroup, name), `listing the expansion jobs of AMLFS ${name}`)
         const ours = jobs
           .map((job) => ({ job, attempt: expansionAttemptOf(tib, job.name) }))
           .filter((entry): entry is { job: ExpansionJob; attempt: number } => entry.attempt !== undefined)
@@ -147,14 +141,14 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
         }
         const jobName = expansionJobName(tib, (latest?.attempt ?? 0) + 1)
         const startedAt = yield* Clock.currentTimeMillis
-        yield* arm(
+        yield* armCall(
           api.beginExpansion(resourceGroup, name, jobName, tib, cluster.location),
           `starting expansion job ${jobName} of AMLFS ${name} in ${resourceGroup}`
         )
         yield* Effect.logInfo("expanding an AMLFS cluster").pipe(
           Effect.annotateLogs({ cluster: name, resourceGroup, job: jobName, fromTiB: capacityOf(cluster), toTiB: tib })
         )
-        yield* event(pvcOf(cluster), "Normal", "ExpansionStarted",
+        yield* recordOnPvc(events, pvcOf(cluster), "Normal", "ExpansionStarted",
           `expanding Azure Managed Lustre ${name} from ${capacityOf(cluster)} to ${tib} TiB (expansion job ${jobName})`)
         return yield* waitFor(cluster, jobName, startedAt)
       })

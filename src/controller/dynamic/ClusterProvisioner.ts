@@ -13,11 +13,11 @@ import {
 } from "../../../layers/azure/AmlfsApi.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
-import { csiErrorOfArm } from "./armFailure.js"
-import { armPolling, armRetry } from "./armSchedules.js"
+import { armCall } from "./armFailure.js"
+import { armPolling } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
 import { runOnce } from "./runOnce.js"
-import { type PvcRef, VolumeEvents } from "./VolumeEvents.js"
+import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
 
 export interface ClusterRequest {
   readonly resourceGroup: string
@@ -58,21 +58,14 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
       ) => Effect.map(runOnce(scope)(running, conflicting, key, operation), ({ value }) => value)
 
       const read = (resourceGroup: string, name: string) =>
-        api.get(resourceGroup, name).pipe(
-          Effect.retry(armRetry),
-          Effect.mapError((failed) => csiErrorOfArm(failed, `reading AMLFS ${name} in ${resourceGroup}`))
-        )
-
-      const event = (pvc: PvcRef | undefined, type: "Normal" | "Warning", reason: string, note: string) =>
-        pvc === undefined ? Effect.void : events.record({ pvc, type, reason, note })
+        armCall(api.get(resourceGroup, name), `reading AMLFS ${name} in ${resourceGroup}`)
 
       const startCreation = Effect.fnUntraced(function*(request: ClusterRequest) {
         const { spec } = request
         const refused = yield* api.checkSubnet(spec.filesystemSubnet, spec.skuName, spec.storageCapacityTiB, spec.location).pipe(
           Effect.as(undefined),
           Effect.catchTag("SubnetRefused", (refusal) => Effect.succeed(refusal)),
-          Effect.retry(armRetry),
-          Effect.mapError((failed) => csiErrorOfArm(failed, `checking the subnet ${spec.filesystemSubnet}`))
+          (check) => armCall(check, `checking the subnet ${spec.filesystemSubnet}`)
         )
         if (refused !== undefined) {
           const needed = yield* api.requiredSubnetSize(spec.skuName, spec.storageCapacityTiB).pipe(Effect.option)
@@ -90,24 +83,20 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               Effect.catchTag("ArmError", () => Effect.fail(failed))
             )
             : Effect.fail(failed)
-        yield* api.beginCreate(request.resourceGroup, request.name, spec).pipe(
-          Effect.catchTag("ArmError", acceptedAnyway),
-          Effect.retry(armRetry),
-          Effect.mapError((failed) => csiErrorOfArm(failed, `creating AMLFS ${request.name} in ${request.resourceGroup}`))
+        yield* armCall(
+          api.beginCreate(request.resourceGroup, request.name, spec).pipe(Effect.catchTag("ArmError", acceptedAnyway)),
+          `creating AMLFS ${request.name} in ${request.resourceGroup}`
         )
         yield* Effect.logInfo("creating an AMLFS cluster").pipe(
           Effect.annotateLogs({ cluster: request.name, resourceGroup: request.resourceGroup, sku: spec.skuName, tib: spec.storageCapacityTiB })
         )
-        yield* event(request.pvc, "Normal", "ProvisioningStarted",
+        yield* recordOnPvc(events, request.pvc, "Normal", "ProvisioningStarted",
           `creating Azure Managed Lustre ${request.name} (${spec.skuName}, ${spec.storageCapacityTiB} TiB) in ` +
             `${request.resourceGroup}; this takes 10 to 20 minutes`)
       })
 
       const startDeletion = (resourceGroup: string, name: string) =>
-        api.beginDelete(resourceGroup, name).pipe(
-          Effect.retry(armRetry),
-          Effect.mapError((failed) => csiErrorOfArm(failed, `deleting AMLFS ${name} in ${resourceGroup}`))
-        )
+        armCall(api.beginDelete(resourceGroup, name), `deleting AMLFS ${name} in ${resourceGroup}`)
 
       /** Reads the cluster on the polling schedule until it settles or disappears, telling the PVC now and then. */
       const waitUntilSettled = Effect.fnUntraced(function*(request: ClusterRequest, startedAt: number) {
@@ -120,7 +109,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               if (now - lastEventAt < Duration.toMillis(config.progressEventEvery)) return
               lastEventAt = now
               const minutes = Math.round((now - startedAt) / 60_000)
-              yield* event(request.pvc, "Normal", "ProvisioningInProgress",
+              yield* recordOnPvc(events, request.pvc, "Normal", "ProvisioningInProgress",
                 `Azure Managed Lustre ${request.name} is ${current.value.provisioningState} (${minutes} minutes so far)`)
             })
           )
@@ -138,7 +127,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         yield* startDeletion(request.resourceGroup, request.name)
         const message = `Azure Managed Lustre ${request.name} ended ${cluster.provisioningState} (${reason}); ` +
           "it is being deleted, and the next retry creates it again"
-        yield* event(request.pvc, "Warning", "ProvisioningFailed", message)
+        yield* recordOnPvc(events, request.pvc, "Warning", "ProvisioningFailed", message)
         return yield* new Unavailable({ message })
       })
 
@@ -193,7 +182,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         }
         if (settled.value.provisioningState !== "Succeeded") return yield* deleteFailed(request, settled.value)
         const cluster = yield* ready(request, settled.value)
-        yield* event(request.pvc, "Normal", "Provisioned",
+        yield* recordOnPvc(events, request.pvc, "Normal", "Provisioned",
           `Azure Managed Lustre ${request.name} is ready: MGS ${cluster.mgsAddress}`)
         return cluster
       })

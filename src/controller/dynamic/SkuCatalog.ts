@@ -6,8 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Semaphore from "effect/Semaphore"
 import { AmlfsApi, type AmlfsSku } from "../../../layers/azure/AmlfsApi.js"
 import type { CsiError } from "../../csi/errors.js"
-import { csiErrorOfArm } from "./armFailure.js"
-import { armRetry } from "./armSchedules.js"
+import { armCall } from "./armFailure.js"
 
 const KEEP_FOR = Duration.minutes(10)
 
@@ -36,10 +35,7 @@ export class SkuCatalog extends Context.Service<SkuCatalog, {
             return yield* reading.withPermit(Effect.gen(function*() {
               const readMeanwhile = yield* cached(key)
               if (readMeanwhile !== undefined) return readMeanwhile
-              const skus = yield* api.listSkus(location).pipe(
-                Effect.retry(armRetry),
-                Effect.mapError((failed) => csiErrorOfArm(failed, `listing the AMLFS SKUs of ${location}`))
-              )
+              const skus = yield* armCall(api.listSkus(location), `listing the AMLFS SKUs of ${location}`)
               cache.set(key, { skus, readAt: yield* Clock.currentTimeMillis })
               return skus
             }))

@@ -24,6 +24,7 @@ export interface VolumeEvent {
 export class VolumeEvents extends Context.Service<VolumeEvents, {
   readonly record: (event: VolumeEvent) => Effect.Effect<void>
 }>()("azurelustre/controller/VolumeEvents") {
+
   static readonly layerKube = Layer.effect(
     VolumeEvents,
     Effect.gen(function*() {
@@ -65,3 +66,12 @@ export class VolumeEvents extends Context.Service<VolumeEvents, {
       VolumeEvents.of({ record: (event) => Ref.update(recorded, (all) => [...all, event]) })
     )
 }
+
+/** An Event on the volume's PVC when it is known (--extra-create-metadata), nothing otherwise. */
+export const recordOnPvc = (
+  events: VolumeEvents["Service"],
+  pvc: PvcRef | undefined,
+  type: VolumeEvent["type"],
+  reason: string,
+  note: string
+): Effect.Effect<void> => (pvc === undefined ? Effect.void : events.record({ pvc, type, reason, note }))

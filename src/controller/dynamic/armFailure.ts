@@ -1,4 +1,6 @@
+import * as Effect from "effect/Effect"
 import type { ArmError } from "../../../layers/azure/AmlfsApi.js"
+import { armRetry } from "./armSchedules.js"
 import {
   Aborted,
   type CsiError,
@@ -34,3 +36,7 @@ export const csiErrorOfArm = (error: ArmError, doing: string): CsiError => {
   if (error.statusCode === 400) return new InvalidArgument({ message: said })
   return new Unavailable({ message: `${said}. The CO retries` })
 }
+
+/** One ARM request as the controller sends it: retried by armRetry while it may heal, then a CSI error. */
+export const armCall = <A>(request: Effect.Effect<A, ArmError>, doing: string): Effect.Effect<A, CsiError> =>
+  request.pipe(Effect.retry(armRetry), Effect.mapError((failed) => csiErrorOfArm(failed, doing)))
