@@ -32,7 +32,7 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
   const dir = mkdtempSync(join(tmpdir(), "csi-bench-"))
   const socketPath = join(dir, "csi.sock")
   const stateDir = join(dir, "state")
-  const args = ["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--log-level", logLevel]
+  const args = ["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--log-level", logLevel, "--health-port", "0"]
   const spawnedAt = performance.now()
   const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"] })
   let recent = ""

@@ -137,7 +137,7 @@ const startController = (dir: string, env: NodeJS.ProcessEnv): Controller => {
   // A quiet period a quarter of the creation (the driver's default is 7.5 of 10-20 minutes), so
   // the lag measured is the 10 s reads', not the wait before them.
   const args = [
-    "serve", "--mode", "controller", "--endpoint", `unix://${socketPath}`, "--log-level", "warn",
+    "serve", "--mode", "controller", "--endpoint", `unix://${socketPath}`, "--log-level", "warn", "--health-port", "0",
     "--arm-poll-quiet", String(Math.max(1, Math.round(creationSecondsOf() / 4)))
   ]
   const spawnedAt = performance.now()

@@ -17,6 +17,7 @@ import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
+import { HealthServer } from "./health/HealthServer.js"
 import { Readiness } from "./health/Readiness.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
 import { NodeConfig } from "./node/NodeConfig.js"
@@ -95,17 +96,22 @@ export const DriverLive = (options: ServeOptions) => {
     Readiness.layerFromChecks([])
   )
   const nodeId = options.nodeId ?? ""
+  // The health server starts before the CSI socket, so kubelet's probes can watch start-up.
+  const health = HealthServer.layer({ host: "0.0.0.0", port: options.healthPort })
   switch (options.mode) {
     case "controller":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService])).pipe(
+        Layer.provide(health),
         Layer.provide(Layer.mergeAll(common, ControllerLayers(options)))
       )
     case "node":
       return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
+        Layer.provide(health),
         Layer.provide(Layer.mergeAll(common, NodeLayers(options, nodeId)))
       )
     case "all":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
+        Layer.provide(health),
         Layer.provide(Layer.mergeAll(common, ControllerLayers(options), NodeLayers(options, nodeId)))
       )
   }

@@ -1,13 +1,17 @@
 import type * as StorageCache from "@azure/arm-storagecache"
 import type { TokenCredential } from "@azure/core-auth"
 import type * as Pipeline from "@azure/core-rest-pipeline"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Tls from "node:tls"
+import { armRequests, count } from "../../src/observability/metrics.js"
 import {
   type AmlFilesystem,
   type AmlFilesystemSpec,
@@ -161,6 +165,14 @@ const toExpansionJob = (fallbackName: string, job: typeof ExpansionJobWire.Type)
   }
 }
 
+/** The `status` label of an ARM request that failed: the HTTP status ARM answered, `no_response` or `cancelled`. */
+const armStatusOf = (exit: Exit.Failure<unknown, unknown>): string => {
+  if (Cause.hasInterruptsOnly(exit.cause)) return "cancelled"
+  const error = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+  const status = Predicate.hasProperty(error, "statusCode") ? error.statusCode : 0
+  return typeof status === "number" && status > 0 ? String(status) : "no_response"
+}
+
 const reasonOf = (cause: unknown): string => {
   if (!(cause instanceof Error)) return String(cause)
   const inner = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
@@ -301,17 +313,24 @@ const make = (options: AmlfsApiLiveOptions) =>
       return noAnswer(operation, reasonOf(cause))
     }
 
-    /** One ARM request: bounded by the request timeout, cancelled (aborted) when interrupted. */
+    /**
+     * One ARM request: bounded by the request timeout, cancelled (aborted) when interrupted,
+     * counted in `azurelustre_csi_arm_requests_total`.
+     */
     const call = <A, E>(
       operation: string,
       send: (signal: AbortSignal) => Promise<A>,
-      onError: (cause: unknown) => E
+      onError: (cause: unknown) => E,
+      statusOfAnswer: (answer: A) => string = () => "ok"
     ): Effect.Effect<A, E | ArmError> =>
       Effect.tryPromise({ try: send, catch: onError }).pipe(
         Effect.timeoutOrElse({
           duration: requestTimeout,
           orElse: () => Effect.fail(noAnswer(operation, `no answer within ${Duration.format(requestTimeout)}`))
-        })
+        }),
+        Effect.onExit((exit) =>
+          count(armRequests, { operation, status: Exit.isSuccess(exit) ? statusOfAnswer(exit.value) : armStatusOf(exit) })
+        )
       )
 
     const filesystemUrl = (resourceGroup: string, name: string) =>
@@ -336,7 +355,7 @@ const make = (options: AmlfsApiLiveOptions) =>
             ...(body === undefined ? {} : { "content-type": "application/json; charset=utf-8" })
           }),
           ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })), toArmError(operation))
+        })), toArmError(operation), (response) => String(response.status))
 
     const filesystemPath = (resourceGroup: string, name: string) =>
       `${client.$host}/subscriptions/${segment(client.subscriptionId)}/resourceGroups/${segment(resourceGroup)}/providers/Microsoft.StorageCache/amlFilesystems/${

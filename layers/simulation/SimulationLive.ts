@@ -20,6 +20,7 @@ import { AmlfsApiLive } from "../azure/AmlfsApiLive.js"
 import { ArmEmulator } from "../azure/ArmEmulator.js"
 import { staticCredential } from "../azure/AzureCredential.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
+import { HealthServer } from "../../src/health/HealthServer.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { VENDOR_VERSION } from "../../src/version.js"
 import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
@@ -41,7 +42,7 @@ class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<strin
   "azurelustre/simulation/ArmEmulatorUrl"
 ) {}
 
-const banner = (options: SimOptions, faultsDir: string, armUrl: string) =>
+const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUrl: string) =>
   Console.log([
     `azurelustre-csi ${VENDOR_VERSION}: the simulation serves Identity, Controller and Node on`,
     `  unix://${options.socketPath}`,
@@ -51,6 +52,7 @@ const banner = (options: SimOptions, faultsDir: string, armUrl: string) =>
     `  npx azurelustre-csi call Probe --endpoint unix://${options.socketPath}`,
     "Make Probe answer not ready, then ready again:",
     `  touch ${Path.join(faultsDir, "not-ready")}; rm ${Path.join(faultsDir, "not-ready")}`,
+    `Health and metrics: curl ${healthUrl}/healthz?verbose; curl ${healthUrl}/metrics`,
     `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
     "Ctrl-C drains in-flight calls and stops it.",
     ""
@@ -129,10 +131,16 @@ const SimulatedController = (options: SimOptions) =>
 /** All three CSI services on the simulation: no Azure, no Lustre, state under `options.stateDir`. */
 export const SimulationLive = (options: SimOptions) => {
   const faultsDir = Path.join(options.stateDir, "faults")
-  return Layer.effectDiscard(ArmEmulatorUrl.use((armUrl) => Effect.flatMap(armUrl, (url) => banner(options, faultsDir, url)))).pipe(
+  const printBanner = Effect.gen(function*() {
+    const armUrl = yield* (yield* ArmEmulatorUrl)
+    yield* banner(options, faultsDir, armUrl, `http://127.0.0.1:${(yield* HealthServer).port}`)
+  })
+  return Layer.effectDiscard(printBanner).pipe(
     Layer.provideMerge(
       CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService]))
     ),
+    // Before the CSI socket, as in a pod: the probes can watch the driver start.
+    Layer.provideMerge(HealthServer.layer({ host: "127.0.0.1", port: options.healthPort })),
     Layer.provideMerge(SimulatedController(options)),
     Layer.provide(Layer.mergeAll(
       Layer.succeed(DriverConfig, {

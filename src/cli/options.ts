@@ -5,6 +5,8 @@ import * as Path from "node:path"
 import { Mode } from "../config/DriverConfig.js"
 import { DEFAULT_DRIVER_NAME, DriverName } from "../domain/DriverName.js"
 import { socketPathOf } from "../csi/endpoint.js"
+import { STARTUP_TAINT_KEY } from "../domain/KubernetesKeys.js"
+import { CONTROLLER_HEALTH_PORT, NODE_HEALTH_PORT } from "../health/healthPorts.js"
 
 export const LogLevelName = Schema.Literals(["debug", "info", "warn", "error"])
 export type LogLevelName = typeof LogLevelName.Type
@@ -21,6 +23,10 @@ export interface ServeOptions {
   readonly drainTimeoutSeconds: number
   readonly mountTimeoutSeconds: number
   readonly armPollQuietSeconds: number
+  /** Where /healthz, /livez and /metrics are served (0: any free port). */
+  readonly healthPort: number
+  /** Whether the node plugin removes its Node's start-up taint once it is ready. */
+  readonly removeNodeTaint: boolean
 }
 
 export interface SimOptions {
@@ -30,6 +36,7 @@ export interface SimOptions {
   readonly logLevel: LogLevelName
   readonly mountTimeoutSeconds: number
   readonly clusterCreationSeconds: number
+  readonly healthPort: number
 }
 
 export interface CallOptions {
@@ -76,6 +83,15 @@ const serveFlags = {
     env: "ARM_POLL_QUIET_SECONDS",
     default: "450",
     help: "seconds after a cluster's creation starts before the controller reads it (then every 10 s)"
+  },
+  "health-port": {
+    env: "HEALTH_PORT",
+    help: `port of /healthz, /livez and /metrics (default ${CONTROLLER_HEALTH_PORT} in controller mode, ${NODE_HEALTH_PORT} otherwise)`
+  },
+  "remove-node-taint": {
+    env: "REMOVE_NODE_TAINT",
+    default: "true",
+    help: `remove the Node's ${STARTUP_TAINT_KEY} taint once LNet is ready and kubelet has registered the driver (true or false)`
   }
 } satisfies Record<string, FlagSpec>
 
@@ -85,7 +101,8 @@ const simFlags = {
   "node-id": { default: Os.hostname(), help: "the simulated node's name" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
   "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" },
-  "cluster-creation": { default: "30", help: "seconds the ARM emulator takes to create an AMLFS cluster" }
+  "cluster-creation": { default: "30", help: "seconds the ARM emulator takes to create an AMLFS cluster" },
+  "health-port": { default: String(NODE_HEALTH_PORT), help: "loopback port of /healthz, /livez and /metrics (0: any free port)" }
 } satisfies Record<string, FlagSpec>
 
 const callFlags = {
@@ -190,6 +207,16 @@ const seconds = (source: string, value: string) =>
     ? Result.succeed(Number(value))
     : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected a positive number of seconds` }))
 
+const port = (source: string, value: string) =>
+  /^\d{1,5}$/.test(value) && Number(value) <= 65535
+    ? Result.succeed(Number(value))
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected a port number from 0 to 65535` }))
+
+const bool = (source: string, value: string) =>
+  value === "true" || value === "false"
+    ? Result.succeed(value === "true")
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected true or false` }))
+
 const noPositionals = (command: string, parsed: Parsed) =>
   parsed.positionals.length === 0
     ? Result.succeed(parsed)
@@ -223,7 +250,13 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
         logLevel: yield* decodeFlag(LogLevelName, source("log-level"), get("log-level"), "expected debug, info, warn or error"),
         drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout")),
         mountTimeoutSeconds: yield* seconds(source("mount-timeout"), get("mount-timeout")),
-        armPollQuietSeconds: yield* seconds(source("arm-poll-quiet"), get("arm-poll-quiet"))
+        armPollQuietSeconds: yield* seconds(source("arm-poll-quiet"), get("arm-poll-quiet")),
+        healthPort: yield* port(
+          source("health-port"),
+          valueOf(parsed, env, "health-port", serveFlags["health-port"]) ??
+            String(mode === "controller" ? CONTROLLER_HEALTH_PORT : NODE_HEALTH_PORT)
+        ),
+        removeNodeTaint: yield* bool(source("remove-node-taint"), get("remove-node-taint"))
       }
     } as const
   })
@@ -241,7 +274,8 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
         nodeId: get("node-id"),
         logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
         mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout")),
-        clusterCreationSeconds: yield* seconds("--cluster-creation", get("cluster-creation"))
+        clusterCreationSeconds: yield* seconds("--cluster-creation", get("cluster-creation")),
+        healthPort: yield* port("--health-port", get("health-port"))
       }
     } as const
   })

@@ -6,6 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as References from "effect/References"
 import { randomBytes } from "node:crypto"
+import { count, grpcRequestDuration, grpcRequests, observeMillis } from "../observability/metrics.js"
 import { type CallStatus, deadlineExceeded, ok, statusOfFailure } from "./callStatus.js"
 import type { CsiError } from "./errors.js"
 import { redactSecrets } from "./redact.js"
@@ -57,21 +58,26 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
         : cancelledAtDeadline
         ? deadlineExceeded
         : statusOfFailure(exit.cause, correlationId)
+      const code = grpc.status[answer.code]
+      const durationMs = performance.now() - started
       const line = {
         method,
-        code: grpc.status[answer.code],
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        code,
+        durationMs: Math.round(durationMs * 1000) / 1000,
         correlationId,
         ...(volumeId !== undefined && { volumeId }),
         ...(volumeName !== undefined && { volumeName }),
         ...(answer.details !== "" && { details: answer.details }),
         ...(logsRequests && { request: redactSecrets(call.request) })
       }
-      if (Exit.isSuccess(exit)) return Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
-      if (answer.code === grpc.status.INTERNAL) {
-        return Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
-      }
-      return Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))
+      const log = Exit.isSuccess(exit)
+        ? Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
+        : answer.code === grpc.status.INTERNAL
+        ? Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
+        : Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))
+      return Effect.all([count(grpcRequests, { method, code }), observeMillis(grpcRequestDuration, { method }, durationMs), log], {
+        discard: true
+      })
     }
 
     const fiber = run(

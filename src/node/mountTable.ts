@@ -37,3 +37,7 @@ export const sharedMountOf = (
     Path.dirname(entry.mountPoint) === mountRoot && entry.mountPoint !== published.mountPoint &&
     showsFilesystemOf(entry, published)
   )
+
+/** The node's shared Lustre mounts: the mounts directly under `mountRoot`. */
+export const sharedMountsIn = (table: ReadonlyArray<MountEntry>, mountRoot: string): ReadonlyArray<MountEntry> =>
+  table.filter((entry) => Path.dirname(entry.mountPoint) === mountRoot)

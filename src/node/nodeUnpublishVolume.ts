@@ -4,9 +4,10 @@ import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { requireKnownVolume, requireField } from "../csi/requireValid.js"
 import type { NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
+import { lustreMountDuration, timed } from "../observability/metrics.js"
 import { mountAt, publishesOf, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { readMountTable } from "./sharedMount.js"
+import { readMountTable, recordMountsHeld } from "./sharedMount.js"
 import { forgetSharedMountOptions } from "./sharedMountOptions.js"
 import { unmountEscalating } from "./unmountEscalating.js"
 
@@ -35,7 +36,8 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       const table = yield* readMountTable
       const stillMounted = mountAt(table, shared.mountPoint)
       if (stillMounted === undefined || publishesOf(table, stillMounted).length > 0) return
-      yield* unmountEscalating(shared.mountPoint)
+      yield* timed(lustreMountDuration, { operation: "unmount" }, unmountEscalating(shared.mountPoint))
+      yield* recordMountsHeld(yield* readMountTable)
       yield* shell.removeEmptyDirectory(shared.mountPoint)
       yield* forgetSharedMountOptions(shared.mountPoint)
       yield* Effect.logInfo("unmounted Lustre: its last publish on this node is gone").pipe(

@@ -4,7 +4,8 @@ import * as Schedule from "effect/Schedule"
 import { type LustreFilesystem, LustreShell, type MountEntry } from "../../layers/lustre/LustreShell.js"
 import { LnetProbe } from "../../layers/lnet/LnetProbe.js"
 import { FailedPrecondition, Internal, Unavailable } from "../csi/errors.js"
-import { mountAt, sharedMountPoint } from "./mountTable.js"
+import { lustreMountDuration, lustreMounts, setGauge, timed } from "../observability/metrics.js"
+import { mountAt, sharedMountPoint, sharedMountsIn } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { recordSharedMountOptions, sameOptions, sharedMountOptions } from "./sharedMountOptions.js"
 
@@ -16,6 +17,10 @@ export const mountRetry = Schedule.exponential("1 second").pipe(Schedule.upTo({ 
 export const readMountTable = LustreShell.use((shell) => shell.mountTable).pipe(
   Effect.mapError((failed) => new Internal({ message: `cannot read the mount table: ${failed.message}` }))
 )
+
+/** Sets `azurelustre_csi_lustre_mounts` from the mount table, so a restarted plugin counts what it holds. */
+export const recordMountsHeld = (table: ReadonlyArray<MountEntry>) =>
+  NodeConfig.use((config) => setGauge(lustreMounts, {}, sharedMountsIn(table, config.mountRoot).length))
 
 /**
  * The node's one Lustre client mount of `filesystem`, made if there is none yet. Callers hold the
@@ -61,6 +66,7 @@ export const ensureSharedMount = Effect.fnUntraced(function*(
   // The timeout bounds every attempt together: a hung mount holds this filesystem's lock for at
   // most mountTimeout, and never anyone else's.
   yield* shell.mountLustre(filesystem, mountPoint, lustreOptions).pipe(
+    (mounting) => timed(lustreMountDuration, { operation: "mount" }, mounting),
     Effect.retry(mountRetry),
     Effect.mapError((failed) =>
       new Unavailable({ message: `cannot mount ${label} at ${mountPoint}: ${failed.message}; the caller retries` })
@@ -78,7 +84,9 @@ export const ensureSharedMount = Effect.fnUntraced(function*(
   )
   yield* recordSharedMountOptions(mountPoint, lustreOptions)
   yield* Effect.logInfo("mounted Lustre").pipe(Effect.annotateLogs({ filesystem: label, mountPoint }))
-  const mounted = mountAt(yield* readMountTable, mountPoint)
+  const table = yield* readMountTable
+  yield* recordMountsHeld(table)
+  const mounted = mountAt(table, mountPoint)
   if (mounted === undefined) {
     return yield* new Internal({ message: `mount of ${label} reported success but ${mountPoint} is not in the mount table` })
   }

@@ -29,11 +29,19 @@ describe("the command line", () => {
         logLevel: "debug",
         drainTimeoutSeconds: 20,
         mountTimeoutSeconds: 60,
-        armPollQuietSeconds: 450
+        armPollQuietSeconds: 450,
+        healthPort: 29763,
+        removeNodeTaint: true
       }
     }))
     const flagsWin = parse(["serve", "--mode=controller", "--endpoint", "/csi/c.sock"], { CSI_MODE: "node" })
-    expect(Result.getOrThrow(flagsWin)).toMatchObject({ options: { mode: "controller", socketPath: "/csi/c.sock", nodeId: undefined } })
+    expect(Result.getOrThrow(flagsWin)).toMatchObject({
+      options: { mode: "controller", socketPath: "/csi/c.sock", nodeId: undefined, healthPort: 29762 }
+    })
+    expect(Result.getOrThrow(parse(["serve", "--node-id", "n", "--health-port", "9000", "--remove-node-taint=false"], {
+      HEALTH_PORT: "9100",
+      REMOVE_NODE_TAINT: "true"
+    }))).toMatchObject({ options: { healthPort: 9000, removeNodeTaint: false } })
     expect(Result.getOrThrow(parse(["serve", "--node-id", "n1"]))).toMatchObject({
       options: { socketPath: "/csi/csi.sock", driverName: "azurelustre.csi.azure.com", mode: "all", logLevel: "info" }
     })
@@ -49,6 +57,8 @@ describe("the command line", () => {
     [["serve", "--node-id", "n", "--endpoint", "tcp://0.0.0.0:1"], 'invalid --endpoint "tcp://0.0.0.0:1"'],
     [["serve", "--node-id", "n", "--drain-timeout", "-3"], 'invalid --drain-timeout "-3"'],
     [["serve", "--mode", "node"], "--node-id (or NODE_ID) is required in node mode"],
+    [["serve", "--node-id", "n", "--health-port", "70000"], 'invalid --health-port "70000": expected a port number from 0 to 65535'],
+    [["serve", "--node-id", "n", "--remove-node-taint", "yes"], 'invalid --remove-node-taint "yes": expected true or false'],
     [["serve", "--node-id"], "flag --node-id needs a value"],
     [["serve", "extra"], 'unexpected argument "extra" for `serve`'],
     [["frobnicate"], 'unknown command "frobnicate"'],

@@ -52,7 +52,7 @@ describe("azurelustre-csi sim (the real process)", () => {
 
   it("refuses to start on a socket another driver serves, with exit code 1", async () => {
     const first = await simulation()
-    const second = runDriver(["sim", "--endpoint", first.socketPath, "--state-dir", first.stateDir])
+    const second = runDriver(["sim", "--endpoint", first.socketPath, "--state-dir", first.stateDir, "--health-port", "0"])
     expect(await second.exited).toBe(1)
     expect(second.output()).toContain("another process is already serving on")
   })

@@ -29,7 +29,9 @@ export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Pr
   const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-sim-"))
   const socketPath = Path.join(home, "csi.sock")
   const stateDir = Path.join(home, "state")
-  const driver = runDriver(["sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, ...extraArgs])
+  const driver = runDriver([
+    "sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--health-port", "0", ...extraArgs
+  ])
   const deadline = Date.now() + 10_000
   while (!driver.output().includes("serving CSI")) {
     if (Date.now() > deadline || driver.child.exitCode !== null) {

@@ -1,4 +1,5 @@
-import { type Context, Duration, Effect, Exit, Layer, Logger, Ref, References, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Logger, Metric, Ref, References, Scope } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import type { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type AmlfsApiFakeOptions } from "../../layers/azure/AmlfsApiFake.js"
 import { ClusterExpander } from "../../src/controller/dynamic/ClusterExpander.js"
@@ -13,6 +14,7 @@ import * as Path from "node:path"
 import { DriverConfig, type Mode } from "../../src/config/DriverConfig.js"
 import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
+import { HealthServer } from "../../src/health/HealthServer.js"
 import type { Readiness } from "../../src/health/Readiness.js"
 import { LnetProbeFake } from "../../layers/lnet/LnetProbeFake.js"
 import { LustreShellFake, type LustreShellFakeOptions } from "../../layers/lustre/LustreShellFake.js"
@@ -59,6 +61,8 @@ export const startInProcessDriver = async (options: {
   readonly mode?: Mode
   readonly socketPath?: string
   readonly drainTimeout?: Duration.Input
+  /** Serve /healthz, /livez and /metrics on a free loopback port too. */
+  readonly healthServer?: boolean
 }) => {
   const socketPath = options.socketPath ?? tempSocketPath()
   const logs: Array<string> = []
@@ -94,21 +98,32 @@ export const startInProcessDriver = async (options: {
     Logger.layer([jsonLogger((line) => logs.push(line))]),
     Layer.succeed(References.MinimumLogLevel, "Debug")
   )
+  // Each driver counts in its own registry, so a test reads exactly the metrics its calls made.
+  const metricRegistry = Layer.succeed(Metric.MetricRegistry, new Map())
   const scope = Effect.runSync(Scope.make())
-  const nodeServices = await Effect.runPromise(Layer.buildWithScope(nodeLayers, scope))
-  await Effect.runPromise(
+  const nodeServices = await Effect.runPromise(Layer.buildWithScope(Layer.merge(nodeLayers, metricRegistry), scope))
+  const health = options.healthServer === true
+    ? HealthServer.layer({ host: "127.0.0.1", port: 0 })
+    : Layer.succeed(HealthServer, { port: 0 })
+  const driverContext = await Effect.runPromise(
     Layer.buildWithScope(
       CsiServerLive(socketPath, servicesOf(options.mode ?? "all")).pipe(
+        Layer.provideMerge(health),
         Layer.provide(Layer.mergeAll(config, options.readiness, Layer.succeedContext(nodeServices))),
         Layer.provide(logging)
       ),
       scope
     )
   )
+  const healthPort = Context.get(driverContext, HealthServer).port
   const client = csiClient(socketPath)
   return {
     socketPath,
     logs,
+    /** Where /healthz, /livez and /metrics answer (with `healthServer: true`). */
+    healthUrl: `http://127.0.0.1:${healthPort}`,
+    /** The driver's metrics in Prometheus text, as /metrics serves them. */
+    metrics: () => Effect.runPromise(Effect.provide(PrometheusMetrics.format(), nodeServices)),
     /** The Kubernetes Events the controller recorded. */
     events: () => Ref.getUnsafe(events),
     client,

@@ -11,6 +11,7 @@ import { type CsiError, FailedPrecondition, InvalidArgument, NotFound, OutOfRang
 import { isCreatedByDriver, PVC_NAME_TAG, PVC_NAMESPACE_TAG } from "../../domain/ClusterTags.js"
 import { expansionAttemptOf, expansionJobName } from "../../domain/ExpansionJobName.js"
 import { type CapacityRange, capacityForSku, TIB } from "../../domain/SkuCapacity.js"
+import { armOperationWait, count, expansionJobDuration, expansionJobs, observeMillis, timed } from "../../observability/metrics.js"
 import { armCall } from "./armFailure.js"
 import { armPolling } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
@@ -97,11 +98,15 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
           Effect.repeat({
             schedule: armPolling({ startedAt, quietPeriod: Duration.zero, interval: config.creationPolling.interval }),
             until: (job) => Option.isNone(job) || isEnded(job.value)
-          })
+          }),
+          (waiting) => timed(armOperationWait, { operation: "expand" }, waiting)
         )
         if (Option.isNone(ended)) {
           return yield* new Unavailable({ message: `expansion job ${jobName} of AMLFS ${cluster.name} disappeared; the CO retries` })
         }
+        const jobOutcome = ended.value.status === "Completed" ? "completed" : "failed"
+        yield* count(expansionJobs, { outcome: jobOutcome })
+        yield* observeMillis(expansionJobDuration, { outcome: jobOutcome }, (yield* Clock.currentTimeMillis) - startedAt)
         return yield* outcome(cluster, ended.value)
       })
 
@@ -145,6 +150,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
           api.beginExpansion(resourceGroup, name, jobName, tib, cluster.location),
           `starting expansion job ${jobName} of AMLFS ${name} in ${resourceGroup}`
         )
+        yield* count(expansionJobs, { outcome: "started" })
         yield* Effect.logInfo("expanding an AMLFS cluster").pipe(
           Effect.annotateLogs({ cluster: name, resourceGroup, job: jobName, fromTiB: capacityOf(cluster), toTiB: tib })
         )

@@ -13,6 +13,7 @@ import {
 } from "../../../layers/azure/AmlfsApi.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
+import { armOperationWait, timed } from "../../observability/metrics.js"
 import { armCall } from "./armFailure.js"
 import { armPolling } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
@@ -118,7 +119,8 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
           Effect.repeat({
             schedule: armPolling({ startedAt, ...config.creationPolling }),
             until: (current) => Option.isNone(current) || isSettled(current.value.provisioningState)
-          })
+          }),
+          (waiting) => timed(armOperationWait, { operation: "create" }, waiting)
         )
       })
 
@@ -190,7 +192,8 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
       const waitUntilGone = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
         const startedAt = yield* Clock.currentTimeMillis
         yield* read(resourceGroup, name).pipe(
-          Effect.repeat({ schedule: armPolling({ startedAt, ...config.deletionPolling }), until: Option.isNone })
+          Effect.repeat({ schedule: armPolling({ startedAt, ...config.deletionPolling }), until: Option.isNone }),
+          (waiting) => timed(armOperationWait, { operation: "delete" }, waiting)
         )
       })
 

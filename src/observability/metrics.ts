@@ -1,0 +1,99 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+
+/**
+ * Every metric the driver exports, in one place: the README's metrics table is this file.
+ * Names follow Prometheus conventions (`_total` counters, `_seconds` histograms, base units)
+ * under one prefix, `azurelustre_csi_`.
+ */
+
+const seconds = (...boundaries: Array<number>) => boundaries
+
+export const grpcRequests = Metric.counter("azurelustre_csi_grpc_requests_total", {
+  description: "CSI calls answered, by method and gRPC code",
+  incremental: true
+})
+
+export const grpcRequestDuration = Metric.histogram("azurelustre_csi_grpc_request_duration_seconds", {
+  description: "Time to answer a CSI call, by method",
+  boundaries: seconds(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300)
+})
+
+export const armRequests = Metric.counter("azurelustre_csi_arm_requests_total", {
+  description: "Azure Resource Manager requests, by operation and status (ok, an HTTP status, or no_response)",
+  incremental: true
+})
+
+export const armOperationWait = Metric.histogram("azurelustre_csi_arm_operation_wait_seconds", {
+  description: "Time waited on a long-running ARM operation (create, delete, expand), by operation and outcome",
+  boundaries: seconds(1, 10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
+})
+
+export const expansionJobs = Metric.counter("azurelustre_csi_expansion_jobs_total", {
+  description: "AMLFS expansion jobs, by outcome: started, completed, failed (Failed or rolled back)",
+  incremental: true
+})
+
+export const expansionJobDuration = Metric.histogram("azurelustre_csi_expansion_job_duration_seconds", {
+  description: "Time from an expansion job's start to its end as the controller saw it, by outcome",
+  boundaries: seconds(10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
+})
+
+export const lustreMounts = Metric.gauge("azurelustre_csi_lustre_mounts", {
+  description: "Lustre client mounts this node plugin holds (one per filesystem, shared by its volumes)"
+})
+
+export const lustreMountDuration = Metric.histogram("azurelustre_csi_lustre_mount_duration_seconds", {
+  description: "Time to mount or unmount a Lustre filesystem, by operation and outcome",
+  boundaries: seconds(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120)
+})
+
+export const readinessCheck = Metric.gauge("azurelustre_csi_readiness_check", {
+  description: "The last result of each readiness check: 1 passing, 0 failing"
+})
+
+export const ready = Metric.gauge("azurelustre_csi_ready", {
+  description: "1 when every readiness check passes, else 0"
+})
+
+export const startupTaintRemoved = Metric.gauge("azurelustre_csi_startup_taint_removed", {
+  description: "1 once the node plugin has removed its start-up taint from the Node (or found none), else 0"
+})
+
+/** Adds 1 to a counter with these labels. */
+export const count = (counter: Metric.Metric<number, unknown>, labels: Readonly<Record<string, string>>) =>
+  Metric.update(Metric.withAttributes(counter, labels), 1)
+
+/** Records a duration, in seconds, given in milliseconds. */
+export const observeMillis = (
+  histogram: Metric.Metric<number, unknown>,
+  labels: Readonly<Record<string, string>>,
+  millis: number
+) => Metric.update(Metric.withAttributes(histogram, labels), millis / 1000)
+
+/** Sets a gauge with these labels. */
+export const setGauge = (gauge: Metric.Metric<number, unknown>, labels: Readonly<Record<string, string>>, value: number) =>
+  Metric.update(Metric.withAttributes(gauge, labels), value)
+
+/**
+ * Runs `effect` and records how long it took (by the Clock, so TestClock drives it too) in
+ * `histogram`, labelled with `labels` and an `outcome`: `ok`, `error` or `interrupted`.
+ */
+export const timed = <A, E, R>(
+  histogram: Metric.Metric<number, unknown>,
+  labels: Readonly<Record<string, string>>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeMillis, (started) =>
+    effect.pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ended) =>
+          observeMillis(histogram, {
+            ...labels,
+            outcome: Exit.isSuccess(exit) ? "ok" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "error"
+          }, ended - started))
+      )
+    ))

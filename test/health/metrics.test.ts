@@ -1,0 +1,142 @@
+import { Duration, Effect, Exit, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
+import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
+import { staticCredential } from "../../layers/azure/AzureCredential.js"
+import { Readiness } from "../../src/health/Readiness.js"
+import { ask } from "../support/csiClient.js"
+import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
+import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
+import { sampleSum } from "../support/prometheus.js"
+
+const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text()
+
+describe("metrics, scraped over HTTP", () => {
+  it("count every CSI call by method and code and time it", async () => {
+    const driver = await startInProcessDriver({ healthServer: true, readiness: Readiness.layerFromChecks([]) })
+    try {
+      const { identity, node } = driver.client
+      for (let i = 0; i < 3; i++) await ask(identity, identity.probe, {})
+      await ask(identity, identity.getPluginInfo, {})
+      for (let i = 0; i < 2; i++) await ask(node, node.nodeGetVolumeStats, { volumeId: "", volumePath: "/x", stagingTargetPath: "" })
+      await ask(driver.client.controller, driver.client.controller.listVolumes, { maxEntries: 0, startingToken: "" })
+
+      const text = await scrape(driver.healthUrl)
+      const requests = "azurelustre_csi_grpc_requests_total"
+      expect(sampleSum(text, requests, { method: "Probe", code: "OK" })).toBe(3)
+      expect(sampleSum(text, requests, { method: "GetPluginInfo", code: "OK" })).toBe(1)
+      expect(sampleSum(text, requests, { method: "NodeGetVolumeStats", code: "INVALID_ARGUMENT" })).toBe(2)
+      expect(sampleSum(text, requests, { method: "ListVolumes", code: "UNIMPLEMENTED" })).toBe(1)
+      expect(sampleSum(text, requests)).toBe(7)
+      expect(sampleSum(text, "azurelustre_csi_grpc_request_duration_seconds_count", { method: "Probe" })).toBe(3)
+      expect(sampleSum(text, "azurelustre_csi_grpc_request_duration_seconds_bucket", { method: "Probe", le: "+Inf" })).toBe(3)
+    } finally {
+      await driver.stop()
+    }
+  })
+
+  it("count Lustre mounts held and time each mount and unmount", async () => {
+    // A real directory, because the shared mounts' options are noted in a file beside them.
+    const mountRoot = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mounts-"))
+    const targets = ["/pods/a/volume", "/pods/b/volume"]
+    const driver = await startInProcessDriver({
+      healthServer: true,
+      readiness: Readiness.layerFromChecks([]),
+      mountRoot,
+      lustreScript: { directories: ["/pods", "/pods/a", "/pods/b"] }
+    })
+    try {
+      const { node } = driver.client
+      const volumeId = "pv-1#lustrefs#10.0.0.4##f#"
+      for (const targetPath of targets) {
+        const published = await ask(node, node.nodePublishVolume, {
+          volumeId,
+          publishContext: {},
+          stagingTargetPath: "",
+          targetPath,
+          volumeCapability: mountCapability(),
+          readonly: false,
+          secrets: {},
+          volumeContext: {}
+        })
+        expect(published).toEqual({ ok: true, value: {} })
+      }
+      let text = await scrape(driver.healthUrl)
+      expect(sampleSum(text, "azurelustre_csi_lustre_mounts")).toBe(1)
+      expect(sampleSum(text, "azurelustre_csi_lustre_mount_duration_seconds_count", { operation: "mount", outcome: "ok" })).toBe(1)
+
+      for (const targetPath of targets) {
+        expect(await ask(node, node.nodeUnpublishVolume, { volumeId, targetPath })).toEqual({ ok: true, value: {} })
+      }
+      text = await scrape(driver.healthUrl)
+      expect(sampleSum(text, "azurelustre_csi_lustre_mounts")).toBe(0)
+      expect(sampleSum(text, "azurelustre_csi_lustre_mount_duration_seconds_count", { operation: "unmount", outcome: "ok" })).toBe(1)
+    } finally {
+      await driver.stop()
+    }
+  })
+})
+
+describe("ARM metrics, through the real client against the emulator", () => {
+  let emulator: ArmEmulator
+  const scope = Effect.runSync(Scope.make())
+  beforeAll(async () => {
+    emulator = await Effect.runPromise(
+      ArmEmulator.start({
+        subscriptionId: testControllerConfig.subscriptionId,
+        creationDuration: Duration.millis(300),
+        deletionDuration: Duration.millis(100),
+        operationRetryAfterSeconds: 1
+      }).pipe(Scope.provide(scope))
+    )
+  })
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+  it("count every ARM request by operation and status, and time the long-running waits", async () => {
+    const driver = await startInProcessDriver({
+      healthServer: true,
+      readiness: Readiness.layerFromChecks([]),
+      mode: "controller",
+      armLayer: AmlfsApiLive.layer({
+        subscriptionId: testControllerConfig.subscriptionId,
+        credential: staticCredential("test"),
+        endpoint: emulator.url,
+        trustedCertificatePem: emulator.certificatePem
+      })
+    })
+    try {
+      const controller = driver.client.controller
+      await Effect.runPromise(emulator.faults.throttle(1, 0))
+      const created = await ask(
+        controller,
+        controller.createVolume,
+        createVolumeRequest("pvc-metrics", {
+          "sku-name": "AMLFS-Durable-Premium-125",
+          zone: "1",
+          "maintenance-day-of-week": "Sunday",
+          "maintenance-time-of-day-utc": "02:00"
+        })
+      )
+      expect(created.ok).toBe(true)
+      const deleted = await ask(controller, controller.deleteVolume, {
+        volumeId: created.ok ? created.value.volume?.volumeId ?? "" : "",
+        secrets: {}
+      })
+      expect(deleted.ok).toBe(true)
+
+      const text = await scrape(driver.healthUrl)
+      const seen = (await Effect.runPromise(emulator.counters)).requests.length
+      expect(sampleSum(text, "azurelustre_csi_arm_requests_total")).toBe(seen)
+      expect(sampleSum(text, "azurelustre_csi_arm_requests_total", { status: "429" })).toBe(1)
+      expect(sampleSum(text, "azurelustre_csi_arm_requests_total", { operation: "createAmlFilesystem", status: "201" }))
+        .toBe(1)
+      expect(sampleSum(text, "azurelustre_csi_arm_operation_wait_seconds_count", { operation: "create", outcome: "ok" })).toBe(1)
+      expect(sampleSum(text, "azurelustre_csi_arm_operation_wait_seconds_count", { operation: "delete", outcome: "ok" })).toBe(1)
+    } finally {
+      await driver.stop()
+    }
+  })
+})
