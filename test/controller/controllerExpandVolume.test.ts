@@ -14,6 +14,7 @@ import { Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
 import { createVolumeRequest } from "../support/csiRequests.js"
+import { sampleSum } from "../support/prometheus.js"
 
 const TIB = 1n << 40n
 const CLUSTER = "pvc-0a1b2c3d"
@@ -139,6 +140,13 @@ describe("ControllerExpandVolume of a driver-created volume grows its AMLFS clus
     expect(await driver.expandTo(volumeId, 40n)).toMatchObject({ ok: true, value: { capacityBytes: 48n * TIB } })
     expect(await driver.puts()).toBe(2)
     expect(await driver.jobNames()).toEqual(["expand-to-48tib Failed", "expand-to-48tib-2 Completed"])
+
+    const metrics = await driver.metrics()
+    expect(["started", "completed", "failed"].map((outcome) => sampleSum(metrics, "azurelustre_csi_expansion_jobs_total", { outcome })))
+      .toEqual([2, 1, 1])
+    expect(sampleSum(metrics, "azurelustre_csi_expansion_job_duration_seconds_count", { outcome: "failed" })).toBe(1)
+    expect(sampleSum(metrics, "azurelustre_csi_expansion_job_duration_seconds_count", { outcome: "completed" })).toBe(1)
+    expect(sampleSum(metrics, "azurelustre_csi_arm_operation_wait_seconds_count", { operation: "expand", outcome: "ok" })).toBe(2)
   })
 
   it("answers an error with ARM's reason when the job rolls back", async () => {
