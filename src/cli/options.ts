@@ -27,6 +27,8 @@ export interface ServeOptions {
   readonly healthPort: number
   /** Whether the node plugin removes its Node's start-up taint once it is ready. */
   readonly removeNodeTaint: boolean
+  /** Whether the controller's readiness also reads from ARM (besides getting a token). */
+  readonly checkArm: boolean
 }
 
 export interface SimOptions {
@@ -92,6 +94,11 @@ const serveFlags = {
     env: "REMOVE_NODE_TAINT",
     default: "true",
     help: `remove the Node's ${STARTUP_TAINT_KEY} taint once LNet is ready and kubelet has registered the driver (true or false)`
+  },
+  "check-arm": {
+    env: "CHECK_ARM",
+    default: "false",
+    help: "the controller is ready only while ARM answers a read (the AMLFS SKU list, at most once a minute), not only when it has a token"
   }
 } satisfies Record<string, FlagSpec>
 
@@ -256,7 +263,8 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
           valueOf(parsed, env, "health-port", serveFlags["health-port"]) ??
             String(mode === "controller" ? CONTROLLER_HEALTH_PORT : NODE_HEALTH_PORT)
         ),
-        removeNodeTaint: yield* bool(source("remove-node-taint"), get("remove-node-taint"))
+        removeNodeTaint: yield* bool(source("remove-node-taint"), get("remove-node-taint")),
+        checkArm: yield* bool(source("check-arm"), get("check-arm"))
       }
     } as const
   })

@@ -31,7 +31,8 @@ describe("the command line", () => {
         mountTimeoutSeconds: 60,
         armPollQuietSeconds: 450,
         healthPort: 29763,
-        removeNodeTaint: true
+        removeNodeTaint: true,
+        checkArm: false
       }
     }))
     const flagsWin = parse(["serve", "--mode=controller", "--endpoint", "/csi/c.sock"], { CSI_MODE: "node" })
