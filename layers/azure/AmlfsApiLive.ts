@@ -321,7 +321,8 @@ const make = (options: AmlfsApiLiveOptions) =>
       operation: string,
       send: (signal: AbortSignal) => Promise<A>,
       onError: (cause: unknown) => E,
-      statusOfAnswer: (answer: A) => string = () => "ok"
+      // Every operation the SDK answers without a raw response succeeds with 200.
+      statusOfAnswer: (answer: A) => string = () => "200"
     ): Effect.Effect<A, E | ArmError> =>
       Effect.tryPromise({ try: send, catch: onError }).pipe(
         Effect.timeoutOrElse({

@@ -23,7 +23,7 @@ export const grpcRequestDuration = Metric.histogram("azurelustre_csi_grpc_reques
 })
 
 export const armRequests = Metric.counter("azurelustre_csi_arm_requests_total", {
-  description: "Azure Resource Manager requests, by operation and status (ok, an HTTP status, or no_response)",
+  description: "Azure Resource Manager requests, by operation and status (the HTTP status, no_response or cancelled)",
   incremental: true
 })
 

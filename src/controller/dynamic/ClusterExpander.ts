@@ -9,8 +9,9 @@ import * as Result from "effect/Result"
 import { type AmlFilesystem, AmlfsApi, type ExpansionJob } from "../../../layers/azure/AmlfsApi.js"
 import { type CsiError, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver, PVC_NAME_TAG, PVC_NAMESPACE_TAG } from "../../domain/ClusterTags.js"
+import { holdsRequired } from "../../domain/ExpansionCapacity.js"
 import { expansionAttemptOf, expansionJobName } from "../../domain/ExpansionJobName.js"
-import { type CapacityRange, capacityForSku, TIB } from "../../domain/SkuCapacity.js"
+import { type CapacityRange, capacityForSku } from "../../domain/SkuCapacity.js"
 import { armOperationWait, count, expansionJobDuration, expansionJobs, observeMillis, timed } from "../../observability/metrics.js"
 import { armCall } from "./armFailure.js"
 import { armPolling } from "./armSchedules.js"
@@ -118,7 +119,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
         }
         const message = `expansion job ${job.name} of AMLFS ${cluster.name} to ${job.newStorageCapacityTiB} TiB ` +
           `${isRunning(job) ? "is" : "ended"} ${job.status}${job.statusCode === undefined ? "" : ` (${job.statusCode})`}: ` +
-          `${job.statusMessage ?? "ARM gave no reason"}. The volume keeps its size; once the job has ended, the next ` +
+          `${(job.statusMessage ?? "ARM gave no reason").replace(/\.$/, "")}. The volume keeps its size; once the job has ended, the next ` +
           "retry starts a new one"
         yield* recordOnPvc(events, pvcOf(cluster), "Warning", "ExpansionFailed", message)
         return yield* new Unavailable({ message })
@@ -163,11 +164,11 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
         Effect.gen(function*() {
           const cluster = yield* readyCluster(resourceGroup, name)
           const current = capacityOf(cluster)
-          if (BigInt(Math.ceil(current)) * TIB >= range.requiredBytes) return current
+          if (holdsRequired(current, range)) return current
           const tib = yield* targetOf(cluster, range)
           const { joined, value } = yield* once(expanding, nothingConflicts, `${resourceGroup}/${name}`, expand(cluster, tib))
           // A joined expansion may have been to less than this call asks: then grow further.
-          return joined && BigInt(Math.ceil(value)) * TIB < range.requiredBytes
+          return joined && !holdsRequired(value, range)
             ? yield* ensureExpanded(resourceGroup, name, range)
             : value
         })
