@@ -5,6 +5,7 @@ import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
 import { AzureConfig } from "../layers/azure/AzureConfig.js"
 import { makeArmCredential } from "../layers/azure/AzureCredential.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
+import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
@@ -25,12 +26,12 @@ import { resolveNodeZone } from "./node/nodeZone.js"
 import { VENDOR_VERSION } from "./version.js"
 
 /**
- * The zone NodeGetInfo reports: the flag's, else the Node's zone label. The Kubernetes client
- * (~90 MB resident) is loaded only for that, and only by a node plugin given no --zone.
+ * The zone NodeGetInfo reports: the flag's, else the Node's zone label, read through the node
+ * plugin's small client (KubeNodeLive), not @kubernetes/client-node.
  */
 const nodeZone = (options: ServeOptions, nodeId: string): Effect.Effect<string | undefined> =>
   options.zone !== undefined ? Effect.succeed(options.zone) : resolveNodeZone(undefined, nodeId).pipe(
-    Effect.provide(KubeLive.layer),
+    Effect.provide(KubeNodeLive.layer),
     Effect.catch((failed) =>
       Effect.logWarning("cannot reach the Kubernetes API to read the node's zone; reporting no zone").pipe(
         Effect.annotateLogs({ reason: failed.message }),

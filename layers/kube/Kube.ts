@@ -4,9 +4,10 @@ import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 /**
- * A Kubernetes API call that did not succeed. `operation` names the API call (`readNode`, ...),
- * `status` is the HTTP status the API server answered, or 0 when there was no answer (the server
- * was unreachable, the call timed out, the client could not be configured).
+ * A Kubernetes API call that did not succeed, through `Kube` or `KubeNode`. `operation` names
+ * the API call (`readNode`, ...), `status` is the HTTP status the API server answered, or 0 when
+ * there was no answer (the server was unreachable, the call timed out, the client could not be
+ * configured).
  */
 export class KubeError extends Schema.TaggedError<KubeError>()("KubeError", {
   operation: Schema.String,
@@ -67,10 +68,11 @@ export const truncateNote = (note: string, maxBytes: number = MAX_EVENT_NOTE_BYT
   return kept + marker
 }
 
-/** What the driver reads from and writes to the Kubernetes API. */
+/**
+ * What the controller reads from and writes to the Kubernetes API. The node plugin's calls are
+ * `KubeNode`'s.
+ */
 export class Kube extends Context.Service<Kube, {
-  /** The labels of Node `nodeName` (`GET /api/v1/nodes/<name>`); `{}` when it has none. */
-  readonly readNodeLabels: (nodeName: string) => Effect.Effect<Readonly<Record<string, string>>, KubeError>
   /**
    * Records an Event (`POST /apis/events.k8s.io/v1/namespaces/<ns>/events`) about `regarding`,
    * reported by `azurelustre.csi.azure.com` from this pod (POD_NAME, else the hostname).
@@ -114,6 +116,8 @@ export const refusalMessage = (
 
 const verbs: Readonly<Record<string, string>> = {
   readNode: "read nodes",
+  patchNode: "patch nodes",
+  readCSINode: "read csinodes (storage.k8s.io)",
   createEvent: "create events (events.k8s.io)",
   readSecret: "read secrets",
   readPersistentVolumeClaim: "read persistentvolumeclaims"

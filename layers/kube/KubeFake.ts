@@ -3,11 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { Kube, KubeError, type KubeEvent, refusalMessage, truncateNote } from "./Kube.js"
+import { Kube, type KubeError, type KubeEvent, truncateNote } from "./Kube.js"
 
 /** One call the fake saw. */
 export type KubeCall =
-  | { readonly _tag: "ReadNodeLabels"; readonly nodeName: string }
   | { readonly _tag: "RecordEvent"; readonly event: KubeEvent }
   | { readonly _tag: "ReadSecret"; readonly namespace: string; readonly name: string }
 
@@ -15,15 +14,13 @@ export type KubeCall =
 export const secretKey = (namespace: string, name: string): string => `${namespace}/${name}`
 
 /**
- * A deterministic Kube for tests. `nodes` maps each node's name to its labels (an unknown name
- * is a 404, worded as the live layer words it); `secrets` maps `<namespace>/<name>` to a
- * Secret's (decoded) data; `events` lists every Event recorded, in order, with its note cut as
- * the live layer cuts it. Every call first takes the next error queued in `failures`, if any,
- * and fails with it: queue three errors and the fourth call succeeds. All are Refs the test may
- * change mid-test; `calls` lists every call, in order.
+ * A deterministic Kube for tests. `secrets` maps `<namespace>/<name>` to a Secret's (decoded)
+ * data; `events` lists every Event recorded, in order, with its note cut as the live layer cuts
+ * it. Every call first takes the next error queued in `failures`, if any, and fails with it:
+ * queue three errors and the fourth call succeeds. All are Refs the test may change mid-test;
+ * `calls` lists every call, in order.
  */
 export class KubeFake extends Context.Service<KubeFake, {
-  readonly nodes: Ref.Ref<ReadonlyMap<string, Readonly<Record<string, string>>>>
   readonly secrets: Ref.Ref<ReadonlyMap<string, Readonly<Record<string, string>>>>
   readonly events: Ref.Ref<ReadonlyArray<KubeEvent>>
   readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
@@ -31,7 +28,6 @@ export class KubeFake extends Context.Service<KubeFake, {
 }>()("azurelustre/kube/KubeFake") {
   static readonly layer = (
     options: {
-      readonly nodes?: Readonly<Record<string, Readonly<Record<string, string>>>>
       /** Secrets by `<namespace>/<name>` (see `secretKey`), each its decoded data. */
       readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>
       readonly failures?: ReadonlyArray<KubeError>
@@ -43,21 +39,6 @@ export class KubeFake extends Context.Service<KubeFake, {
         const state = yield* KubeFake
         const record = (call: KubeCall) => Ref.update(state.calls, (calls) => [...calls, call])
         const nextFailure = Ref.modify(state.failures, (queued) => [queued[0], queued.slice(1)])
-
-        const readNodeLabels = Effect.fn("KubeFake.readNodeLabels")(function*(nodeName: string) {
-          yield* record({ _tag: "ReadNodeLabels", nodeName })
-          const failure = yield* nextFailure
-          if (failure !== undefined) return yield* failure
-          const labels = (yield* Ref.get(state.nodes)).get(nodeName)
-          if (labels === undefined) {
-            return yield* new KubeError({
-              operation: "readNode",
-              status: 404,
-              message: refusalMessage("readNode", 404, `node ${nodeName}`, undefined)
-            })
-          }
-          return labels
-        })
 
         const recordEvent = Effect.fn("KubeFake.recordEvent")(function*(event: KubeEvent) {
           yield* record({ _tag: "RecordEvent", event })
@@ -73,15 +54,12 @@ export class KubeFake extends Context.Service<KubeFake, {
           return Option.fromUndefinedOr((yield* Ref.get(state.secrets)).get(secretKey(namespace, name)))
         })
 
-        return Kube.of({ readNodeLabels, recordEvent, readSecret })
+        return Kube.of({ recordEvent, readSecret })
       })
     ).pipe(Layer.provideMerge(Layer.effect(
       KubeFake,
       Effect.gen(function*() {
         return KubeFake.of({
-          nodes: yield* Ref.make<ReadonlyMap<string, Readonly<Record<string, string>>>>(
-            new Map(Object.entries(options.nodes ?? {}))
-          ),
           secrets: yield* Ref.make<ReadonlyMap<string, Readonly<Record<string, string>>>>(
             new Map(Object.entries(options.secrets ?? {}))
           ),

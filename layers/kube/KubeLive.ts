@@ -66,7 +66,7 @@ const decodeSecretData = (data: Readonly<Record<string, string>> | undefined): R
 const make = (source: Source, options: KubeLiveOptions) =>
   Effect.gen(function*() {
     // Loaded here, not at the top of the module: a process that never builds this layer (the
-    // node plugin without a zone to look up, the simulation) never pays for the client.
+    // node plugin, which has KubeNodeLive; the simulation) never pays for the client.
     const k8s = yield* Effect.tryPromise({
       try: () => import("@kubernetes/client-node"),
       catch: (cause) =>
@@ -144,12 +144,6 @@ const make = (source: Source, options: KubeLiveOptions) =>
         })
       )
 
-    const readNodeLabels = Effect.fn("Kube.readNodeLabels")(function*(nodeName: string) {
-      const node = yield* call("readNode", `node ${nodeName}`, (options) => core.readNode({ name: nodeName }, options))
-      const labels: Readonly<Record<string, string>> = node.metadata?.labels ?? {}
-      return labels
-    })
-
     const reportingInstance = limit(options.reportingInstance ?? defaultReportingInstance())
 
     /** The PVC's uid, which `kubectl describe pvc` matches Events on; undefined when it cannot be read. */
@@ -197,7 +191,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
       return Option.map(secret, (found) => decodeSecretData(found.data))
     })
 
-    return Kube.of({ readNodeLabels, recordEvent, readSecret })
+    return Kube.of({ recordEvent, readSecret })
   })
 
 /** The Kubernetes API through @kubernetes/client-node, loaded when the layer is built. */

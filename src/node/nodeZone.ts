@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { Kube, type KubeError } from "../../layers/kube/Kube.js"
+import type { KubeError } from "../../layers/kube/Kube.js"
+import { KubeNode } from "../../layers/kube/KubeNode.js"
 
 /** The well-known label the cloud provider sets to the node's availability zone. */
 export const ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -23,7 +24,7 @@ export const nodeLabelRetry = Schedule.exponential("500 millis").pipe(
  */
 export const resolveNodeZone = Effect.fnUntraced(function*(flagZone: string | undefined, nodeName: string) {
   if (flagZone !== undefined && flagZone !== "") return flagZone
-  const kube = yield* Kube
+  const kube = yield* KubeNode
   return yield* kube.readNodeLabels(nodeName).pipe(
     Effect.retry(nodeLabelRetry),
     Effect.map((labels): string | undefined => {

@@ -25,15 +25,7 @@ interface FakeApiServer {
   readonly abandoned: Array<string>
 }
 
-const nodeJson = (name: string, labels: Readonly<Record<string, string>> | undefined) => ({
-  apiVersion: "v1",
-  kind: "Node",
-  metadata: { name, uid: `uid-${name}`, resourceVersion: "1", ...(labels === undefined ? {} : { labels }) },
-  spec: {},
-  status: {}
-})
-
-const statusJson = (code: number, reason: string, message: string, name: string, kind = "nodes") => ({
+const statusJson = (code: number, reason: string, message: string, name: string, kind: string) => ({
   kind: "Status",
   apiVersion: "v1",
   metadata: {},
@@ -43,11 +35,6 @@ const statusJson = (code: number, reason: string, message: string, name: string,
   details: { name, kind },
   code
 })
-
-const nodes: Readonly<Record<string, Readonly<Record<string, string>> | undefined>> = {
-  "worker-1": { "kubernetes.io/hostname": "worker-1", "topology.kubernetes.io/zone": "eastus-2" },
-  "bare": undefined
-}
 
 /** PVCs by `<namespace>/<name>`, with their uids. */
 const claims: Readonly<Record<string, string>> = { "apps/claim-1": "6f1a2b3c-0000-4000-8000-000000000001" }
@@ -66,8 +53,9 @@ const FORBIDDEN_NAMESPACE = "locked"
 type Reply = readonly [code: number, body: unknown] | "hang"
 
 /**
- * A fake of the API server's routes the driver uses: nodes, PVCs and Secrets (GET), Events
- * (POST, answered with the Event and a generated name). Namespace `locked` is 403 everywhere.
+ * A fake of the API server's routes the controller uses: PVCs and Secrets (GET), Events (POST,
+ * answered with the Event and a generated name). Namespace `locked` is 403 everywhere; Secret
+ * `slow` is never answered.
  */
 const route = (method: string, url: string, body: string): Reply => {
   const path = url.split("?")[0] ?? ""
@@ -87,28 +75,11 @@ const route = (method: string, url: string, body: string): Reply => {
     ] as const
   const notFound = (resource: string, name: string) =>
     [404, statusJson(404, "NotFound", `${resource} "${name}" not found`, name, resource)] as const
-  // GET /api/v1/nodes/<name>
-  if (method === "GET" && parts.length === 4 && parts[0] === "api" && parts[2] === "nodes") {
-    const name = parts[3] ?? ""
-    if (name === "slow") return "hang"
-    if (name === "forbidden") {
-      return [
-        403,
-        statusJson(
-          403,
-          "Forbidden",
-          `nodes "forbidden" is forbidden: User "system:serviceaccount:kube-system:csi-azurelustre-node-sa" cannot get resource "nodes" in API group "" at the cluster scope`,
-          name
-        )
-      ]
-    }
-    if (name in nodes) return [200, nodeJson(name, nodes[name])]
-    return notFound("nodes", name)
-  }
   // GET /api/v1/namespaces/<ns>/<resource>/<name>
   if (method === "GET" && parts.length === 6 && parts[0] === "api" && parts[2] === "namespaces") {
     const [namespace = "", resource = "", name = ""] = parts.slice(3)
     if (namespace === FORBIDDEN_NAMESPACE) return forbidden(resource, name)
+    if (resource === "secrets" && name === "slow") return "hang"
     const key = `${namespace}/${name}`
     if (resource === "persistentvolumeclaims" && key in claims) {
       return [200, {
@@ -137,7 +108,7 @@ const route = (method: string, url: string, body: string): Reply => {
       metadata: { ...event.metadata, name: `${event.metadata?.generateName ?? ""}x7k2p`, namespace }
     }]
   }
-  return [405, statusJson(405, "MethodNotAllowed", "no", "")]
+  return [405, statusJson(405, "MethodNotAllowed", "no", "", "")]
 }
 
 const handle = (server: FakeApiServer) => (request: Http.IncomingMessage, response: Http.ServerResponse) => {
@@ -204,62 +175,25 @@ const withApiServer = <A, E>(
     return yield* program(server).pipe(Effect.provide(layer(server)))
   })
 
-const readNodeLabels = (nodeName: string) =>
+const readSecret = (namespace: string, name: string) =>
   Effect.gen(function*() {
-    return yield* (yield* Kube).readNodeLabels(nodeName)
+    return yield* (yield* Kube).readSecret(namespace, name)
   })
 
 describe("KubeLive against a fake API server", () => {
-  it.live("reads a node's labels, with the user's token as a bearer token", () =>
-    withApiServer((server) =>
-      Effect.gen(function*() {
-        const kube = yield* Kube
-        assert.deepStrictEqual(yield* kube.readNodeLabels("worker-1"), {
-          "kubernetes.io/hostname": "worker-1",
-          "topology.kubernetes.io/zone": "eastus-2"
-        })
-        assert.deepStrictEqual(yield* kube.readNodeLabels("bare"), {})
-        assert.deepStrictEqual(server.seen.map(({ method, url }) => `${method} ${url}`), [
-          "GET /api/v1/nodes/worker-1",
-          "GET /api/v1/nodes/bare"
-        ])
-        assert.deepStrictEqual(server.seen.map((seen) => seen.authorization), ["Bearer t", "Bearer t"])
-      })
-    ))
-
-  it.live("404 is a KubeError naming the node", () =>
-    withApiServer(() =>
-      Effect.gen(function*() {
-        const failed = yield* Effect.flip((yield* Kube).readNodeLabels("ghost"))
-        assert.strictEqual(failed._tag, "KubeError")
-        assert.strictEqual(failed.operation, "readNode")
-        assert.strictEqual(failed.status, 404)
-        assert.strictEqual(failed.message, "node ghost not found")
-        assert.isFalse(failed.retryable)
-      })
-    ))
-
-  it.live("403 is a KubeError that points at the ClusterRole, with the API server's reason", () =>
-    withApiServer(() =>
-      Effect.gen(function*() {
-        const failed = yield* Effect.flip((yield* Kube).readNodeLabels("forbidden"))
-        assert.strictEqual(failed.status, 403)
-        assert.include(failed.message, "the driver's service account may not read nodes: check its ClusterRole")
-        assert.include(failed.message, `cannot get resource "nodes"`)
-        assert.isFalse(failed.retryable)
-      })
-    ))
-
   it.live("a call the API server does not answer times out, and its HTTP request is cancelled", () =>
     withApiServer(
       (server) =>
         Effect.gen(function*() {
-          const failed = yield* Effect.flip((yield* Kube).readNodeLabels("slow"))
+          const failed = yield* Effect.flip(readSecret("kube-system", "slow"))
           assert.strictEqual(failed.status, 0)
-          assert.match(failed.message, /^readNode node slow: the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+ did not answer within/)
+          assert.match(
+            failed.message,
+            /^readSecret secret kube-system\/slow: the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+ did not answer within/
+          )
           assert.isTrue(failed.retryable)
           yield* Effect.promise(() => waitFor(() => server.abandoned.length === 1))
-          assert.deepStrictEqual(server.abandoned, ["/api/v1/nodes/slow"])
+          assert.deepStrictEqual(server.abandoned, ["/api/v1/namespaces/kube-system/secrets/slow"])
         }),
       (server) => KubeLive.layerFromConfig(configFor(server.url), { requestTimeout: "200 millis" })
     ))
@@ -268,7 +202,7 @@ describe("KubeLive against a fake API server", () => {
     Effect.gen(function*() {
       const closed = yield* Effect.scoped(fakeApiServer)
       const failed = yield* Effect.flip(
-        readNodeLabels("worker-1").pipe(
+        readSecret("kube-system", "azure-cloud-provider").pipe(
           Effect.provide(KubeLive.layerFromConfig(configFor(closed.url)))
         )
       )
@@ -312,10 +246,10 @@ describe("KubeLive against a fake API server", () => {
               else process.env["KUBECONFIG"] = previous
             })
         )
-        const labels = yield* readNodeLabels("worker-1").pipe(
+        const secret = yield* readSecret("kube-system", "azure-cloud-provider").pipe(
           Effect.provide(KubeLive.layer)
         )
-        assert.strictEqual(labels["topology.kubernetes.io/zone"], "eastus-2")
+        assert.isTrue(Option.isSome(secret))
         assert.deepStrictEqual(server.seen.map((seen) => seen.authorization), ["Bearer from-kubeconfig"])
       })
   )
@@ -481,7 +415,7 @@ describe("KubeLive Events (events.k8s.io/v1)", () => {
 })
 
 describe("KubeLive Secrets", () => {
-  it.live("reads a Secret's data, decoded from base64", () =>
+  it.live("reads a Secret's data, decoded from base64, with the user's token as a bearer token", () =>
     withApiServer((server) =>
       Effect.gen(function*() {
         const kube = yield* Kube
@@ -495,6 +429,7 @@ describe("KubeLive Secrets", () => {
           "GET /api/v1/namespaces/kube-system/secrets/azure-cloud-provider",
           "GET /api/v1/namespaces/kube-system/secrets/no-data"
         ])
+        assert.deepStrictEqual(server.seen.map((seen) => seen.authorization), ["Bearer t", "Bearer t"])
       })
     ))
 

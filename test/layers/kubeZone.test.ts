@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Logger, Ref, References } from "effect"
 import { TestClock } from "effect/testing"
-import { Kube, KubeError } from "../../layers/kube/Kube.js"
-import { KubeFake } from "../../layers/kube/KubeFake.js"
+import { KubeError } from "../../layers/kube/Kube.js"
+import { KubeNodeFake } from "../../layers/kube/KubeNodeFake.js"
 import { resolveNodeZone, ZONE_LABEL } from "../../src/node/nodeZone.js"
 
 interface LogLine {
@@ -35,12 +35,12 @@ const unavailable = (n: number) =>
     }))
 
 const calls = Effect.gen(function*() {
-  return (yield* Ref.get((yield* KubeFake).calls)).length
+  return (yield* Ref.get((yield* KubeNodeFake).calls)).length
 })
 
 const nodes = {
-  "worker-1": { [ZONE_LABEL]: "eastus-2", "kubernetes.io/hostname": "worker-1" },
-  "worker-2": { "kubernetes.io/hostname": "worker-2" }
+  "worker-1": { labels: { [ZONE_LABEL]: "eastus-2", "kubernetes.io/hostname": "worker-1" } },
+  "worker-2": { labels: { "kubernetes.io/hostname": "worker-2" } }
 }
 
 describe("resolveNodeZone", () => {
@@ -48,7 +48,7 @@ describe("resolveNodeZone", () => {
     Effect.gen(function*() {
       assert.strictEqual(yield* resolveNodeZone("westeurope-1", "worker-1"), "westeurope-1")
       assert.strictEqual(yield* calls, 0)
-    }).pipe(Effect.provide(KubeFake.layer({ nodes }))))
+    }).pipe(Effect.provide(KubeNodeFake.layer({ nodes }))))
 
   it.effect("otherwise the node's topology.kubernetes.io/zone label; undefined when it has none", () =>
     Effect.gen(function*() {
@@ -57,12 +57,12 @@ describe("resolveNodeZone", () => {
       const { result, lines } = yield* withLogs(resolveNodeZone(undefined, "worker-2"))
       assert.strictEqual(result, undefined)
       assert.deepStrictEqual(lines, [])
-      assert.deepStrictEqual(yield* Ref.get((yield* KubeFake).calls), [
+      assert.deepStrictEqual(yield* Ref.get((yield* KubeNodeFake).calls), [
         { _tag: "ReadNodeLabels", nodeName: "worker-1" },
         { _tag: "ReadNodeLabels", nodeName: "worker-1" },
         { _tag: "ReadNodeLabels", nodeName: "worker-2" }
       ])
-    }).pipe(Effect.provide(KubeFake.layer({ nodes }))))
+    }).pipe(Effect.provide(KubeNodeFake.layer({ nodes }))))
 
   it.effect("retries after 500 ms, then 1 s: two failures, then the label", () =>
     Effect.gen(function*() {
@@ -76,7 +76,7 @@ describe("resolveNodeZone", () => {
       yield* TestClock.adjust("1 millis")
       assert.strictEqual(yield* Fiber.join(fiber), "eastus-2")
       assert.strictEqual(yield* calls, 3)
-    }).pipe(Effect.provide(KubeFake.layer({ nodes, failures: unavailable(2) }))))
+    }).pipe(Effect.provide(KubeNodeFake.layer({ nodes, failures: unavailable(2) }))))
 
   it.effect("gives up after 5 retries (0.5 + 1 + 2 + 4 + 8 s): logs why and reports no zone", () =>
     Effect.gen(function*() {
@@ -101,8 +101,8 @@ describe("resolveNodeZone", () => {
         reason: "readNode node worker-1: the API server answered HTTP 503"
       })
       // The seventh answer would have succeeded: the schedule, not the fake, stopped it.
-      assert.strictEqual((yield* Ref.get((yield* KubeFake).failures)).length, 4)
-    }).pipe(Effect.provide(KubeFake.layer({ nodes, failures: unavailable(10) }))))
+      assert.strictEqual((yield* Ref.get((yield* KubeNodeFake).failures)).length, 4)
+    }).pipe(Effect.provide(KubeNodeFake.layer({ nodes, failures: unavailable(10) }))))
 
   it.effect("a refusal that retrying cannot heal (404, 403) is reported at once", () =>
     Effect.gen(function*() {
@@ -116,26 +116,10 @@ describe("resolveNodeZone", () => {
         status: 403,
         message: "readNode node worker-1: the driver's service account may not read nodes: check its ClusterRole"
       })
-      yield* Ref.set((yield* KubeFake).failures, [forbidden])
+      yield* Ref.set((yield* KubeNodeFake).failures, [forbidden])
       const refused = yield* withLogs(resolveNodeZone(undefined, "worker-1"))
       assert.strictEqual(refused.result, undefined)
       assert.strictEqual(yield* calls, 2)
       assert.strictEqual(refused.lines[0]?.annotations["reason"], forbidden.message)
-    }).pipe(Effect.provide(KubeFake.layer({ nodes }))))
-})
-
-describe("KubeFake", () => {
-  it.effect("answers from its nodes, fails with the queued errors first, and records every call", () =>
-    Effect.gen(function*() {
-      const fake = yield* KubeFake
-      const kube = yield* Kube
-      yield* Ref.set(fake.failures, unavailable(1))
-      yield* Ref.update(fake.nodes, (all) => new Map([...all, ["worker-3", { [ZONE_LABEL]: "eastus-3" }]]))
-      assert.strictEqual((yield* Effect.flip(kube.readNodeLabels("worker-3"))).status, 503)
-      assert.deepStrictEqual(yield* kube.readNodeLabels("worker-3"), { [ZONE_LABEL]: "eastus-3" })
-      const missing = yield* Effect.flip(kube.readNodeLabels("ghost"))
-      assert.strictEqual(missing.status, 404)
-      assert.strictEqual(missing.message, "node ghost not found")
-      assert.strictEqual(yield* calls, 3)
-    }).pipe(Effect.provide(KubeFake.layer({ nodes }))))
+    }).pipe(Effect.provide(KubeNodeFake.layer({ nodes }))))
 })

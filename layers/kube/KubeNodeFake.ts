@@ -1,0 +1,111 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { KubeError, refusalMessage } from "./Kube.js"
+import { KubeNode, type NodeTaint } from "./KubeNode.js"
+
+/** A Node as the fake holds it. */
+export interface FakeNode {
+  readonly labels: Readonly<Record<string, string>>
+  readonly taints: ReadonlyArray<NodeTaint>
+}
+
+/** One call the fake saw. */
+export type KubeNodeCall =
+  | { readonly _tag: "ReadNodeLabels"; readonly nodeName: string }
+  | { readonly _tag: "ReadCsiNodeDrivers"; readonly nodeName: string }
+  | { readonly _tag: "RemoveNodeTaint"; readonly nodeName: string; readonly key: string }
+
+/**
+ * A deterministic KubeNode for tests. `nodes` maps each node's name to its labels and taints (an
+ * unknown name is a 404, worded as the live layer words it); `csiNodes` maps a node's name to
+ * the drivers its CSINode lists (an unknown name has no CSINode: `[]`, as live). `removeNodeTaint`
+ * takes the taints with that key out of `nodes`. Every call first takes the next error queued in
+ * `failures`, if any, and fails with it, changing nothing: queue three errors and the fourth call
+ * succeeds. All are Refs the test may change mid-test; `calls` lists every call, in order.
+ */
+export class KubeNodeFake extends Context.Service<KubeNodeFake, {
+  readonly nodes: Ref.Ref<ReadonlyMap<string, FakeNode>>
+  readonly csiNodes: Ref.Ref<ReadonlyMap<string, ReadonlyArray<string>>>
+  readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
+  readonly calls: Ref.Ref<ReadonlyArray<KubeNodeCall>>
+}>()("azurelustre/kube/KubeNodeFake") {
+  static readonly layer = (
+    options: {
+      /** Nodes by name; a missing `labels` or `taints` is none. */
+      readonly nodes?: Readonly<
+        Record<string, { readonly labels?: Readonly<Record<string, string>>; readonly taints?: ReadonlyArray<NodeTaint> }>
+      >
+      /** The drivers each node's CSINode lists, by node name. */
+      readonly csiNodes?: Readonly<Record<string, ReadonlyArray<string>>>
+      readonly failures?: ReadonlyArray<KubeError>
+    } = {}
+  ): Layer.Layer<KubeNode | KubeNodeFake> =>
+    Layer.effect(
+      KubeNode,
+      Effect.gen(function*() {
+        const state = yield* KubeNodeFake
+        const record = (call: KubeNodeCall) => Ref.update(state.calls, (calls) => [...calls, call])
+        const nextFailure = Ref.modify(state.failures, (queued) => [queued[0], queued.slice(1)])
+
+        const readNode = Effect.fnUntraced(function*(nodeName: string) {
+          const node = (yield* Ref.get(state.nodes)).get(nodeName)
+          if (node === undefined) {
+            return yield* new KubeError({
+              operation: "readNode",
+              status: 404,
+              message: refusalMessage("readNode", 404, `node ${nodeName}`, undefined)
+            })
+          }
+          return node
+        })
+
+        const readNodeLabels = Effect.fn("KubeNodeFake.readNodeLabels")(function*(nodeName: string) {
+          yield* record({ _tag: "ReadNodeLabels", nodeName })
+          const failure = yield* nextFailure
+          if (failure !== undefined) return yield* failure
+          return (yield* readNode(nodeName)).labels
+        })
+
+        const readCsiNodeDrivers = Effect.fn("KubeNodeFake.readCsiNodeDrivers")(function*(nodeName: string) {
+          yield* record({ _tag: "ReadCsiNodeDrivers", nodeName })
+          const failure = yield* nextFailure
+          if (failure !== undefined) return yield* failure
+          return (yield* Ref.get(state.csiNodes)).get(nodeName) ?? []
+        })
+
+        const removeNodeTaint = Effect.fn("KubeNodeFake.removeNodeTaint")(function*(nodeName: string, key: string) {
+          yield* record({ _tag: "RemoveNodeTaint", nodeName, key })
+          const failure = yield* nextFailure
+          if (failure !== undefined) return yield* failure
+          yield* readNode(nodeName)
+          return yield* Ref.modify(state.nodes, (nodes): [ReadonlyArray<NodeTaint>, ReadonlyMap<string, FakeNode>] => {
+            const node = nodes.get(nodeName)
+            const removed = node?.taints.filter((taint) => taint.key === key) ?? []
+            if (node === undefined || removed.length === 0) return [removed, nodes]
+            const kept = node.taints.filter((taint) => taint.key !== key)
+            return [removed, new Map([...nodes, [nodeName, { ...node, taints: kept }]])]
+          })
+        })
+
+        return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint })
+      })
+    ).pipe(Layer.provideMerge(Layer.effect(
+      KubeNodeFake,
+      Effect.gen(function*() {
+        const nodes = Object.entries(options.nodes ?? {}).map(([name, node]): [string, FakeNode] => [
+          name,
+          { labels: node.labels ?? {}, taints: node.taints ?? [] }
+        ])
+        return KubeNodeFake.of({
+          nodes: yield* Ref.make<ReadonlyMap<string, FakeNode>>(new Map(nodes)),
+          csiNodes: yield* Ref.make<ReadonlyMap<string, ReadonlyArray<string>>>(
+            new Map(Object.entries(options.csiNodes ?? {}))
+          ),
+          failures: yield* Ref.make<ReadonlyArray<KubeError>>(options.failures ?? []),
+          calls: yield* Ref.make<ReadonlyArray<KubeNodeCall>>([])
+        })
+      })
+    )))
+}

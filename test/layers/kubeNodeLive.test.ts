@@ -1,0 +1,563 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, type Layer, Option, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Util from "node:util"
+import type { KubeError } from "../../layers/kube/Kube.js"
+import { KubeNode } from "../../layers/kube/KubeNode.js"
+import { KubeNodeLive, type KubeNodeLiveOptions } from "../../layers/kube/KubeNodeLive.js"
+
+const STARTUP = "azurelustre.csi.azure.com/agent-not-ready"
+const DRIVER = "azurelustre.csi.azure.com"
+
+/** A self-signed certificate for 127.0.0.1 (valid 2000-2100), its own CA. */
+const TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBZjCCAQygAwIBAgIBATAKBggqhkjOPQQDAjAZMRcwFQYDVQQDDA5mYWtlLWFw
+aXNlcnZlcjAgFw0wMDAxMDEwMDAwMDBaGA8yMTAwMDEwMTAwMDAwMFowGTEXMBUG
+A1UEAwwOZmFrZS1hcGlzZXJ2ZXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATi
+lvSuJqcm5QX7VJcAJcDaptf3beb1m0/KYuPfYh87Ll6Br3PYWRDONlGo37k92Vuh
+FJtC36tEMD8FQqKOAZAHo0MwQTAPBgNVHRMBAf8EBTADAQH/MA8GA1UdEQQIMAaH
+BH8AAAEwHQYDVR0OBBYEFKJrQ4ptXKSQAAGLFGWw2cET0kN/MAoGCCqGSM49BAMC
+A0gAMEUCIQDFyyjMdUuxrboUqKMheKyVjZQwgOvTfPSNAhAWd9R7RwIgE66gqfia
+mATsBkCAWgkRcSDBQ8mb9/nEjztylghtDK0=
+-----END CERTIFICATE-----
+`
+const TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnfdc5oIZ788yELdx
+H2uDdG7hLkoUd+zvPs8PpB8TdRehRANCAATilvSuJqcm5QX7VJcAJcDaptf3beb1
+m0/KYuPfYh87Ll6Br3PYWRDONlGo37k92VuhFJtC36tEMD8FQqKOAZAH
+-----END PRIVATE KEY-----
+`
+
+interface SeenRequest {
+  readonly method: string
+  readonly url: string
+  readonly authorization: string | undefined
+  readonly contentType: string | undefined
+  readonly body: string
+}
+
+interface FakeNode {
+  labels?: Record<string, string>
+  taints?: Array<unknown>
+}
+
+interface FakeApiServer {
+  readonly url: string
+  /** Every request, in order. */
+  readonly seen: Array<SeenRequest>
+  /** URLs of requests the client gave up on before they were answered. */
+  readonly abandoned: Array<string>
+  /** The Nodes as the server holds them; PATCH changes them. */
+  readonly nodes: Map<string, FakeNode>
+  /** The drivers of each CSINode (`null` as Go serialises an empty list); no entry: no CSINode. */
+  readonly csiNodes: Map<string, Array<string> | null>
+}
+
+const NO_EXECUTE_ADDED = "2026-03-01T10:00:00Z"
+
+const initialNodes = (): Map<string, FakeNode> =>
+  new Map<string, FakeNode>([
+    ["worker-1", {
+      labels: { "kubernetes.io/hostname": "worker-1", "topology.kubernetes.io/zone": "eastus-2" },
+      taints: [
+        { key: STARTUP, effect: "NoSchedule" },
+        { key: "sku", value: "gpu", effect: "NoSchedule" },
+        { key: STARTUP, value: "true", effect: "NoExecute", timeAdded: NO_EXECUTE_ADDED },
+        { key: "node.kubernetes.io/unreachable", effect: "NoExecute", timeAdded: NO_EXECUTE_ADDED }
+      ]
+    }],
+    ["bare", {}],
+    ["only-startup", { taints: [{ key: STARTUP, effect: "NoSchedule" }] }],
+    // Another writer changes its taints right after the driver reads them.
+    ["racing", { taints: [{ key: STARTUP, effect: "NoSchedule" }] }],
+    ["patch-forbidden", { taints: [{ key: STARTUP, effect: "NoSchedule" }] }]
+  ])
+
+const statusJson = (code: number, reason: string, message: string) => ({
+  kind: "Status",
+  apiVersion: "v1",
+  metadata: {},
+  status: "Failure",
+  message,
+  reason,
+  code
+})
+
+const forbidden = (verb: string, resource: string, name: string, group: string) =>
+  [
+    403,
+    statusJson(
+      403,
+      "Forbidden",
+      `${resource} "${name}" is forbidden: User "system:serviceaccount:kube-system:csi-azurelustre-node-sa" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`
+    )
+  ] as const
+
+type Reply = readonly [code: number, body: unknown] | "hang"
+
+const PatchOperation = Schema.Struct({ op: Schema.String, path: Schema.String, value: Schema.optionalKey(Schema.Unknown) })
+type PatchOperation = typeof PatchOperation.Type
+const decodePatch = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Array(PatchOperation)))
+
+/** A request's JSON body, to compare with what it should be. */
+const sentJson = (body: string | undefined): unknown => JSON.parse(body ?? "null")
+
+/** RFC 6902 as the API server applies it, for the one path the driver patches: all or nothing. */
+const applyTaintPatch = (node: FakeNode, operations: ReadonlyArray<PatchOperation>): string | undefined => {
+  let taints = node.taints
+  for (const { op, path, value } of operations) {
+    if (path !== "/spec/taints") return `unsupported path ${path}`
+    if (op === "test") {
+      if (!Util.isDeepStrictEqual(taints, value)) return "testing value /spec/taints failed: test failed"
+    } else if (op === "replace" && Array.isArray(value)) {
+      taints = value
+    } else if (op === "remove") {
+      taints = undefined
+    } else {
+      return `unsupported operation ${op}`
+    }
+  }
+  if (taints === undefined) delete node.taints
+  else node.taints = taints
+  return undefined
+}
+
+const route = (server: FakeApiServer, method: string, url: string, contentType: string | undefined, body: string): Reply => {
+  const parts = (url.split("?")[0] ?? "").split("/").slice(1).map(decodeURIComponent)
+  const name = parts.at(-1) ?? ""
+  const isNode = parts.length === 4 && parts[0] === "api" && parts[1] === "v1" && parts[2] === "nodes"
+  const isCsiNode = parts.length === 5 && parts[0] === "apis" && parts[1] === "storage.k8s.io" && parts[3] === "csinodes"
+  if (method === "GET" && isNode) {
+    if (name === "slow") return "hang"
+    if (name === "forbidden") return forbidden("get", "nodes", name, "")
+    if (name === "garbled") return [200, { kind: "Node", metadata: { name, labels: "zone=eastus-2" } }]
+    const node = server.nodes.get(name)
+    if (node === undefined) return [404, statusJson(404, "NotFound", `nodes "${name}" not found`)]
+    const answer = {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, resourceVersion: "7", ...(node.labels === undefined ? {} : { labels: node.labels }) },
+      spec: node.taints === undefined ? {} : { taints: node.taints },
+      status: {}
+    }
+    if (name === "racing") node.taints = [...(node.taints ?? []), { key: "other-writer", effect: "NoSchedule" }]
+    return [200, answer]
+  }
+  if (method === "PATCH" && isNode) {
+    if (name === "patch-forbidden") return forbidden("patch", "nodes", name, "")
+    if (contentType !== "application/json-patch+json") {
+      return [415, statusJson(415, "UnsupportedMediaType", `the body of the request was in an unknown format`)]
+    }
+    const node = server.nodes.get(name)
+    if (node === undefined) return [404, statusJson(404, "NotFound", `nodes "${name}" not found`)]
+    const operations = decodePatch(body)
+    if (Option.isNone(operations)) return [400, statusJson(400, "BadRequest", "not a JSON patch")]
+    const failed = applyTaintPatch(node, operations.value)
+    if (failed !== undefined) return [422, statusJson(422, "Invalid", failed)]
+    return [200, { apiVersion: "v1", kind: "Node", metadata: { name }, spec: { taints: node.taints } }]
+  }
+  if (method === "GET" && isCsiNode) {
+    if (name === "forbidden") return forbidden("get", "csinodes", name, "storage.k8s.io")
+    const drivers = server.csiNodes.get(name)
+    if (drivers === undefined) return [404, statusJson(404, "NotFound", `csinodes.storage.k8s.io "${name}" not found`)]
+    return [200, {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "CSINode",
+      metadata: { name },
+      spec: { drivers: drivers === null ? null : drivers.map((driver) => ({ name: driver, nodeID: name, topologyKeys: null })) }
+    }]
+  }
+  return [405, statusJson(405, "MethodNotAllowed", "no")]
+}
+
+const handle = (server: FakeApiServer) => (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+  const chunks: Array<Buffer> = []
+  request.on("data", (chunk: Buffer) => chunks.push(chunk))
+  request.on("end", () => {
+    const url = request.url ?? ""
+    const method = request.method ?? ""
+    const contentType = request.headers["content-type"]
+    const body = Buffer.concat(chunks).toString("utf8")
+    server.seen.push({ method, url, authorization: request.headers.authorization, contentType, body })
+    const reply = route(server, method, url, contentType, body)
+    if (reply === "hang") {
+      response.on("close", () => {
+        if (!response.writableEnded) server.abandoned.push(url)
+      })
+      return
+    }
+    response.writeHead(reply[0], { "content-type": "application/json" })
+    response.end(JSON.stringify(reply[1]))
+  })
+}
+
+/** A real HTTP(S) server on loopback that answers like the API server, closed with the scope. */
+const fakeApiServer = (tls = false) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{ readonly api: FakeApiServer; readonly http: Http.Server }>((resolve) => {
+        const api: { url: string } & Omit<FakeApiServer, "url"> = {
+          url: "",
+          seen: [],
+          abandoned: [],
+          nodes: initialNodes(),
+          csiNodes: new Map([["worker-1", [DRIVER, "disk.csi.azure.com"]], ["empty", null]])
+        }
+        const http = tls ? Https.createServer({ cert: TLS_CERT, key: TLS_KEY }, handle(api)) : Http.createServer(handle(api))
+        http.listen(0, "127.0.0.1", () => {
+          const address = http.address()
+          api.url = `${tls ? "https" : "http"}://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
+          resolve({ api, http })
+        })
+      })
+    ),
+    ({ http }) =>
+      Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          http.closeAllConnections()
+          http.close(() => resolve())
+        })
+      )
+  ).pipe(Effect.map(({ api }) => api))
+
+/** A scratch directory, removed with the scope. */
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "kube-node-test-"))),
+  (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+)
+
+const writeFile = (file: string, text: string) => Effect.promise(() => Fs.writeFile(file, text))
+
+/** Runs `program` against a fresh fake API server, with KubeNodeLive pointed at it. */
+const withApiServer = <A, E>(
+  program: (server: FakeApiServer) => Effect.Effect<A, E, KubeNode>,
+  layer: (server: FakeApiServer) => Layer.Layer<KubeNode, KubeError> = (server) => KubeNodeLive.layerWith({ server: server.url })
+) =>
+  Effect.gen(function*() {
+    const server = yield* fakeApiServer()
+    return yield* program(server).pipe(Effect.provide(layer(server)))
+  })
+
+const requests = (server: FakeApiServer) => server.seen.map(({ method, url }) => `${method} ${url}`)
+
+const waitFor = async (condition: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
+/** Sets (or, with undefined, unsets) environment variables for the scope. */
+const withEnv = (values: Readonly<Record<string, string | undefined>>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]))
+      for (const [name, value] of Object.entries(values)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      return previous
+    }),
+    (previous) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+  )
+
+describe("KubeNodeLive: Node labels", () => {
+  it.live("reads a node's labels; {} when it has none; the name is one path segment", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const kube = yield* KubeNode
+        assert.deepStrictEqual(yield* kube.readNodeLabels("worker-1"), {
+          "kubernetes.io/hostname": "worker-1",
+          "topology.kubernetes.io/zone": "eastus-2"
+        })
+        assert.deepStrictEqual(yield* kube.readNodeLabels("bare"), {})
+        assert.strictEqual((yield* Effect.flip(kube.readNodeLabels("a/b"))).status, 404)
+        assert.deepStrictEqual(requests(server), [
+          "GET /api/v1/nodes/worker-1",
+          "GET /api/v1/nodes/bare",
+          "GET /api/v1/nodes/a%2Fb"
+        ])
+        assert.deepStrictEqual(server.seen.map((seen) => seen.authorization), [undefined, undefined, undefined])
+      })
+    ))
+
+  it.live("404 is a KubeError naming the node", () =>
+    withApiServer(() =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).readNodeLabels("ghost"))
+        assert.strictEqual(failed._tag, "KubeError")
+        assert.strictEqual(failed.operation, "readNode")
+        assert.strictEqual(failed.status, 404)
+        assert.strictEqual(failed.message, "node ghost not found")
+        assert.isFalse(failed.retryable)
+      })
+    ))
+
+  it.live("403 is a KubeError that points at the ClusterRole, with the API server's reason", () =>
+    withApiServer(() =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).readNodeLabels("forbidden"))
+        assert.strictEqual(failed.status, 403)
+        assert.include(failed.message, "readNode node forbidden: the driver's service account may not read nodes: check its ClusterRole")
+        assert.include(failed.message, `cannot get resource "nodes"`)
+        assert.isFalse(failed.retryable)
+      })
+    ))
+
+  it.live("an answer that is not a Node is a KubeError with its status, not retried", () =>
+    withApiServer(() =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).readNodeLabels("garbled"))
+        assert.strictEqual(failed.operation, "readNode")
+        assert.strictEqual(failed.status, 200)
+        assert.include(failed.message, "readNode node garbled: the API server's answer is not a Node")
+        assert.isFalse(failed.retryable)
+      })
+    ))
+})
+
+describe("KubeNodeLive: CSINode drivers", () => {
+  it.live("the names in spec.drivers; [] for no CSINode (404) and for a null list", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const kube = yield* KubeNode
+        assert.deepStrictEqual(yield* kube.readCsiNodeDrivers("worker-1"), [DRIVER, "disk.csi.azure.com"])
+        assert.deepStrictEqual(yield* kube.readCsiNodeDrivers("new-node"), [])
+        assert.deepStrictEqual(yield* kube.readCsiNodeDrivers("empty"), [])
+        assert.deepStrictEqual(requests(server), [
+          "GET /apis/storage.k8s.io/v1/csinodes/worker-1",
+          "GET /apis/storage.k8s.io/v1/csinodes/new-node",
+          "GET /apis/storage.k8s.io/v1/csinodes/empty"
+        ])
+      })
+    ))
+
+  it.live("403 names the ClusterRole permission", () =>
+    withApiServer(() =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).readCsiNodeDrivers("forbidden"))
+        assert.strictEqual(failed.operation, "readCSINode")
+        assert.strictEqual(failed.status, 403)
+        assert.include(failed.message, "readCSINode csinode forbidden: the driver's service account may not read csinodes (storage.k8s.io): check its ClusterRole")
+        assert.include(failed.message, `cannot get resource "csinodes"`)
+      })
+    ))
+})
+
+describe("KubeNodeLive: removing a taint", () => {
+  it.live("removes every taint with the key, whatever its effect, with a JSON patch that tests the taints as read", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const asRead = server.nodes.get("worker-1")?.taints
+        const removed = yield* (yield* KubeNode).removeNodeTaint("worker-1", STARTUP)
+        assert.deepStrictEqual(removed, [
+          { key: STARTUP, effect: "NoSchedule" },
+          { key: STARTUP, value: "true", effect: "NoExecute" }
+        ])
+        assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/worker-1", "PATCH /api/v1/nodes/worker-1"])
+        const patch = server.seen[1]
+        assert.strictEqual(patch?.contentType, "application/json-patch+json")
+        const remaining = [
+          { key: "sku", value: "gpu", effect: "NoSchedule" },
+          { key: "node.kubernetes.io/unreachable", effect: "NoExecute", timeAdded: NO_EXECUTE_ADDED }
+        ]
+        // timeAdded is kept: without it the test op could never match a NoExecute taint.
+        assert.deepStrictEqual(sentJson(patch?.body), [
+          { op: "test", path: "/spec/taints", value: asRead },
+          { op: "replace", path: "/spec/taints", value: remaining }
+        ])
+        assert.deepStrictEqual(server.nodes.get("worker-1")?.taints, remaining)
+      })
+    ))
+
+  it.live("the last taint removed leaves an empty list", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* (yield* KubeNode).removeNodeTaint("only-startup", STARTUP), [{ key: STARTUP, effect: "NoSchedule" }])
+        assert.deepStrictEqual(sentJson(server.seen[1]?.body), [
+          { op: "test", path: "/spec/taints", value: [{ key: STARTUP, effect: "NoSchedule" }] },
+          { op: "replace", path: "/spec/taints", value: [] }
+        ])
+        assert.deepStrictEqual(server.nodes.get("only-startup")?.taints, [])
+      })
+    ))
+
+  it.live("no taint with the key: [] and no PATCH sent", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const kube = yield* KubeNode
+        assert.deepStrictEqual(yield* kube.removeNodeTaint("bare", STARTUP), [])
+        assert.deepStrictEqual(yield* kube.removeNodeTaint("worker-1", "no-such-key"), [])
+        assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/bare", "GET /api/v1/nodes/worker-1"])
+        assert.strictEqual(server.nodes.get("worker-1")?.taints?.length, 4)
+      })
+    ))
+
+  it.live("taints changed since they were read: the test op fails, a KubeError with status 422, nothing overwritten", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).removeNodeTaint("racing", STARTUP))
+        assert.strictEqual(failed.operation, "patchNode")
+        assert.strictEqual(failed.status, 422)
+        assert.include(failed.message, "testing value /spec/taints failed")
+        assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/racing", "PATCH /api/v1/nodes/racing"])
+        assert.deepStrictEqual(server.nodes.get("racing")?.taints, [
+          { key: STARTUP, effect: "NoSchedule" },
+          { key: "other-writer", effect: "NoSchedule" }
+        ])
+      })
+    ))
+
+  it.live("a refused PATCH (403) names the ClusterRole permission", () =>
+    withApiServer(() =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).removeNodeTaint("patch-forbidden", STARTUP))
+        assert.strictEqual(failed.operation, "patchNode")
+        assert.strictEqual(failed.status, 403)
+        assert.include(failed.message, "patchNode node patch-forbidden: the driver's service account may not patch nodes: check its ClusterRole")
+        assert.include(failed.message, `cannot patch resource "nodes"`)
+      })
+    ))
+
+  it.live("an unknown node is a 404 from reading it; nothing is patched", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip((yield* KubeNode).removeNodeTaint("ghost", STARTUP))
+        assert.strictEqual(failed.operation, "readNode")
+        assert.strictEqual(failed.status, 404)
+        assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/ghost"])
+      })
+    ))
+})
+
+describe("KubeNodeLive: credentials, TLS and configuration", () => {
+  it.live("reads the token file at every request: a rotated token is used from the next one on", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const tokenFile = Path.join(dir, "token")
+      yield* writeFile(tokenFile, "first-token\n")
+      yield* withApiServer(
+        (server) =>
+          Effect.gen(function*() {
+            const kube = yield* KubeNode
+            yield* kube.readNodeLabels("worker-1")
+            yield* writeFile(tokenFile, "second-token")
+            yield* kube.readCsiNodeDrivers("worker-1")
+            assert.deepStrictEqual(server.seen.map((seen) => seen.authorization), ["Bearer first-token", "Bearer second-token"])
+          }),
+        (server) => KubeNodeLive.layerWith({ server: server.url, tokenFile })
+      )
+    }))
+
+  it.live("a token file that cannot be read is a KubeError with status 0 naming it; nothing is sent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const tokenFile = Path.join(dir, "missing")
+      yield* withApiServer(
+        (server) =>
+          Effect.gen(function*() {
+            const failed = yield* Effect.flip((yield* KubeNode).readNodeLabels("worker-1"))
+            assert.strictEqual(failed.status, 0)
+            assert.include(failed.message, `readNode node worker-1: cannot read the service account token ${tokenFile}`)
+            assert.include(failed.message, "ENOENT")
+            assert.deepStrictEqual(server.seen, [])
+          }),
+        (server) => KubeNodeLive.layerWith({ server: server.url, tokenFile })
+      )
+    }))
+
+  it.live("over HTTPS, verifies the server with the CA file; without it the server is not trusted", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeApiServer(true)
+      const dir = yield* tempDir
+      const caFile = Path.join(dir, "ca.crt")
+      yield* writeFile(caFile, TLS_CERT)
+      const readZone = Effect.gen(function*() {
+        return (yield* (yield* KubeNode).readNodeLabels("worker-1"))["topology.kubernetes.io/zone"]
+      })
+      assert.strictEqual(yield* readZone.pipe(Effect.provide(KubeNodeLive.layerWith({ server: server.url, caFile }))), "eastus-2")
+      const untrusted = yield* Effect.flip(readZone.pipe(Effect.provide(KubeNodeLive.layerWith({ server: server.url }))))
+      assert.strictEqual(untrusted.status, 0)
+      assert.include(untrusted.message, `cannot reach the Kubernetes API server at ${server.url}`)
+      assert.include(untrusted.message, "self-signed certificate")
+      assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/worker-1"])
+    }))
+
+  it.live("a CA file that cannot be read fails the layer with status 0", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const caFile = Path.join(dir, "missing.crt")
+      const failed = yield* Effect.flip(
+        Effect.gen(function*() {
+          return yield* (yield* KubeNode).readNodeLabels("worker-1")
+        }).pipe(Effect.provide(KubeNodeLive.layerWith({ server: "https://127.0.0.1:6443", caFile })))
+      )
+      assert.strictEqual(failed.operation, "loadConfig")
+      assert.strictEqual(failed.status, 0)
+      assert.include(failed.message, `cannot read the Kubernetes API server's CA ${caFile}`)
+    }))
+
+  it.live("KubeNodeLive.layer outside a pod fails with status 0 and says why", () =>
+    Effect.gen(function*() {
+      yield* withEnv({ KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined })
+      const failed = yield* Effect.flip(
+        Effect.gen(function*() {
+          return yield* (yield* KubeNode).readNodeLabels("worker-1")
+        }).pipe(Effect.provide(KubeNodeLive.layer))
+      )
+      assert.strictEqual(failed.operation, "loadConfig")
+      assert.strictEqual(failed.status, 0)
+      assert.include(failed.message, "not running in a Kubernetes pod ($KUBERNETES_SERVICE_HOST and $KUBERNETES_SERVICE_PORT are not set)")
+    }))
+})
+
+describe("KubeNodeLive: no answer", () => {
+  it.live("a call the API server does not answer times out, and its HTTP request is aborted", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          const failed = yield* Effect.flip((yield* KubeNode).readNodeLabels("slow"))
+          assert.strictEqual(failed.operation, "readNode")
+          assert.strictEqual(failed.status, 0)
+          assert.match(failed.message, /^readNode node slow: the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+ did not answer within/)
+          assert.isTrue(failed.retryable)
+          yield* Effect.promise(() => waitFor(() => server.abandoned.length === 1))
+          assert.deepStrictEqual(server.abandoned, ["/api/v1/nodes/slow"])
+        }),
+      (server) => KubeNodeLive.layerWith({ server: server.url, requestTimeout: "200 millis" })
+    ))
+
+  it.live("an interrupted call aborts its HTTP request", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.forkChild((yield* KubeNode).readNodeLabels("slow"))
+        yield* Effect.promise(() => waitFor(() => server.seen.length === 1))
+        assert.deepStrictEqual(server.abandoned, [])
+        yield* Fiber.interrupt(fiber)
+        yield* Effect.promise(() => waitFor(() => server.abandoned.length === 1))
+        assert.deepStrictEqual(server.abandoned, ["/api/v1/nodes/slow"])
+      })
+    ))
+
+  it.live("an API server nobody listens on is a retryable KubeError with status 0 naming it", () =>
+    Effect.gen(function*() {
+      const closed = yield* Effect.scoped(fakeApiServer())
+      const failed = yield* Effect.flip(
+        Effect.gen(function*() {
+          return yield* (yield* KubeNode).readCsiNodeDrivers("worker-1")
+        }).pipe(Effect.provide(KubeNodeLive.layerWith({ server: closed.url })))
+      )
+      assert.strictEqual(failed.operation, "readCSINode")
+      assert.strictEqual(failed.status, 0)
+      assert.include(failed.message, `readCSINode csinode worker-1: cannot reach the Kubernetes API server at ${closed.url}`)
+      assert.include(failed.message, "ECONNREFUSED")
+      assert.isTrue(failed.retryable)
+    }))
+})
