@@ -23,6 +23,7 @@ import { Readiness } from "./health/Readiness.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
 import { NodeConfig } from "./node/NodeConfig.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
+import { removeStartupTaint } from "./node/startupTaint.js"
 import { VENDOR_VERSION } from "./version.js"
 
 /**
@@ -57,6 +58,23 @@ const NodeLayers = (options: ServeOptions, nodeId: string) =>
     LustreShellLive.layerNode,
     LnetProbeLive.layerNode
   )
+
+/**
+ * In the background, removes this node's start-up taint once it is ready (see startupTaint.ts),
+ * unless --remove-node-taint=false. Outside a pod there is no API server: it says so and stops;
+ * the driver serves on.
+ */
+const StartupTaint = (options: ServeOptions, nodeId: string) =>
+  options.removeNodeTaint
+    ? Layer.effectDiscard(Effect.forkScoped(
+      removeStartupTaint({ nodeName: nodeId, driverName: options.driverName, pollInterval: Duration.seconds(5) }).pipe(
+        Effect.provide(KubeNodeLive.layer),
+        Effect.catch((failed) =>
+          Effect.logWarning("cannot remove the node's start-up taint").pipe(Effect.annotateLogs({ reason: failed.message }))
+        )
+      )
+    ))
+    : Layer.empty
 
 /** What the Controller service needs: ARM through the SDK with the cloud config's identity, Events through Kubernetes. */
 const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(function*() {
@@ -108,11 +126,13 @@ export const DriverLive = (options: ServeOptions) => {
     case "node":
       return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
         Layer.provide(health),
+        Layer.merge(StartupTaint(options, nodeId)),
         Layer.provide(Layer.mergeAll(common, NodeLayers(options, nodeId)))
       )
     case "all":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
         Layer.provide(health),
+        Layer.merge(StartupTaint(options, nodeId)),
         Layer.provide(Layer.mergeAll(common, ControllerLayers(options), NodeLayers(options, nodeId)))
       )
   }
