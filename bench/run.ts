@@ -1,18 +1,22 @@
 /**
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
  * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
- * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min).
+ * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min);
+ * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
  * Missing a target is reported, not failed: the exit status is 0 unless the benchmark cannot run.
  *
  *   npm run bench                        measure and compare with the baseline
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
- *   npm run bench -- --no-provision      skip the provision benchmark (the slow one)
+ *   npm run bench -- --no-provision      skip the provision benchmark (the slow one); likewise
+ *                                        --no-identity, --no-publish, --no-expand
+ *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
+import { expandMetrics, expandReport, measureExpand } from "./expand.js"
 import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, type SectionResults, table, writeBaseline } from "./report.js"
@@ -90,16 +94,40 @@ const measure = async (): Promise<{ results: Results; startSamples: ReadonlyArra
   return { results: { startToFirstProbeMs: median(startSamples), ...warn, cpuPerProbeInfoUs }, startSamples }
 }
 
+const BENCHMARKS = ["identity", "publish", "provision", "expand"] as const
+type Benchmark = (typeof BENCHMARKS)[number]
+
+/** `--only a,b` runs just those; otherwise all but those named `--no-<name>`. */
+const selected = (): ReadonlySet<Benchmark> => {
+  const at = process.argv.indexOf("--only")
+  if (at === -1) return new Set(BENCHMARKS.filter((name) => !process.argv.includes(`--no-${name}`)))
+  const named = (process.argv[at + 1] ?? "").split(",").map((name) => name.trim())
+  const unknown = named.filter((name) => !BENCHMARKS.some((known) => known === name))
+  if (unknown.length > 0 || named.length === 0) {
+    throw new Error(`--only takes a comma-separated list of ${BENCHMARKS.join(", ")}; got ${process.argv[at + 1] ?? "nothing"}`)
+  }
+  return new Set(BENCHMARKS.filter((name) => named.includes(name)))
+}
+
 const main = async () => {
   const updateBaseline = process.argv.includes("--update-baseline")
+  const running = selected()
   progress(`node ${process.version}, ${cpus().length} CPUs`)
-  const { results, startSamples } = await measure()
-  process.stdout.write(`\nIdentity: start, memory, CPU per call\n\n${table(metrics, results, readBaseline("results", metrics))}\n\n`)
-  process.stdout.write(`start samples (ms): ${startSamples.map((ms) => ms.toFixed(1)).join(", ")}\n`)
-  process.stdout.write(`load: ${IN_FLIGHT} calls in flight; CPU measured over ${CPU_PROBES} Probes after ${WARMUP_PROBES} warm-up\n`)
-  const measured: Array<SectionResults<string>> = [{ section: "results", metrics, results }]
+  const measured: Array<SectionResults<string>> = []
 
-  if (canMount()) {
+  if (running.has("identity")) {
+    const { results, startSamples } = await measure()
+    process.stdout.write(`\nIdentity: start, memory, CPU per call\n\n${table(metrics, results, readBaseline("results", metrics))}\n\n`)
+    process.stdout.write(`start samples (ms): ${startSamples.map((ms) => ms.toFixed(1)).join(", ")}\n`)
+    process.stdout.write(`load: ${IN_FLIGHT} calls in flight; CPU measured over ${CPU_PROBES} Probes after ${WARMUP_PROBES} warm-up\n`)
+    measured.push({ section: "results", metrics, results })
+  } else {
+    process.stdout.write("\nidentity benchmark skipped\n")
+  }
+
+  if (!running.has("publish")) {
+    process.stdout.write("\npublish benchmark skipped\n")
+  } else if (canMount()) {
     progress("publish benchmark")
     const publish = await measurePublish()
     process.stdout.write(`\n${publishReport(publish.results, publish.cycles)}\n`)
@@ -108,13 +136,22 @@ const main = async () => {
     process.stdout.write("\npublish benchmark skipped: it makes real bind mounts and needs root\n")
   }
 
-  if (process.argv.includes("--no-provision")) {
-    process.stdout.write("\nprovision benchmark skipped (--no-provision)\n")
+  if (!running.has("provision")) {
+    process.stdout.write("\nprovision benchmark skipped\n")
   } else {
     progress("provision benchmark (about 8 minutes: the controller polls as in production)")
     const provision = await measureProvision()
     process.stdout.write(`\n${provisionReport(provision.results, provision.details)}\n`)
     measured.push({ section: "provision", metrics: provisionMetrics, results: provision.results })
+  }
+
+  if (!running.has("expand")) {
+    process.stdout.write("\nexpand benchmark skipped\n")
+  } else {
+    progress("expand benchmark (about a minute)")
+    const expand = await measureExpand()
+    process.stdout.write(`\n${expandReport(expand.results, expand.details)}\n`)
+    measured.push({ section: "expand", metrics: expandMetrics, results: expand.results })
   }
 
   if (updateBaseline) {

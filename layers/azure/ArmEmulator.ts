@@ -932,7 +932,7 @@ const handler = (context: Context) => (request: Http.IncomingMessage, response: 
     const url = new URL(request.url ?? "/", context.baseUrl())
     const reply = replyTo(context, method, url, request.headers, Buffer.concat(chunks).toString("utf8"))
     if (!url.pathname.toLowerCase().startsWith("/emulator/")) {
-      context.state.logRequest({ method, path: url.pathname, statusCode: reply.statusCode })
+      context.state.logRequest({ method, path: url.pathname, statusCode: reply.statusCode, at: Date.now() })
     }
     send(response, reply)
   })

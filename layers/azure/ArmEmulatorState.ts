@@ -208,6 +208,8 @@ export interface RequestLogEntry {
   readonly method: string
   readonly path: string
   readonly statusCode: number
+  /** When it was answered (ms since the epoch): benchmarks time the driver's reads with it. */
+  readonly at: number
 }
 
 /** How many requests the emulator saw, for tests. Keys are filesystem names as sent. */
