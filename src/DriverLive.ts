@@ -1,11 +1,15 @@
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
 import { AzureConfig } from "../layers/azure/AzureConfig.js"
-import { makeArmCredential } from "../layers/azure/AzureCredential.js"
+import { AmlfsApi } from "../layers/azure/AmlfsApi.js"
+import { chooseArmCredential, makeArmCredential } from "../layers/azure/AzureCredential.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
+import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
@@ -18,8 +22,10 @@ import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
+import { armReachableCheck, armTokenCheck } from "./health/armReadinessChecks.js"
 import { HealthServer } from "./health/HealthServer.js"
-import { Readiness } from "./health/Readiness.js"
+import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
 import { NodeConfig } from "./node/NodeConfig.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
@@ -92,28 +98,54 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     subnetName: azure.subnetName ?? ""
   })
   const arm = AmlfsApiLive.layer({ subscriptionId: azure.subscriptionId, credential, endpoint: azure.armEndpoint })
-  return Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer))).pipe(
+  const checks = Layer.effect(
+    ControllerChecks,
+    Effect.gen(function*() {
+      const identity = Result.match(chooseArmCredential(azure, process.env), { onSuccess: (choice) => choice._tag, onFailure: () => "no identity" })
+      const token = yield* armTokenCheck(credential, azure.armScope, identity)
+      return options.checkArm ? [token, yield* armReachableCheck(yield* AmlfsApi, azure.location)] : [token]
+    })
+  )
+  return Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer)), checks).pipe(
     Layer.provideMerge(Layer.mergeAll(arm, controllerConfig, VolumeEvents.layerKube)),
     Layer.merge(StaticVolumes.layer)
   )
 })).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(Layer.provideMerge(KubeLive.layer))))
+
+/** The node plugin is ready when LNet works: lnet-modules, lnet-nid, lnet-self-ping, lnet-interface. */
+const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, never, LnetProbe> = Effect.gen(function*() {
+  return [yield* lnetReadinessChecks(yield* LnetProbe)]
+})
+
+/** The controller's readiness checks (arm-token, and arm-reachable with --check-arm), made beside its ARM client. */
+class ControllerChecks extends Context.Service<ControllerChecks, ReadonlyArray<ReadinessEntry>>()(
+  "azurelustre/ControllerChecks"
+) {}
+
+/** What readiness means in each mode; "all" needs both the node's and the controller's checks to pass. */
+const NodeReadiness = Layer.effect(Readiness, Effect.map(nodeReadinessChecks, Readiness.fromChecks)).pipe(
+  Layer.provide(LnetProbeLive.layerNode)
+)
+const ControllerReadiness = Layer.effect(Readiness, Effect.map(ControllerChecks, Readiness.fromChecks))
+const AllReadiness = Layer.effect(
+  Readiness,
+  Effect.gen(function*() {
+    return Readiness.fromChecks([...(yield* nodeReadinessChecks), ...(yield* ControllerChecks)])
+  })
+).pipe(Layer.provide(LnetProbeLive.layerNode))
 
 /**
  * The driver as it runs in a cluster. Each mode loads only what it uses: the node plugin runs on
  * every node, so its memory is paid once per node, and never loads the Azure SDK.
  */
 export const DriverLive = (options: ServeOptions) => {
-  const common = Layer.mergeAll(
-    Layer.succeed(DriverConfig, {
-      driverName: options.driverName,
-      vendorVersion: VENDOR_VERSION,
-      mode: options.mode,
-      nodeId: options.nodeId,
-      drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
-    }),
-    // The LNet checks (node) and the ARM token check (controller) join here as they are built.
-    Readiness.layerFromChecks([])
-  )
+  const config = Layer.succeed(DriverConfig, {
+    driverName: options.driverName,
+    vendorVersion: VENDOR_VERSION,
+    mode: options.mode,
+    nodeId: options.nodeId,
+    drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
+  })
   const nodeId = options.nodeId ?? ""
   // The health server starts before the CSI socket, so kubelet's probes can watch start-up.
   const health = HealthServer.layer({ host: "0.0.0.0", port: options.healthPort })
@@ -121,19 +153,21 @@ export const DriverLive = (options: ServeOptions) => {
     case "controller":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService])).pipe(
         Layer.provide(health),
-        Layer.provide(Layer.mergeAll(common, ControllerLayers(options)))
+        Layer.provide(Layer.merge(config, ControllerReadiness)),
+        Layer.provide(ControllerLayers(options))
       )
     case "node":
       return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
         Layer.provide(health),
         Layer.merge(StartupTaint(options, nodeId)),
-        Layer.provide(Layer.mergeAll(common, NodeLayers(options, nodeId)))
+        Layer.provide(Layer.mergeAll(config, NodeReadiness, NodeLayers(options, nodeId)))
       )
     case "all":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
         Layer.provide(health),
         Layer.merge(StartupTaint(options, nodeId)),
-        Layer.provide(Layer.mergeAll(common, ControllerLayers(options), NodeLayers(options, nodeId)))
+        Layer.provide(Layer.mergeAll(config, AllReadiness, NodeLayers(options, nodeId))),
+        Layer.provide(ControllerLayers(options))
       )
   }
 }

@@ -21,21 +21,29 @@ import { ArmEmulator } from "../azure/ArmEmulator.js"
 import { staticCredential } from "../azure/AzureCredential.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import { HealthServer } from "../../src/health/HealthServer.js"
+import { lnetReadinessChecks } from "../../src/health/lnetReadinessChecks.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { VENDOR_VERSION } from "../../src/version.js"
 import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
 import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
 import { NodeConfig } from "../../src/node/NodeConfig.js"
+import { LnetProbe } from "../lnet/LnetProbe.js"
 import { LnetProbeSimulation } from "../lnet/LnetProbeSimulation.js"
 import { LustreShellSimulation } from "../lustre/LustreShellSimulation.js"
 import { SimulationFaults, simulationReadinessCheck } from "./SimulationFaults.js"
 
+/**
+ * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
+ * and the simulation's own `not-ready` switch. LNet results are kept for a second, not five, so
+ * that a fault switched on shows at the next Probe.
+ */
 const SimulationReadiness = Layer.effect(
   Readiness,
   Effect.gen(function*() {
-    return Readiness.fromChecks([simulationReadinessCheck(yield* SimulationFaults)])
+    const lnet = yield* lnetReadinessChecks(yield* LnetProbe, { cacheFor: Duration.seconds(1) })
+    return Readiness.fromChecks([lnet, simulationReadinessCheck(yield* SimulationFaults)])
   })
-)
+).pipe(Layer.provide(LnetProbeSimulation.layer))
 
 /** Where the simulation's ARM emulator listens, once it does: for the banner. */
 class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<string, ArmError>>()(

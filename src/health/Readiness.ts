@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { readinessCheck, ready, setGauge } from "../observability/metrics.js"
 
 /** Why one readiness check failed, in words an operator can act on. */
 export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", { reason: Schema.String }) {}
@@ -17,6 +18,16 @@ export interface CheckResult {
   readonly reason?: string
 }
 
+/**
+ * Checks that run as one and report one result each: they share a probe (which may be cached)
+ * or depend on each other, so that a check that cannot run can say why instead of failing too.
+ */
+export interface ReadinessCheckGroup {
+  readonly results: Effect.Effect<ReadonlyArray<CheckResult>>
+}
+
+export type ReadinessEntry = ReadinessCheck | ReadinessCheckGroup
+
 export interface ReadinessReport {
   readonly ready: boolean
   readonly checks: ReadonlyArray<CheckResult>
@@ -28,20 +39,32 @@ const runCheck = (check: ReadinessCheck): Effect.Effect<CheckResult> =>
     Effect.catch((notReady) => Effect.succeed<CheckResult>({ name: check.name, ready: false, reason: notReady.reason }))
   )
 
+const runEntry = (entry: ReadinessEntry): Effect.Effect<ReadonlyArray<CheckResult>> =>
+  "results" in entry ? entry.results : Effect.map(runCheck(entry), (result) => [result])
+
+const recordReport = (report: ReadinessReport) =>
+  Effect.andThen(
+    Effect.forEach(report.checks, (check) => setGauge(readinessCheck, { check: check.name }, check.ready ? 1 : 0), { discard: true }),
+    setGauge(ready, {}, report.ready ? 1 : 0)
+  )
+
 /**
- * Whether this driver can do its job now. The CSI Probe (and, later, /healthz) answer from it.
+ * Whether this driver can do its job now. The CSI Probe and /healthz answer from it, and each
+ * report sets the readiness gauges.
  * What it checks depends on the mode and the environment: the layers below assemble the checks.
  */
 export class Readiness extends Context.Service<Readiness, {
   readonly report: Effect.Effect<ReadinessReport>
 }>()("azurelustre/Readiness") {
-  static readonly fromChecks = (checks: ReadonlyArray<ReadinessCheck>) =>
+  static readonly fromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>
     Readiness.of({
-      report: Effect.forEach(checks, runCheck, { concurrency: "unbounded" }).pipe(
-        Effect.map((results) => ({ ready: results.every((r) => r.ready), checks: results }))
+      report: Effect.forEach(checks, runEntry, { concurrency: "unbounded" }).pipe(
+        Effect.map((groups) => groups.flat()),
+        Effect.map((results) => ({ ready: results.every((r) => r.ready), checks: results })),
+        Effect.tap(recordReport)
       )
     })
 
-  static readonly layerFromChecks = (checks: ReadonlyArray<ReadinessCheck>) =>
+  static readonly layerFromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>
     Layer.succeed(Readiness, Readiness.fromChecks(checks))
 }

@@ -8,16 +8,18 @@ const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.mes
 
 /**
  * `arm-token`: the controller can sign in to Azure Resource Manager. @azure/identity caches
- * tokens, so a passing check costs nothing until the token nears expiry.
+ * tokens, so a passing check costs nothing until the token nears expiry; a failing one can take
+ * seconds (the identity library retries), so each outcome is kept for `cacheFor` and concurrent
+ * probes share one attempt.
  */
 export const armTokenCheck = (
   credential: TokenCredential,
   scope: string,
   identity: string,
-  timeout: Duration.Input = Duration.seconds(10)
-): ReadinessCheck => ({
-  name: "arm-token",
-  run: Effect.tryPromise({
+  options: { readonly timeout?: Duration.Input; readonly cacheFor?: Duration.Input } = {}
+): Effect.Effect<ReadinessCheck> => {
+  const timeout = options.timeout ?? Duration.seconds(10)
+  const attempt = Effect.tryPromise({
     try: (abortSignal) => credential.getToken(scope, { abortSignal }),
     catch: (cause) =>
       new NotReady({
@@ -41,7 +43,8 @@ export const armTokenCheck = (
         )
     })
   )
-})
+  return Effect.map(Effect.cachedWithTTL(attempt, options.cacheFor ?? Duration.seconds(10)), (run) => ({ name: "arm-token", run }))
+}
 
 /**
  * `arm-reachable`: ARM answers a read the controller needs anyway (the AMLFS SKUs of its

@@ -6,11 +6,11 @@ import { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake } from "../../layers/azure/AmlfsApiFake.js"
 import { staticCredential } from "../../layers/azure/AzureCredential.js"
 import { armReachableCheck, armTokenCheck } from "../../src/health/armReadinessChecks.js"
-import { Readiness } from "../../src/health/Readiness.js"
+import { Readiness, type ReadinessCheck } from "../../src/health/Readiness.js"
 
 const SCOPE = "https://management.azure.com/.default"
 
-const reportOf = (check: Parameters<typeof Readiness.fromChecks>[0][number]) => Readiness.fromChecks([check]).report
+const reportOf = (check: Effect.Effect<ReadinessCheck>) => Effect.flatMap(check, (made) => Readiness.fromChecks([made]).report)
 
 describe("the controller's readiness checks", () => {
   it.effect("arm-token passes when the credential gives a token", () =>
@@ -33,10 +33,28 @@ describe("the controller's readiness checks", () => {
       )
     }))
 
+  it.effect("arm-token keeps each outcome for its cache period: probes do not pile up sign-ins", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const refusing: TokenCredential = {
+        getToken: () => {
+          attempts++
+          return Promise.reject(new Error("Network unreachable"))
+        }
+      }
+      const check = yield* armTokenCheck(refusing, SCOPE, "ManagedIdentity", { cacheFor: "10 seconds" })
+      const readiness = Readiness.fromChecks([check])
+      yield* Effect.all([readiness.report, readiness.report, readiness.report], { concurrency: "unbounded" })
+      assert.strictEqual(attempts, 1)
+      yield* TestClock.adjust("11 seconds")
+      assert.isFalse((yield* readiness.report).ready)
+      assert.strictEqual(attempts, 2)
+    }))
+
   it.effect("arm-token gives up after its timeout when Entra ID does not answer", () =>
     Effect.gen(function*() {
       const silent: TokenCredential = { getToken: () => new Promise(() => {}) }
-      const fiber = yield* Effect.forkChild(reportOf(armTokenCheck(silent, SCOPE, "ManagedIdentity", "10 seconds")))
+      const fiber = yield* Effect.forkChild(reportOf(armTokenCheck(silent, SCOPE, "ManagedIdentity", { timeout: "10 seconds" })))
       yield* TestClock.adjust("10 seconds")
       const report = yield* Fiber.join(fiber)
       assert.isFalse(report.ready)

@@ -5,6 +5,7 @@ import { HealthServer } from "../../src/health/HealthServer.js"
 import { NotReady, Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
+import { sampleSum } from "../support/prometheus.js"
 
 let stops: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -46,9 +47,14 @@ describe("the health server", () => {
 
     const probe = await ask(driver.client.identity, driver.client.identity.probe, {})
     expect(probe.ok && probe.value.ready).toBe(false)
+    const metrics = (await get(`${driver.healthUrl}/metrics`)).body
+    expect(sampleSum(metrics, "azurelustre_csi_readiness_check", { check: "switchable" })).toBe(0)
+    expect(sampleSum(metrics, "azurelustre_csi_readiness_check", { check: "always" })).toBe(1)
+    expect(sampleSum(metrics, "azurelustre_csi_ready")).toBe(0)
 
     driver.fail(undefined)
     expect((await get(`${driver.healthUrl}/healthz`)).status).toBe(200)
+    expect(sampleSum((await get(`${driver.healthUrl}/metrics`)).body, "azurelustre_csi_ready")).toBe(1)
   })
 
   it("lists every check with ?verbose", async () => {

@@ -15,8 +15,8 @@ export interface DriverProcess {
 }
 
 /** The built driver (`npm run build`) as its own process, as a user would start it. */
-export const runDriver = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+export const runDriver = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) => {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env })
   let output = ""
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
