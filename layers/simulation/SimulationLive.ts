@@ -60,6 +60,7 @@ const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUr
     `  npx azurelustre-csi call Probe --endpoint unix://${options.socketPath}`,
     "Make Probe answer not ready, then ready again:",
     `  touch ${Path.join(faultsDir, "not-ready")}; rm ${Path.join(faultsDir, "not-ready")}`,
+    "  (lnet-no-nid, lnet-modules-missing, mgs-unreachable, mount-hang, ...: the README lists every fault file)",
     `Health and metrics: curl ${healthUrl}/healthz?verbose; curl ${healthUrl}/metrics`,
     `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
     "Ctrl-C drains in-flight calls and stops it.",
