@@ -51,7 +51,7 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
     hasExited: () => child.exitCode !== null || child.signalCode !== null,
     recentOutput: () => recent,
     stop: async () => {
-      await terminate(child)
+      await killAndWait(child, "SIGTERM")
       // Never recurse into a mount: rm would delete through it and then fail on the mount point.
       unmountUnder(dir)
       rmSync(dir, { recursive: true, force: true })
@@ -59,15 +59,16 @@ export const startDriver = (logLevel: LogLevel): DriverProcess => {
   }
 }
 
-const terminate = (child: ChildProcess): Promise<void> =>
+/** Sends `signal` (SIGKILL after 5 s if the process is still there) and waits for the exit. */
+export const killAndWait = (child: ChildProcess, signal: NodeJS.Signals): Promise<void> =>
   new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const kill = setTimeout(() => child.kill("SIGKILL"), 5000)
+    const hard = setTimeout(() => child.kill("SIGKILL"), 5000)
     child.once("exit", () => {
-      clearTimeout(kill)
+      clearTimeout(hard)
       resolve()
     })
-    child.kill("SIGTERM")
+    child.kill(signal)
   })
 
 /** The mount points of this process's mount namespace, in mount order (/proc/self/mountinfo field 5). */

@@ -2,7 +2,7 @@
  * Benchmarks online expansion (ControllerExpandVolume) as the csi-resizer drives it: 5 volumes
  * created, then each grown from 32 to 48 TiB by 3 concurrent callers that retry as the resizer
  * does, against the ARM emulator in a process of its own (bench/armEmulatorProcess.ts) and the
- * shipped `serve --mode controller` (the setup of bench/provision.ts).
+ * shipped `serve --mode controller` (the setup bench/provision.ts uses too: bench/controllerProcess.ts).
  *
  * ClusterExpander reads a running job once when it starts it and then every
  * `creationPolling.interval` (10 s in `serve`, ControllerConfig.polling), with no quiet period:
@@ -16,13 +16,9 @@
  *   node dist/bench/expand.js [--update-baseline]
  */
 import * as grpc from "@grpc/grpc-js"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
-import * as Https from "node:https"
+import { mkdtempSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import {
   ControllerClient,
   type ControllerExpandVolumeRequest,
@@ -32,11 +28,9 @@ import {
   VolumeCapability_AccessMode_Mode
 } from "../src/gen/csi.js"
 import { millisToFirstProbe } from "./client.js"
-import type { DriverProcess } from "./driverProcess.js"
-import { BASELINE_PATH, type Metric, median, progress, readBaseline, table, writeBaseline } from "./report.js"
-
-const LAUNCHER = fileURLToPath(new URL("../../bin/azurelustre-csi.js", import.meta.url))
-const EMULATOR_SCRIPT = fileURLToPath(new URL("./armEmulatorProcess.js", import.meta.url))
+import { controllerEnvironment, type EmulatorInfo, emulatorRequest, RESOURCE_GROUP, startController, startEmulator } from "./controllerProcess.js"
+import { killAndWait } from "./driverProcess.js"
+import { BASELINE_PATH, type Metric, median, progress, readBaseline, runWhenEntryPoint, table, writeBaseline } from "./report.js"
 
 export const VOLUMES = 5
 export const CALLERS = 3
@@ -55,7 +49,6 @@ const POLL_QUIET_SECONDS = 2
 const EXPANSION_SECONDS = [22, 24, 26, 28, 34] as const
 const expansionSecondsOf = (volume: number) => EXPANSION_SECONDS[volume % EXPANSION_SECONDS.length]!
 const GIVE_UP_MS = 5 * 60_000
-const RESOURCE_GROUP = "bench-rg"
 /** Codes the csi-resizer takes for "may still be running": it calls again. */
 const RETRIED = new Set([
   grpc.status.DEADLINE_EXCEEDED,
@@ -93,53 +86,7 @@ export interface ExpandDetails {
   readonly firstError: string | undefined
 }
 
-// ---- the emulator process (as in bench/provision.ts) ---------------------------------------------
-
-interface EmulatorInfo {
-  readonly url: string
-  readonly subscriptionId: string
-  readonly certificatePath: string
-  readonly identityEndpoint: string
-  readonly identityHeader: string
-}
-
-const startEmulator = (dir: string): Promise<{ child: ChildProcess; info: EmulatorInfo }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EMULATOR_SCRIPT, "--cluster-creation", String(CREATION_SECONDS), "--dir", dir], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stderr = ""
-    child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-4096)))
-    const lines = createInterface({ input: child.stdout! })
-    lines.once("line", (line) => resolve({ child, info: JSON.parse(line) as EmulatorInfo }))
-    child.once("exit", (code) => reject(new Error(`the ARM emulator process exited (${code}) before it was ready:\n${stderr}`)))
-  })
-
-const emulatorRequest = (info: EmulatorInfo, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body)
-    const request = Https.request(`${info.url}${path}`, {
-      method,
-      ca: readFileSync(info.certificatePath, "utf8"),
-      headers: {
-        authorization: "Bearer bench",
-        accept: "application/json",
-        ...(text === undefined ? {} : { "content-type": "application/json" })
-      }
-    }, (response) => {
-      let answer = ""
-      response.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")))
-      response.on("end", () => {
-        try {
-          resolve(JSON.parse(answer))
-        } catch (error) {
-          reject(error)
-        }
-      })
-    })
-    request.once("error", reject)
-    request.end(text)
-  })
+// ---- what the emulator answers ------------------------------------------------------------------
 
 interface Counters {
   readonly expansionPutsByFilesystem: Readonly<Record<string, number>>
@@ -154,79 +101,6 @@ interface JobList {
     readonly name: string
     readonly properties: { readonly status: { readonly state: string; readonly completionTimeUTC?: string } }
   }>
-}
-
-// ---- the controller process ----------------------------------------------------------------------
-
-const killAndWait = (child: ChildProcess, signal: NodeJS.Signals): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const hard = setTimeout(() => child.kill("SIGKILL"), 5000)
-    child.once("exit", () => {
-      clearTimeout(hard)
-      resolve()
-    })
-    child.kill(signal)
-  })
-
-const startController = (dir: string, env: NodeJS.ProcessEnv): DriverProcess & { readonly child: ChildProcess } => {
-  const socketPath = join(dir, "csi.sock")
-  const args = [
-    "serve", "--mode", "controller", "--endpoint", `unix://${socketPath}`, "--log-level", "warn", "--health-port", "0",
-    "--arm-poll-quiet", String(POLL_QUIET_SECONDS)
-  ]
-  const spawnedAt = performance.now()
-  const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"], env })
-  let recent = ""
-  const keep = (chunk: Buffer) => (recent = (recent + chunk.toString("utf8")).slice(-8192))
-  child.stdout!.on("data", keep)
-  child.stderr!.on("data", keep)
-  if (child.pid === undefined) throw new Error(`could not spawn ${LAUNCHER} ${args.join(" ")}`)
-  return {
-    child,
-    pid: child.pid,
-    socketPath,
-    stateDir: dir,
-    spawnedAt,
-    hasExited: () => child.exitCode !== null || child.signalCode !== null,
-    recentOutput: () => recent,
-    stop: () => killAndWait(child, "SIGTERM")
-  }
-}
-
-/** The environment of bench/provision.ts: azure.json, the emulator as ARM, a managed identity, an unreachable kubeconfig. */
-const controllerEnvironment = (dir: string, info: EmulatorInfo): NodeJS.ProcessEnv => {
-  const configPath = join(dir, "azure.json")
-  writeFileSync(configPath, JSON.stringify({
-    cloud: "AzurePublicCloud",
-    tenantId: "00000000-0000-0000-0000-0000000000a1",
-    subscriptionId: info.subscriptionId,
-    resourceGroup: RESOURCE_GROUP,
-    location: "eastus",
-    vnetName: "bench-vnet",
-    subnetName: "bench-subnet",
-    useManagedIdentityExtension: true
-  }))
-  const kubeconfigPath = join(dir, "kubeconfig")
-  writeFileSync(kubeconfigPath, [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: none, cluster: {server: \"https://127.0.0.1:1\"}}]",
-    "users: [{name: none, user: {token: none}}]",
-    "contexts: [{name: none, context: {cluster: none, user: none}}]",
-    "current-context: none",
-    ""
-  ].join("\n"))
-  return {
-    PATH: process.env["PATH"],
-    HOME: process.env["HOME"],
-    AZURE_CONFIG_FILE: configPath,
-    ARM_ENDPOINT: info.url,
-    NODE_EXTRA_CA_CERTS: info.certificatePath,
-    IDENTITY_ENDPOINT: info.identityEndpoint,
-    IDENTITY_HEADER: info.identityHeader,
-    KUBECONFIG: kubeconfigPath
-  }
 }
 
 // ---- the calls -------------------------------------------------------------------------------------
@@ -273,9 +147,9 @@ const codeOf = (error: unknown): grpc.status =>
 
 export const measureExpand = async (): Promise<{ results: ExpandResults; details: ExpandDetails }> => {
   const dir = mkdtempSync(join(tmpdir(), "csi-bench-expand-"))
-  const { child: emulatorChild, info } = await startEmulator(dir)
+  const { child: emulatorChild, info } = await startEmulator(dir, CREATION_SECONDS)
   progress(`expand: ARM emulator at ${info.url}`)
-  const controller = startController(dir, controllerEnvironment(dir, info))
+  const controller = startController(dir, controllerEnvironment(dir, info), POLL_QUIET_SECONDS)
   const client = new ControllerClient(`unix://${controller.socketPath}`, grpc.credentials.createInsecure())
   try {
     await millisToFirstProbe(controller, 30_000)
@@ -430,20 +304,12 @@ export const expandReport = (results: ExpandResults, details: ExpandDetails): st
       `retried after ${RETRY_START_MS / 1000} s, doubling (the csi-resizer's work queue)`
   ].join("\n")
 
-const isEntryPoint = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-
-if (isEntryPoint) {
-  const main = async () => {
-    progress(`node ${process.version}, ${cpus().length} CPUs; expand benchmark`)
-    const { results, details } = await measureExpand()
-    process.stdout.write(`\n${expandReport(results, details)}\n`)
-    if (process.argv.includes("--update-baseline")) {
-      writeBaseline([{ section: "expand", metrics: expandMetrics, results }])
-      process.stdout.write(`baseline updated (expand section): ${BASELINE_PATH}\n`)
-    }
+runWhenEntryPoint(import.meta.url, async () => {
+  progress(`node ${process.version}, ${cpus().length} CPUs; expand benchmark`)
+  const { results, details } = await measureExpand()
+  process.stdout.write(`\n${expandReport(results, details)}\n`)
+  if (process.argv.includes("--update-baseline")) {
+    writeBaseline([{ section: "expand", metrics: expandMetrics, results }])
+    process.stdout.write(`baseline updated (expand section): ${BASELINE_PATH}\n`)
   }
-  main().catch((error: unknown) => {
-    process.stderr.write(`bench: could not run: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
-    process.exitCode = 1
-  })
-}
+})

@@ -16,13 +16,9 @@
  *   node dist/bench/provision.js [--cluster-creation <seconds>] [--update-baseline]
  */
 import * as grpc from "@grpc/grpc-js"
-import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
-import * as Https from "node:https"
+import { mkdtempSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
 import {
   ControllerClient,
   type CreateVolumeRequest,
@@ -30,11 +26,9 @@ import {
   VolumeCapability_AccessMode_Mode
 } from "../src/gen/csi.js"
 import { millisToFirstProbe } from "./client.js"
-import type { DriverProcess } from "./driverProcess.js"
-import { BASELINE_PATH, type Metric, median, progress, readBaseline, table, writeBaseline } from "./report.js"
-
-const LAUNCHER = fileURLToPath(new URL("../../bin/azurelustre-csi.js", import.meta.url))
-const EMULATOR_SCRIPT = fileURLToPath(new URL("./armEmulatorProcess.js", import.meta.url))
+import { controllerEnvironment, emulatorRequest, RESOURCE_GROUP, startController, startEmulator } from "./controllerProcess.js"
+import { killAndWait } from "./driverProcess.js"
+import { BASELINE_PATH, type Metric, median, progress, readBaseline, runWhenEntryPoint, table, writeBaseline } from "./report.js"
 
 export const VOLUMES = 20
 export const DUPLICATES = 10
@@ -52,7 +46,6 @@ const creationSecondsOf = () => {
 }
 /** The whole benchmark gives up after this long. */
 const GIVE_UP_MS = 15 * 60_000
-const RESOURCE_GROUP = "bench-rg"
 
 export const provisionMetrics = [
   { key: "armPuts", label: `ARM PUTs for ${VOLUMES} volumes`, unit: "", target: { op: "=", value: VOLUMES }, digits: 0 },
@@ -76,99 +69,17 @@ export interface ProvisionDetails {
   readonly firstError: string | undefined
 }
 
-// ---- the emulator process ------------------------------------------------------------------
-
-interface EmulatorInfo {
-  readonly url: string
-  readonly subscriptionId: string
-  readonly certificatePath: string
-  readonly identityEndpoint: string
-  readonly identityHeader: string
-}
-
-const startEmulator = (dir: string, creationSeconds: number): Promise<{ child: ChildProcess; info: EmulatorInfo }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EMULATOR_SCRIPT, "--cluster-creation", String(creationSeconds), "--dir", dir], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stderr = ""
-    child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-4096)))
-    const lines = createInterface({ input: child.stdout! })
-    lines.once("line", (line) => resolve({ child, info: JSON.parse(line) as EmulatorInfo }))
-    child.once("exit", (code) => reject(new Error(`the ARM emulator process exited (${code}) before it was ready:\n${stderr}`)))
-  })
-
-const emulatorGet = (info: EmulatorInfo, path: string): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    const request = Https.request(`${info.url}${path}`, {
-      method: "GET",
-      ca: readFileSync(info.certificatePath, "utf8"),
-      headers: { authorization: "Bearer bench", accept: "application/json" }
-    }, (response) => {
-      let body = ""
-      response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")))
-      response.on("end", () => {
-        try {
-          resolve(JSON.parse(body))
-        } catch (error) {
-          reject(error)
-        }
-      })
-    })
-    request.once("error", reject)
-    request.end()
-  })
-
 interface Counters {
   readonly putsByName: Readonly<Record<string, number>>
   readonly getsByName: Readonly<Record<string, number>>
   readonly requests: ReadonlyArray<{ readonly method: string; readonly path: string; readonly statusCode: number }>
 }
 
-// ---- the controller process --------------------------------------------------------------------
-
-interface Controller extends DriverProcess {
-  readonly child: ChildProcess
-}
-
-const startController = (dir: string, env: NodeJS.ProcessEnv): Controller => {
-  const socketPath = join(dir, "csi.sock")
-  rmSync(socketPath, { force: true }) // a killed controller leaves its socket file
-  // A quiet period a quarter of the creation (the driver's default is 7.5 of 10-20 minutes), so
-  // the lag measured is the 10 s reads', not the wait before them.
-  const args = [
-    "serve", "--mode", "controller", "--endpoint", `unix://${socketPath}`, "--log-level", "warn", "--health-port", "0",
-    "--arm-poll-quiet", String(Math.max(1, Math.round(creationSecondsOf() / 4)))
-  ]
-  const spawnedAt = performance.now()
-  const child = spawn(LAUNCHER, args, { stdio: ["ignore", "pipe", "pipe"], env })
-  let recent = ""
-  const keep = (chunk: Buffer) => (recent = (recent + chunk.toString("utf8")).slice(-8192))
-  child.stdout!.on("data", keep)
-  child.stderr!.on("data", keep)
-  if (child.pid === undefined) throw new Error(`could not spawn ${LAUNCHER} ${args.join(" ")}`)
-  return {
-    child,
-    pid: child.pid,
-    socketPath,
-    stateDir: dir,
-    spawnedAt,
-    hasExited: () => child.exitCode !== null || child.signalCode !== null,
-    recentOutput: () => recent,
-    stop: () => killAndWait(child, "SIGTERM")
-  }
-}
-
-const killAndWait = (child: ChildProcess, signal: NodeJS.Signals): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const hard = setTimeout(() => child.kill("SIGKILL"), 5000)
-    child.once("exit", () => {
-      clearTimeout(hard)
-      resolve()
-    })
-    child.kill(signal)
-  })
+/**
+ * A quiet period a quarter of the creation (the driver's default is 7.5 of 10-20 minutes), so the
+ * lag measured is the 10 s reads', not the wait before them.
+ */
+const pollQuietSeconds = () => Math.max(1, Math.round(creationSecondsOf() / 4))
 
 // ---- the calls ---------------------------------------------------------------------------------
 
@@ -208,40 +119,8 @@ export const measureProvision = async (
   const dir = mkdtempSync(join(tmpdir(), "csi-bench-provision-"))
   const { child: emulatorChild, info } = await startEmulator(dir, creationSeconds)
   progress(`provision: ARM emulator at ${info.url} (creation ${creationSeconds} s)`)
-  const configPath = join(dir, "azure.json")
-  writeFileSync(configPath, JSON.stringify({
-    cloud: "AzurePublicCloud",
-    tenantId: "00000000-0000-0000-0000-0000000000a1",
-    subscriptionId: info.subscriptionId,
-    resourceGroup: RESOURCE_GROUP,
-    location: "eastus",
-    vnetName: "bench-vnet",
-    subnetName: "bench-subnet",
-    useManagedIdentityExtension: true
-  }))
-  // The Kubernetes client needs a kubeconfig to start; this one names no reachable cluster. No PVC
-  // names are sent (no provisioner extra metadata), so the controller records no Events.
-  const kubeconfigPath = join(dir, "kubeconfig")
-  writeFileSync(kubeconfigPath, [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: none, cluster: {server: \"https://127.0.0.1:1\"}}]",
-    "users: [{name: none, user: {token: none}}]",
-    "contexts: [{name: none, context: {cluster: none, user: none}}]",
-    "current-context: none",
-    ""
-  ].join("\n"))
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env["PATH"],
-    HOME: process.env["HOME"],
-    AZURE_CONFIG_FILE: configPath,
-    ARM_ENDPOINT: info.url,
-    NODE_EXTRA_CA_CERTS: info.certificatePath,
-    IDENTITY_ENDPOINT: info.identityEndpoint,
-    IDENTITY_HEADER: info.identityHeader,
-    KUBECONFIG: kubeconfigPath
-  }
-  let controller = startController(dir, env)
+  const env = controllerEnvironment(dir, info)
+  let controller = startController(dir, env, pollQuietSeconds())
   const client = new ControllerClient(`unix://${controller.socketPath}`, grpc.credentials.createInsecure(), {
     "grpc.use_local_subchannel_pool": 1,
     // After the restart the channel must come back within about a second, not after a long backoff.
@@ -292,7 +171,7 @@ export const measureProvision = async (
       await sleep(RESTART_AFTER_MS)
       progress(`provision: SIGKILL of the controller ${RESTART_AFTER_MS / 1000} s in, then a new one`)
       await killAndWait(controller.child, "SIGKILL")
-      controller = startController(dir, env)
+      controller = startController(dir, env, pollQuietSeconds())
       return millisToFirstProbe(controller, 30_000)
     })()
 
@@ -303,13 +182,14 @@ export const measureProvision = async (
     const wallS = (Math.max(...okAt.values(), started) - started) / 1000
     if (controller.hasExited()) throw new Error(`the controller exited; it wrote:\n${controller.recentOutput()}`)
 
-    const counters = (await emulatorGet(info, "/emulator/counters")) as Counters
+    const counters = (await emulatorRequest(info, "GET", "/emulator/counters")) as Counters
     const lagsS: Array<number> = []
     for (const name of names) {
       const ok = okAt.get(name)
       if (ok === undefined) continue
-      const fs = (await emulatorGet(
+      const fs = (await emulatorRequest(
         info,
+        "GET",
         `/subscriptions/${info.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.StorageCache/amlFilesystems/${name}?api-version=2024-03-01`
       )) as { systemData?: { createdAt?: string } }
       const createdAt = Date.parse(fs.systemData?.createdAt ?? "")
@@ -359,22 +239,13 @@ export const provisionReport = (results: ProvisionResults, details: ProvisionDet
       `DEADLINE_EXCEEDED retried at once, ABORTED/UNAVAILABLE/INTERNAL (connection lost) after ${RETRY_PAUSE_MS / 1000} s`
   ].join("\n")
 
-const isEntryPoint = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-
-if (isEntryPoint) {
-  const main = async () => {
-    const at = process.argv.indexOf("--cluster-creation")
-    const creationSeconds = at === -1 ? DEFAULT_CREATION_SECONDS : Number(process.argv[at + 1])
-    progress(`node ${process.version}, ${cpus().length} CPUs; provision benchmark`)
-    const { results, details } = await measureProvision(creationSeconds)
-    process.stdout.write(`\n${provisionReport(results, details)}\n`)
-    if (process.argv.includes("--update-baseline")) {
-      writeBaseline([{ section: "provision", metrics: provisionMetrics, results }])
-      process.stdout.write(`baseline updated (provision section): ${BASELINE_PATH}\n`)
-    }
+runWhenEntryPoint(import.meta.url, async () => {
+  const creationSeconds = creationSecondsOf()
+  progress(`node ${process.version}, ${cpus().length} CPUs; provision benchmark`)
+  const { results, details } = await measureProvision(creationSeconds)
+  process.stdout.write(`\n${provisionReport(results, details)}\n`)
+  if (process.argv.includes("--update-baseline")) {
+    writeBaseline([{ section: "provision", metrics: provisionMetrics, results }])
+    process.stdout.write(`baseline updated (provision section): ${BASELINE_PATH}\n`)
   }
-  main().catch((error: unknown) => {
-    process.stderr.write(`bench: could not run: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
-    process.exitCode = 1
-  })
-}
+})

@@ -12,14 +12,13 @@
  * Whatever is still mounted under its folders afterwards, because a call or the benchmark failed,
  * is unmounted lazily (`umount -l`), also on SIGINT/SIGTERM.
  */
-import { mkdtempSync, realpathSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { type NodeClient, type NodePublishVolumeRequest, VolumeCapability_AccessMode_Mode } from "../src/gen/csi.js"
 import { connectNode, millisToFirstProbe, nodePublishVolume, nodeUnpublishVolume } from "./client.js"
 import { type DriverProcess, killNow, mountPoints, startDriver, unmountUnder } from "./driverProcess.js"
-import { BASELINE_PATH, type Metric, median, percentile, progress, readBaseline, table, writeBaseline } from "./report.js"
+import { BASELINE_PATH, type Metric, median, percentile, progress, readBaseline, runWhenEntryPoint, table, writeBaseline } from "./report.js"
 
 export const VOLUME_ID = "bench#lustrefs#10.0.0.4#data#f#"
 export const PUBLISHES = 50
@@ -174,22 +173,14 @@ export const publishReport = (results: PublishResults, cycles: ReadonlyArray<Pub
 /** Whether the publish benchmark can run here: bind mounts need root. */
 export const canMount = (): boolean => process.getuid?.() === 0
 
-/** Run as `node dist/bench/publish.js` (not imported by run.js); import.meta.main needs Node >= 24.2. */
-const isEntryPoint = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-
-if (isEntryPoint) {
-  const main = async () => {
-    if (!canMount()) throw new Error("the publish benchmark makes real bind mounts: run it as root")
-    progress(`node ${process.version}, ${cpus().length} CPUs; publish benchmark`)
-    const { results, cycles } = await measurePublish()
-    process.stdout.write(`\n${publishReport(results, cycles)}\n`)
-    if (process.argv.includes("--update-baseline")) {
-      writeBaseline([{ section: "publish", metrics: publishMetrics, results }])
-      process.stdout.write(`baseline updated (publish section): ${BASELINE_PATH}\n`)
-    }
+// Run as `node dist/bench/publish.js` (not imported by run.js).
+runWhenEntryPoint(import.meta.url, async () => {
+  if (!canMount()) throw new Error("the publish benchmark makes real bind mounts: run it as root")
+  progress(`node ${process.version}, ${cpus().length} CPUs; publish benchmark`)
+  const { results, cycles } = await measurePublish()
+  process.stdout.write(`\n${publishReport(results, cycles)}\n`)
+  if (process.argv.includes("--update-baseline")) {
+    writeBaseline([{ section: "publish", metrics: publishMetrics, results }])
+    process.stdout.write(`baseline updated (publish section): ${BASELINE_PATH}\n`)
   }
-  main().catch((error: unknown) => {
-    process.stderr.write(`bench: could not run: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
-    process.exitCode = 1
-  })
-}
+})

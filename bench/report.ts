@@ -1,6 +1,6 @@
 /**
- * What the benchmarks share: their metrics, the table they print, statistics, and the baseline file
- * (bench/baseline.json) they compare with.
+ * What the benchmarks share: their metrics, the table they print, statistics, the baseline file
+ * (bench/baseline.json) they compare with, and running one on its own (runWhenEntryPoint).
  *
  * The baseline holds each benchmark's numbers, keyed by metric, with when, on which Node and on
  * how many CPUs they were recorded. The Identity benchmark's are at the top level, as before there
@@ -11,7 +11,7 @@
  *
  * Recording one benchmark leaves the others' numbers (and their time, Node, CPUs) as they are.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 
@@ -32,6 +32,20 @@ export interface Metric<Key extends string> {
 }
 
 export const progress = (line: string) => process.stderr.write(`bench: ${line}\n`)
+
+/**
+ * Runs `main` when the module at `moduleUrl` is the script node was started with (`node
+ * dist/bench/<name>.js`), not when run.js imports it; a failure is written to stderr and sets exit
+ * status 1. (import.meta.main needs Node >= 24.2.)
+ */
+export const runWhenEntryPoint = (moduleUrl: string, main: () => Promise<void>): void => {
+  const isEntryPoint = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(moduleUrl)
+  if (!isEntryPoint) return
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench: could not run: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.exitCode = 1
+  })
+}
 
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)

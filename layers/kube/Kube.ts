@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
@@ -113,6 +114,34 @@ export const refusalMessage = (
       return `${operation} ${subject}: the API server answered HTTP ${status}${said}`
   }
 }
+
+/** The API server's own message, when the body of its answer is a `Status` object. */
+export const decodeStatusBody = Schema.decodeUnknownOption(
+  Schema.fromJsonString(Schema.Struct({ message: Schema.optional(Schema.String) }))
+)
+
+/**
+ * Bounds one API call of a live layer by its request timeout: past it the call is interrupted
+ * (which cancels its HTTP request) and fails with status 0, naming the server and the timeout.
+ */
+export const withinRequestTimeout =
+  (operation: string, subject: string, server: string, requestTimeout: Duration.Duration) =>
+  <A, R>(call: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
+    call.pipe(
+      Effect.timeoutOrElse({
+        duration: requestTimeout,
+        orElse: () =>
+          Effect.fail(
+            new KubeError({
+              operation,
+              status: 0,
+              message: `${operation} ${subject}: the Kubernetes API server at ${server} did not answer within ${
+                Duration.format(requestTimeout)
+              }`
+            })
+          )
+      })
+    )
 
 const verbs: Readonly<Record<string, string>> = {
   readNode: "read nodes",

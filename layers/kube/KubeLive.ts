@@ -3,16 +3,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import {
+  decodeStatusBody,
   Kube,
   KubeError,
   type KubeEvent,
   MAX_EVENT_FIELD_LENGTH,
   refusalMessage,
   REPORTING_CONTROLLER,
-  truncateNote
+  truncateNote,
+  withinRequestTimeout
 } from "./Kube.js"
 
 /**
@@ -39,10 +40,6 @@ type Source =
   | { readonly _tag: "Options"; readonly options: KubeConfigOptions }
 
 const defaultRequestTimeout = Duration.seconds(10)
-
-/** The API server's own message, when the body is a `Status` object. */
-const StatusBody = Schema.fromJsonString(Schema.Struct({ message: Schema.optional(Schema.String) }))
-const decodeStatusBody = Schema.decodeUnknownOption(StatusBody)
 
 const reasonOf = (cause: unknown): string => {
   if (!(cause instanceof Error)) return String(cause)
@@ -128,21 +125,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
       Effect.tryPromise({
         try: (signal) => send(withSignal(signal)),
         catch: toKubeError(operation, subject)
-      }).pipe(
-        Effect.timeoutOrElse({
-          duration: requestTimeout,
-          orElse: () =>
-            Effect.fail(
-              new KubeError({
-                operation,
-                status: 0,
-                message: `${operation} ${subject}: the Kubernetes API server at ${server} did not answer within ${
-                  Duration.format(requestTimeout)
-                }`
-              })
-            )
-        })
-      )
+      }).pipe(withinRequestTimeout(operation, subject, server, requestTimeout))
 
     const reportingInstance = limit(options.reportingInstance ?? defaultReportingInstance())
 

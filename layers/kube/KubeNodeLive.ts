@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Https from "node:https"
-import { KubeError, refusalMessage } from "./Kube.js"
+import { decodeStatusBody, KubeError, refusalMessage, withinRequestTimeout } from "./Kube.js"
 import { KubeNode, type NodeTaint } from "./KubeNode.js"
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -30,11 +30,6 @@ export interface KubeNodeLiveOptions {
 }
 
 const defaultRequestTimeout = Duration.seconds(10)
-
-/** The API server's own message, when the body is a `Status` object. */
-const decodeStatusBody = Schema.decodeUnknownOption(
-  Schema.fromJsonString(Schema.Struct({ message: Schema.optional(Schema.String) }))
-)
 
 /**
  * The parts of a Node the driver reads. Taints stay as the API server sent them: the JSON patch
@@ -176,21 +171,7 @@ const make = (options: KubeNodeLiveOptions) =>
           status: answer.status,
           message: refusalMessage(operation, answer.status, subject, detail)
         })
-      }).pipe(
-        Effect.timeoutOrElse({
-          duration: requestTimeout,
-          orElse: () =>
-            Effect.fail(
-              new KubeError({
-                operation,
-                status: 0,
-                message: `${operation} ${subject}: the Kubernetes API server at ${server} did not answer within ${
-                  Duration.format(requestTimeout)
-                }`
-              })
-            )
-        })
-      )
+      }).pipe(withinRequestTimeout(operation, subject, server, requestTimeout))
 
     /** An answer that is not what the API promises: the HTTP status it came with, not retryable. */
     const unexpected = (operation: string, subject: string, status: number, kind: string) =>

@@ -45,7 +45,6 @@ const route = (url: URL): Effect.Effect<Answer, never, Readiness> => {
     case "/livez":
       return Effect.succeed({ status: 200, contentType: TEXT, body: "ok\n" })
     case "/healthz":
-    case "/readyz":
       return Readiness.use((readiness) => readiness.report).pipe(
         Effect.map((report) => ({
           status: report.ready ? 200 : 503,

@@ -1,5 +1,4 @@
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { requireKnownVolume, requireField } from "../csi/requireValid.js"
 import type { NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse } from "../gen/csi.js"

@@ -1,50 +1,17 @@
 import { status } from "@grpc/grpc-js"
-import { Duration, Effect, Exit, Scope } from "effect"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
-import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
-import { staticCredential } from "../../layers/azure/AzureCredential.js"
+import { Duration, Effect } from "effect"
+import { describe, expect, it } from "vitest"
 import type { CreateVolumeRequest } from "../../src/gen/csi.js"
-import { Readiness } from "../../src/health/Readiness.js"
+import { armEmulatorForTests } from "../support/armEmulatorForTests.js"
 import { ask } from "../support/csiClient.js"
-import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
 import { createVolumeRequest } from "../support/csiRequests.js"
 
 // The controller as it runs, down to the wire: the real @azure/arm-storagecache client over HTTPS
 // to the ARM emulator. Only the process around it is shared with the test.
-let emulator: ArmEmulator
-const scope = Effect.runSync(Scope.make())
-beforeAll(async () => {
-  emulator = await Effect.runPromise(
-    ArmEmulator.start({
-      subscriptionId: testControllerConfig.subscriptionId,
-      creationDuration: Duration.millis(800),
-      deletionDuration: Duration.millis(200),
-      operationRetryAfterSeconds: 1
-    }).pipe(Scope.provide(scope))
-  )
-})
-afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-
-let stops: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const stop of stops) await stop()
-  stops = []
-  await Effect.runPromise(emulator.faults.reset)
-})
+const arm = armEmulatorForTests({ creationDuration: Duration.millis(800), deletionDuration: Duration.millis(200) })
 
 const startController = async () => {
-  const driver = await startInProcessDriver({
-    readiness: Readiness.layerFromChecks([]),
-    mode: "controller",
-    armLayer: AmlfsApiLive.layer({
-      subscriptionId: testControllerConfig.subscriptionId,
-      credential: staticCredential("test"),
-      endpoint: emulator.url,
-      trustedCertificatePem: emulator.certificatePem
-    })
-  })
-  stops.push(driver.stop)
+  const driver = await arm.startController()
   const controller = driver.client.controller
   return {
     ...driver,
@@ -62,7 +29,7 @@ const request = (name: string): CreateVolumeRequest =>
     "maintenance-time-of-day-utc": "23:30"
   }, { capacityRange: { requiredBytes: 16n << 40n, limitBytes: 0n } })
 
-const puts = async (name: string) => (await Effect.runPromise(emulator.counters)).putsByName[name] ?? 0
+const puts = async (name: string) => (await Effect.runPromise(arm.emulator.counters)).putsByName[name] ?? 0
 
 describe("dynamic provisioning through the real SDK against the ARM emulator", () => {
   it("creates, answers the MGS the emulator assigned, and deletes", async () => {
@@ -79,7 +46,6 @@ describe("dynamic provisioning through the real SDK against the ARM emulator", (
     const first = await startController()
     expect(await first.create("pvc-sdk-restart", 200)).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED })
     await first.stop()
-    stops = []
     const second = await startController()
     expect(await second.create("pvc-sdk-restart")).toMatchObject({ ok: true })
     expect(await puts("pvc-sdk-restart")).toBe(1)
@@ -87,13 +53,13 @@ describe("dynamic provisioning through the real SDK against the ARM emulator", (
 
   it("retries throttling (429 with Retry-After) and succeeds", async () => {
     const driver = await startController()
-    await Effect.runPromise(emulator.faults.throttle(2, 1))
+    await Effect.runPromise(arm.emulator.faults.throttle(2, 1))
     expect(await driver.create("pvc-sdk-throttled")).toMatchObject({ ok: true })
   })
 
   it("re-creates a cluster that ended Failed on the next call", async () => {
     const driver = await startController()
-    await Effect.runPromise(emulator.faults.failNextCreate())
+    await Effect.runPromise(arm.emulator.faults.failNextCreate())
     const failed = await driver.create("pvc-sdk-failed")
     expect(failed).toMatchObject({ ok: false, code: status.UNAVAILABLE })
     expect(failed.ok ? "" : failed.details).toContain("ended Failed")
@@ -103,10 +69,10 @@ describe("dynamic provisioning through the real SDK against the ARM emulator", (
 
   it("answers quota RESOURCE_EXHAUSTED and 403 PERMISSION_DENIED", async () => {
     const driver = await startController()
-    await Effect.runPromise(emulator.faults.filesystemQuota(0))
+    await Effect.runPromise(arm.emulator.faults.filesystemQuota(0))
     expect(await driver.create("pvc-sdk-quota")).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED })
-    await Effect.runPromise(emulator.faults.reset)
-    await Effect.runPromise(emulator.faults.forbidden(true))
+    await Effect.runPromise(arm.emulator.faults.reset)
+    await Effect.runPromise(arm.emulator.faults.forbidden(true))
     expect(await driver.create("pvc-sdk-forbidden")).toMatchObject({ ok: false, code: status.PERMISSION_DENIED })
   })
 })

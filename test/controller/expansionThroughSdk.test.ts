@@ -1,16 +1,13 @@
 import { status } from "@grpc/grpc-js"
-import { Duration, Effect, Exit, Scope } from "effect"
+import { Duration, Effect } from "effect"
 import * as Https from "node:https"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
-import { ArmEmulator, expansionFailedError, expansionRolledBackError } from "../../layers/azure/ArmEmulator.js"
-import { staticCredential } from "../../layers/azure/AzureCredential.js"
-import { CREATED_BY_TAG, CREATED_BY_VALUE } from "../../src/domain/ClusterTags.js"
-import { Readiness } from "../../src/health/Readiness.js"
+import { describe, expect, it } from "vitest"
+import { type ArmEmulator, expansionFailedError, expansionRolledBackError } from "../../layers/azure/ArmEmulator.js"
+import { armEmulatorForTests } from "../support/armEmulatorForTests.js"
 import type { Answer } from "../support/csiClient.js"
 import { ask } from "../support/csiClient.js"
 import { createVolumeRequest } from "../support/csiRequests.js"
-import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
+import { testControllerConfig } from "../support/inProcessDriver.js"
 
 // ControllerExpandVolume as it runs, down to the wire: gRPC on a unix socket, the controller's
 // real @azure/arm-storagecache client over HTTPS to the ARM emulator, which counts what it is sent.
@@ -20,21 +17,12 @@ const TIB = 1n << 40n
 const RESOURCE_GROUP = "rg-test"
 const subscriptionId = testControllerConfig.subscriptionId
 
-/** An emulator on its own scope; closed by the caller. */
-const startEmulator = async () => {
-  const scope = Effect.runSync(Scope.make())
-  const emulator = await Effect.runPromise(
-    ArmEmulator.start({
-      subscriptionId,
-      creationDuration: Duration.millis(100),
-      deletionDuration: Duration.millis(100),
-      expansionDuration: Duration.millis(300),
-      rollbackDuration: Duration.millis(300),
-      operationRetryAfterSeconds: 1
-    }).pipe(Scope.provide(scope))
-  )
-  return { emulator, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
+const arm = armEmulatorForTests({
+  creationDuration: Duration.millis(100),
+  deletionDuration: Duration.millis(100),
+  expansionDuration: Duration.millis(300),
+  rollbackDuration: Duration.millis(300)
+})
 
 /** A plain HTTPS GET of the emulator's ARM API at 2026-01-01: the resource as ARM sends it. */
 const armGet = (emulator: ArmEmulator, path: string): Promise<unknown> =>
@@ -96,18 +84,9 @@ const PARAMETERS = {
   "maintenance-time-of-day-utc": "02:00"
 }
 
-/** The controller (real SDK, this emulator) in this process, with helpers for one volume's calls. */
-const startController = async (emulator: ArmEmulator) => {
-  const driver = await startInProcessDriver({
-    readiness: Readiness.layerFromChecks([]),
-    mode: "controller",
-    armLayer: AmlfsApiLive.layer({
-      subscriptionId,
-      credential: staticCredential("test"),
-      endpoint: emulator.url,
-      trustedCertificatePem: emulator.certificatePem
-    })
-  })
+/** The controller (real SDK, the emulator) in this process, with helpers for one volume's calls. */
+const start = async () => {
+  const driver = await arm.startController()
   const controller = driver.client.controller
   /** A 32 TiB AMLFS-Durable-Premium-125 volume (16 TiB steps, at most 128 TiB), through CreateVolume. */
   const createVolume = async (name: string) => {
@@ -147,91 +126,71 @@ const filesystem = async (emulator: ArmEmulator, name: string) => (await armGet(
 
 const okOf = (tib: bigint) => ({ ok: true, value: { capacityBytes: tib * TIB, nodeExpansionRequired: false } })
 
-let emulator: ArmEmulator
-let closeEmulator: () => Promise<void>
-beforeAll(async () => {
-  ;({ emulator, close: closeEmulator } = await startEmulator())
-})
-afterAll(() => closeEmulator())
-
-let stops: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const stop of stops) await stop()
-  stops = []
-  await Effect.runPromise(emulator.faults.reset)
-})
-
-const start = async () => {
-  const driver = await startController(emulator)
-  stops.push(driver.stop)
-  return driver
-}
-
 describe("ControllerExpandVolume through the real SDK against the ARM emulator", () => {
   it("grows the cluster to the rounded-up size with one job and changes nothing else about it", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-grow")
-    const before = await filesystem(emulator, "pvc-grow")
+    const before = await filesystem(arm.emulator, "pvc-grow")
     expect(before.properties.currentStorageCapacityTiB).toBe(32)
 
     // 40 TiB and a byte, in 16 TiB steps: 48 TiB.
     const answer = await driver.expand(volumeId, 40n * TIB + 1n)
     expect(answer).toEqual(okOf(48n))
 
-    const after = await filesystem(emulator, "pvc-grow")
+    const after = await filesystem(arm.emulator, "pvc-grow")
     expect(after.properties.currentStorageCapacityTiB).toBe(48)
     expect(after.properties.storageCapacityTiB).toBe(32)
     expect(after.properties.health.state).toBe("Available")
     expect(withoutCapacity(after)).toEqual(withoutCapacity(before))
-    expect(await expansionCounts(emulator, "pvc-grow")).toEqual({ puts: 1, started: 1 })
-    expect(await jobsOf(emulator, "pvc-grow")).toEqual(["expand-to-48tib Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-grow")).toEqual({ puts: 1, started: 1 })
+    expect(await jobsOf(arm.emulator, "pvc-grow")).toEqual(["expand-to-48tib Completed"])
   })
 
   it("answers UNAVAILABLE with ARM's reason when the job fails, keeps the old size, and the retry starts attempt 2", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-fail")
-    await Effect.runPromise(emulator.faults.failNextExpansion())
+    await Effect.runPromise(arm.emulator.faults.failNextExpansion())
 
     const failed = await driver.expand(volumeId, 40n * TIB)
     expect(failed).toMatchObject({ ok: false, code: status.UNAVAILABLE })
     expect(details(failed)).toContain(`(${expansionFailedError.code}): ${expansionFailedError.message}`)
-    expect((await filesystem(emulator, "pvc-fail")).properties.currentStorageCapacityTiB).toBe(32)
+    expect((await filesystem(arm.emulator, "pvc-fail")).properties.currentStorageCapacityTiB).toBe(32)
 
     expect(await driver.expand(volumeId, 40n * TIB)).toEqual(okOf(48n))
-    expect(await jobsOf(emulator, "pvc-fail")).toEqual(["expand-to-48tib Failed", "expand-to-48tib-2 Completed"])
-    expect(await expansionCounts(emulator, "pvc-fail")).toEqual({ puts: 2, started: 2 })
-    expect((await filesystem(emulator, "pvc-fail")).properties.currentStorageCapacityTiB).toBe(48)
+    expect(await jobsOf(arm.emulator, "pvc-fail")).toEqual(["expand-to-48tib Failed", "expand-to-48tib-2 Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-fail")).toEqual({ puts: 2, started: 2 })
+    expect((await filesystem(arm.emulator, "pvc-fail")).properties.currentStorageCapacityTiB).toBe(48)
   })
 
   it("answers UNAVAILABLE with ARM's reason when the job rolls back, keeps the old size, and once it ended the retry starts attempt 2", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-rollback")
-    await Effect.runPromise(emulator.faults.rollBackNextExpansion())
+    await Effect.runPromise(arm.emulator.faults.rollBackNextExpansion())
 
     const rolledBack = await driver.expand(volumeId, 40n * TIB)
     expect(rolledBack).toMatchObject({ ok: false, code: status.UNAVAILABLE })
     expect(details(rolledBack)).toContain(expansionRolledBackError.code)
     expect(details(rolledBack)).toContain(expansionRolledBackError.message)
-    expect((await filesystem(emulator, "pvc-rollback")).properties.currentStorageCapacityTiB).toBe(32)
+    expect((await filesystem(arm.emulator, "pvc-rollback")).properties.currentStorageCapacityTiB).toBe(32)
 
-    await until(async () => (await jobsOf(emulator, "pvc-rollback")).includes("expand-to-48tib Failed"))
-    expect((await filesystem(emulator, "pvc-rollback")).properties.currentStorageCapacityTiB).toBe(32)
+    await until(async () => (await jobsOf(arm.emulator, "pvc-rollback")).includes("expand-to-48tib Failed"))
+    expect((await filesystem(arm.emulator, "pvc-rollback")).properties.currentStorageCapacityTiB).toBe(32)
     expect(await driver.expand(volumeId, 40n * TIB)).toEqual(okOf(48n))
-    expect(await jobsOf(emulator, "pvc-rollback")).toEqual(["expand-to-48tib Failed", "expand-to-48tib-2 Completed"])
-    expect(await expansionCounts(emulator, "pvc-rollback")).toEqual({ puts: 2, started: 2 })
+    expect(await jobsOf(arm.emulator, "pvc-rollback")).toEqual(["expand-to-48tib Failed", "expand-to-48tib-2 Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-rollback")).toEqual({ puts: 2, started: 2 })
   })
 
   it("retries ARM's throttling (429 with Retry-After) and then answers OK", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-throttled")
-    const seenBefore = (await Effect.runPromise(emulator.counters)).requests.length
-    await Effect.runPromise(emulator.faults.throttle(1, 1))
+    const seenBefore = (await Effect.runPromise(arm.emulator.counters)).requests.length
+    await Effect.runPromise(arm.emulator.faults.throttle(1, 1))
 
     expect(await driver.expand(volumeId, 40n * TIB)).toEqual(okOf(48n))
-    const requests = (await Effect.runPromise(emulator.counters)).requests.slice(seenBefore)
+    const requests = (await Effect.runPromise(arm.emulator.counters)).requests.slice(seenBefore)
     expect(requests[0]).toMatchObject({ method: "GET", statusCode: 429 })
     expect(requests[1]).toMatchObject({ method: "GET", path: filesystemPath("pvc-throttled"), statusCode: 200 })
-    expect(await expansionCounts(emulator, "pvc-throttled")).toEqual({ puts: 1, started: 1 })
+    expect(await expansionCounts(arm.emulator, "pvc-throttled")).toEqual({ puts: 1, started: 1 })
   })
 
   it("starts one job for five concurrent calls and for the retries after them", async () => {
@@ -239,40 +198,39 @@ describe("ControllerExpandVolume through the real SDK against the ARM emulator",
     const volumeId = await driver.createVolume("pvc-concurrent")
     const answers = await Promise.all(Array.from({ length: 5 }, () => driver.expand(volumeId, 64n * TIB)))
     expect(answers).toEqual(Array.from({ length: 5 }, () => okOf(64n)))
-    expect(await expansionCounts(emulator, "pvc-concurrent")).toEqual({ puts: 1, started: 1 })
+    expect(await expansionCounts(arm.emulator, "pvc-concurrent")).toEqual({ puts: 1, started: 1 })
 
     const retries = await Promise.all(Array.from({ length: 3 }, () => driver.expand(volumeId, 64n * TIB)))
     expect(retries).toEqual(Array.from({ length: 3 }, () => okOf(64n)))
-    expect(await expansionCounts(emulator, "pvc-concurrent")).toEqual({ puts: 1, started: 1 })
-    expect(await jobsOf(emulator, "pvc-concurrent")).toEqual(["expand-to-64tib Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-concurrent")).toEqual({ puts: 1, started: 1 })
+    expect(await jobsOf(arm.emulator, "pvc-concurrent")).toEqual(["expand-to-64tib Completed"])
   })
 
   it("lets a deadline interrupt the wait; the next call joins the same job", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-deadline")
-    await Effect.runPromise(emulator.faults.expansionDuration(Duration.millis(1500)))
+    await Effect.runPromise(arm.emulator.faults.expansionDuration(Duration.millis(1500)))
 
     expect(await driver.expand(volumeId, 40n * TIB, 200)).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED })
-    await until(async () => (await expansionCounts(emulator, "pvc-deadline")).puts > 0)
+    await until(async () => (await expansionCounts(arm.emulator, "pvc-deadline")).puts > 0)
     expect(await driver.expand(volumeId, 40n * TIB)).toEqual(okOf(48n))
-    expect(await expansionCounts(emulator, "pvc-deadline")).toEqual({ puts: 1, started: 1 })
-    expect(await jobsOf(emulator, "pvc-deadline")).toEqual(["expand-to-48tib Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-deadline")).toEqual({ puts: 1, started: 1 })
+    expect(await jobsOf(arm.emulator, "pvc-deadline")).toEqual(["expand-to-48tib Completed"])
   })
 
   it("after a deadline and a controller restart, the new controller finds the running job and waits for it", async () => {
     const first = await start()
     const volumeId = await first.createVolume("pvc-restart")
-    await Effect.runPromise(emulator.faults.expansionDuration(Duration.millis(1500)))
+    await Effect.runPromise(arm.emulator.faults.expansionDuration(Duration.millis(1500)))
 
     expect(await first.expand(volumeId, 40n * TIB, 200)).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED })
-    await until(async () => (await expansionCounts(emulator, "pvc-restart")).puts > 0)
+    await until(async () => (await expansionCounts(arm.emulator, "pvc-restart")).puts > 0)
     await first.stop()
-    stops = []
-    expect(await jobsOf(emulator, "pvc-restart")).toEqual(["expand-to-48tib InProgress"])
+    expect(await jobsOf(arm.emulator, "pvc-restart")).toEqual(["expand-to-48tib InProgress"])
 
     const second = await start()
     expect(await second.expand(volumeId, 40n * TIB)).toEqual(okOf(48n))
-    expect(await expansionCounts(emulator, "pvc-restart")).toEqual({ puts: 1, started: 1 })
-    expect(await jobsOf(emulator, "pvc-restart")).toEqual(["expand-to-48tib Completed"])
+    expect(await expansionCounts(arm.emulator, "pvc-restart")).toEqual({ puts: 1, started: 1 })
+    expect(await jobsOf(arm.emulator, "pvc-restart")).toEqual(["expand-to-48tib Completed"])
   })
 })

@@ -4,6 +4,7 @@ import type * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { UNREACHABLE_KUBECONFIG } from "../../bench/unreachableKubeconfig.js"
 import { type DriverProcess, runDriver } from "../support/driverProcess.js"
 
 // `serve --mode controller` as it runs in a pod: its readiness is whether it can sign in to ARM.
@@ -39,15 +40,7 @@ beforeAll(async () => {
     useManagedIdentityExtension: true
   }))
   // The Kubernetes client needs a kubeconfig to start; this one names no reachable cluster.
-  Fs.writeFileSync(Path.join(home, "kubeconfig"), [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: none, cluster: {server: \"https://127.0.0.1:1\"}}]",
-    "users: [{name: none, user: {token: none}}]",
-    "contexts: [{name: none, context: {cluster: none, user: none}}]",
-    "current-context: none",
-    ""
-  ].join("\n"))
+  Fs.writeFileSync(Path.join(home, "kubeconfig"), UNREACHABLE_KUBECONFIG)
 })
 afterAll(() => identity.close())
 

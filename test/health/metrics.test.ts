@@ -1,15 +1,13 @@
-import { Duration, Effect, Exit, Scope } from "effect"
+import { Duration, Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
-import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
-import { staticCredential } from "../../layers/azure/AzureCredential.js"
+import { describe, expect, it } from "vitest"
 import { Readiness } from "../../src/health/Readiness.js"
+import { armEmulatorForTests } from "../support/armEmulatorForTests.js"
 import { ask } from "../support/csiClient.js"
 import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
-import { startInProcessDriver, testControllerConfig } from "../support/inProcessDriver.js"
+import { startInProcessDriver } from "../support/inProcessDriver.js"
 import { sampleSum } from "../support/prometheus.js"
 
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text()
@@ -81,32 +79,11 @@ describe("metrics, scraped over HTTP", () => {
 })
 
 describe("ARM metrics, through the real client against the emulator", () => {
-  let emulator: ArmEmulator
-  const scope = Effect.runSync(Scope.make())
-  beforeAll(async () => {
-    emulator = await Effect.runPromise(
-      ArmEmulator.start({
-        subscriptionId: testControllerConfig.subscriptionId,
-        creationDuration: Duration.millis(300),
-        deletionDuration: Duration.millis(100),
-        operationRetryAfterSeconds: 1
-      }).pipe(Scope.provide(scope))
-    )
-  })
-  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  const arm = armEmulatorForTests({ creationDuration: Duration.millis(300), deletionDuration: Duration.millis(100) })
 
   it("count every ARM request by operation and status, and time the long-running waits", async () => {
-    const driver = await startInProcessDriver({
-      healthServer: true,
-      readiness: Readiness.layerFromChecks([]),
-      mode: "controller",
-      armLayer: AmlfsApiLive.layer({
-        subscriptionId: testControllerConfig.subscriptionId,
-        credential: staticCredential("test"),
-        endpoint: emulator.url,
-        trustedCertificatePem: emulator.certificatePem
-      })
-    })
+    const emulator = arm.emulator
+    const driver = await arm.startController({ healthServer: true })
     try {
       const controller = driver.client.controller
       await Effect.runPromise(emulator.faults.throttle(1, 0))

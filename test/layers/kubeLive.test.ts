@@ -1,40 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs/promises"
-import * as Http from "node:http"
-import type * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Kube, type KubeError } from "../../layers/kube/Kube.js"
 import { type KubeConfigOptions, KubeLive } from "../../layers/kube/KubeLive.js"
-
-interface SeenRequest {
-  readonly method: string
-  readonly url: string
-  readonly authorization: string | undefined
-  readonly contentType: string | undefined
-  /** The request's body, as sent. */
-  readonly body: string
-}
-
-interface FakeApiServer {
-  readonly url: string
-  /** Every request, in order. */
-  readonly seen: Array<SeenRequest>
-  /** URLs of requests the client gave up on before they were answered. */
-  readonly abandoned: Array<string>
-}
-
-const statusJson = (code: number, reason: string, message: string, name: string, kind: string) => ({
-  kind: "Status",
-  apiVersion: "v1",
-  metadata: {},
-  status: "Failure",
-  message,
-  reason,
-  details: { name, kind },
-  code
-})
+import { fakeKubeApiServer, type FakeKubeApiServer, type Reply, type SeenRequest, statusJson, waitFor } from "../support/fakeKubeApiServer.js"
 
 /** PVCs by `<namespace>/<name>`, with their uids. */
 const claims: Readonly<Record<string, string>> = { "apps/claim-1": "6f1a2b3c-0000-4000-8000-000000000001" }
@@ -50,14 +21,12 @@ const secrets: Readonly<Record<string, Readonly<Record<string, string>>>> = {
 
 const FORBIDDEN_NAMESPACE = "locked"
 
-type Reply = readonly [code: number, body: unknown] | "hang"
-
 /**
  * A fake of the API server's routes the controller uses: PVCs and Secrets (GET), Events (POST,
  * answered with the Event and a generated name). Namespace `locked` is 403 everywhere; Secret
  * `slow` is never answered.
  */
-const route = (method: string, url: string, body: string): Reply => {
+const route = ({ method, url, body }: SeenRequest): Reply => {
   const path = url.split("?")[0] ?? ""
   const parts = path.split("/").slice(1).map(decodeURIComponent)
   const forbidden = (resource: string, name: string) =>
@@ -69,12 +38,11 @@ const route = (method: string, url: string, body: string): Reply => {
         `${resource} "${name}" is forbidden: User "system:serviceaccount:kube-system:csi-azurelustre-controller-sa" cannot ${
           method === "POST" ? "create" : "get"
         } resource "${resource}"`,
-        name,
-        resource
+        { name, kind: resource }
       )
     ] as const
   const notFound = (resource: string, name: string) =>
-    [404, statusJson(404, "NotFound", `${resource} "${name}" not found`, name, resource)] as const
+    [404, statusJson(404, "NotFound", `${resource} "${name}" not found`, { name, kind: resource })] as const
   // GET /api/v1/namespaces/<ns>/<resource>/<name>
   if (method === "GET" && parts.length === 6 && parts[0] === "api" && parts[2] === "namespaces") {
     const [namespace = "", resource = "", name = ""] = parts.slice(3)
@@ -108,55 +76,11 @@ const route = (method: string, url: string, body: string): Reply => {
       metadata: { ...event.metadata, name: `${event.metadata?.generateName ?? ""}x7k2p`, namespace }
     }]
   }
-  return [405, statusJson(405, "MethodNotAllowed", "no", "", "")]
-}
-
-const handle = (server: FakeApiServer) => (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-  const chunks: Array<Buffer> = []
-  request.on("data", (chunk: Buffer) => chunks.push(chunk))
-  request.on("end", () => {
-    const url = request.url ?? ""
-    const method = request.method ?? ""
-    const body = Buffer.concat(chunks).toString("utf8")
-    server.seen.push({
-      method,
-      url,
-      authorization: request.headers.authorization,
-      contentType: request.headers["content-type"],
-      body
-    })
-    const reply = route(method, url, body)
-    if (reply === "hang") {
-      response.on("close", () => {
-        if (!response.writableEnded) server.abandoned.push(url)
-      })
-      return
-    }
-    response.writeHead(reply[0], { "content-type": "application/json" })
-    response.end(JSON.stringify(reply[1]))
-  })
+  return [405, statusJson(405, "MethodNotAllowed", "no", { name: "", kind: "" })]
 }
 
 /** A real HTTP server on loopback that answers like the API server, closed with the scope. */
-const fakeApiServer = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{ readonly api: FakeApiServer; readonly http: Http.Server }>((resolve) => {
-      const api: { url: string; seen: Array<SeenRequest>; abandoned: Array<string> } = { url: "", seen: [], abandoned: [] }
-      const http = Http.createServer(handle(api))
-      http.listen(0, "127.0.0.1", () => {
-        api.url = `http://127.0.0.1:${(http.address() as Net.AddressInfo).port}`
-        resolve({ api, http })
-      })
-    })
-  ),
-  ({ http }) =>
-    Effect.promise(() =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections()
-        http.close(() => resolve())
-      })
-    )
-).pipe(Effect.map(({ api }) => api))
+const fakeApiServer = fakeKubeApiServer(route)
 
 const configFor = (server: string, token = "t"): KubeConfigOptions => ({
   clusters: [{ name: "c", server, skipTLSVerify: true }],
@@ -167,8 +91,8 @@ const configFor = (server: string, token = "t"): KubeConfigOptions => ({
 
 /** Runs `program` against a fresh fake API server, with KubeLive pointed at it. */
 const withApiServer = <A, E>(
-  program: (server: FakeApiServer) => Effect.Effect<A, E, Kube>,
-  layer: (server: FakeApiServer) => Layer.Layer<Kube, KubeError> = (server) => KubeLive.layerFromConfig(configFor(server.url))
+  program: (server: FakeKubeApiServer) => Effect.Effect<A, E, Kube>,
+  layer: (server: FakeKubeApiServer) => Layer.Layer<Kube, KubeError> = (server) => KubeLive.layerFromConfig(configFor(server.url))
 ) =>
   Effect.gen(function*() {
     const server = yield* fakeApiServer
@@ -267,10 +191,10 @@ interface SentEvent {
   readonly regarding: Readonly<Record<string, string>>
 }
 
-const sentEvents = (server: FakeApiServer): ReadonlyArray<SentEvent> =>
+const sentEvents = (server: FakeKubeApiServer): ReadonlyArray<SentEvent> =>
   server.seen.filter((seen) => seen.method === "POST").map((seen) => JSON.parse(seen.body) as SentEvent)
 
-const withEventsServer = <A, E>(program: (server: FakeApiServer) => Effect.Effect<A, E, Kube>) =>
+const withEventsServer = <A, E>(program: (server: FakeKubeApiServer) => Effect.Effect<A, E, Kube>) =>
   withApiServer(program, (server) => KubeLive.layerFromConfig(configFor(server.url), { reportingInstance: "csi-azurelustre-controller-7d9f-abcde" }))
 
 describe("KubeLive Events (events.k8s.io/v1)", () => {
@@ -451,7 +375,3 @@ describe("KubeLive Secrets", () => {
       })
     ))
 })
-
-const waitFor = async (condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-}

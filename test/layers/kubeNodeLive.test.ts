@@ -1,14 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, type Layer, Option, Schema } from "effect"
+import { Effect, Fiber, type Layer, Option, Schema, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
-import * as Http from "node:http"
-import * as Https from "node:https"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Util from "node:util"
 import type { KubeError } from "../../layers/kube/Kube.js"
 import { KubeNode } from "../../layers/kube/KubeNode.js"
-import { KubeNodeLive, type KubeNodeLiveOptions } from "../../layers/kube/KubeNodeLive.js"
+import { KubeNodeLive } from "../../layers/kube/KubeNodeLive.js"
+import { fakeKubeApiServer, type FakeKubeApiServer, type Reply, type SeenRequest, statusJson, waitFor } from "../support/fakeKubeApiServer.js"
 
 const STARTUP = "azurelustre.csi.azure.com/agent-not-ready"
 const DRIVER = "azurelustre.csi.azure.com"
@@ -32,30 +31,20 @@ m0/KYuPfYh87Ll6Br3PYWRDONlGo37k92VuhFJtC36tEMD8FQqKOAZAH
 -----END PRIVATE KEY-----
 `
 
-interface SeenRequest {
-  readonly method: string
-  readonly url: string
-  readonly authorization: string | undefined
-  readonly contentType: string | undefined
-  readonly body: string
-}
-
 interface FakeNode {
   labels?: Record<string, string>
   taints?: Array<unknown>
 }
 
-interface FakeApiServer {
-  readonly url: string
-  /** Every request, in order. */
-  readonly seen: Array<SeenRequest>
-  /** URLs of requests the client gave up on before they were answered. */
-  readonly abandoned: Array<string>
+/** What the fake API server holds. */
+interface ClusterState {
   /** The Nodes as the server holds them; PATCH changes them. */
   readonly nodes: Map<string, FakeNode>
   /** The drivers of each CSINode (`null` as Go serialises an empty list); no entry: no CSINode. */
   readonly csiNodes: Map<string, Array<string> | null>
 }
+
+type FakeApiServer = FakeKubeApiServer & ClusterState
 
 const NO_EXECUTE_ADDED = "2026-03-01T10:00:00Z"
 
@@ -77,16 +66,6 @@ const initialNodes = (): Map<string, FakeNode> =>
     ["patch-forbidden", { taints: [{ key: STARTUP, effect: "NoSchedule" }] }]
   ])
 
-const statusJson = (code: number, reason: string, message: string) => ({
-  kind: "Status",
-  apiVersion: "v1",
-  metadata: {},
-  status: "Failure",
-  message,
-  reason,
-  code
-})
-
 const forbidden = (verb: string, resource: string, name: string, group: string) =>
   [
     403,
@@ -96,8 +75,6 @@ const forbidden = (verb: string, resource: string, name: string, group: string) 
       `${resource} "${name}" is forbidden: User "system:serviceaccount:kube-system:csi-azurelustre-node-sa" cannot ${verb} resource "${resource}" in API group "${group}" at the cluster scope`
     )
   ] as const
-
-type Reply = readonly [code: number, body: unknown] | "hang"
 
 const PatchOperation = Schema.Struct({ op: Schema.String, path: Schema.String, value: Schema.optionalKey(Schema.Unknown) })
 type PatchOperation = typeof PatchOperation.Type
@@ -126,7 +103,7 @@ const applyTaintPatch = (node: FakeNode, operations: ReadonlyArray<PatchOperatio
   return undefined
 }
 
-const route = (server: FakeApiServer, method: string, url: string, contentType: string | undefined, body: string): Reply => {
+const route = (server: ClusterState, { method, url, contentType, body }: SeenRequest): Reply => {
   const parts = (url.split("?")[0] ?? "").split("/").slice(1).map(decodeURIComponent)
   const name = parts.at(-1) ?? ""
   const isNode = parts.length === 4 && parts[0] === "api" && parts[1] === "v1" && parts[2] === "nodes"
@@ -174,55 +151,16 @@ const route = (server: FakeApiServer, method: string, url: string, contentType: 
   return [405, statusJson(405, "MethodNotAllowed", "no")]
 }
 
-const handle = (server: FakeApiServer) => (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-  const chunks: Array<Buffer> = []
-  request.on("data", (chunk: Buffer) => chunks.push(chunk))
-  request.on("end", () => {
-    const url = request.url ?? ""
-    const method = request.method ?? ""
-    const contentType = request.headers["content-type"]
-    const body = Buffer.concat(chunks).toString("utf8")
-    server.seen.push({ method, url, authorization: request.headers.authorization, contentType, body })
-    const reply = route(server, method, url, contentType, body)
-    if (reply === "hang") {
-      response.on("close", () => {
-        if (!response.writableEnded) server.abandoned.push(url)
-      })
-      return
-    }
-    response.writeHead(reply[0], { "content-type": "application/json" })
-    response.end(JSON.stringify(reply[1]))
-  })
-}
-
 /** A real HTTP(S) server on loopback that answers like the API server, closed with the scope. */
-const fakeApiServer = (tls = false) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly api: FakeApiServer; readonly http: Http.Server }>((resolve) => {
-        const api: { url: string } & Omit<FakeApiServer, "url"> = {
-          url: "",
-          seen: [],
-          abandoned: [],
-          nodes: initialNodes(),
-          csiNodes: new Map([["worker-1", [DRIVER, "disk.csi.azure.com"]], ["empty", null]])
-        }
-        const http = tls ? Https.createServer({ cert: TLS_CERT, key: TLS_KEY }, handle(api)) : Http.createServer(handle(api))
-        http.listen(0, "127.0.0.1", () => {
-          const address = http.address()
-          api.url = `${tls ? "https" : "http"}://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
-          resolve({ api, http })
-        })
-      })
-    ),
-    ({ http }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          http.closeAllConnections()
-          http.close(() => resolve())
-        })
-      )
-  ).pipe(Effect.map(({ api }) => api))
+const fakeApiServer = (tls = false): Effect.Effect<FakeApiServer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const state: ClusterState = {
+      nodes: initialNodes(),
+      csiNodes: new Map([["worker-1", [DRIVER, "disk.csi.azure.com"]], ["empty", null]])
+    }
+    const server = yield* fakeKubeApiServer((request) => route(state, request), tls ? { cert: TLS_CERT, key: TLS_KEY } : undefined)
+    return { ...server, ...state }
+  })
 
 /** A scratch directory, removed with the scope. */
 const tempDir = Effect.acquireRelease(
@@ -243,10 +181,6 @@ const withApiServer = <A, E>(
   })
 
 const requests = (server: FakeApiServer) => server.seen.map(({ method, url }) => `${method} ${url}`)
-
-const waitFor = async (condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-}
 
 /** Sets (or, with undefined, unsets) environment variables for the scope. */
 const withEnv = (values: Readonly<Record<string, string | undefined>>) =>

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js"
-import { Duration, Effect, Ref } from "effect"
+import { Duration, Ref } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
