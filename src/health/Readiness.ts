@@ -42,11 +42,19 @@ const runCheck = (check: ReadinessCheck): Effect.Effect<CheckResult> =>
 const runEntry = (entry: ReadinessEntry): Effect.Effect<ReadonlyArray<CheckResult>> =>
   "results" in entry ? entry.results : Effect.map(runCheck(entry), (result) => [result])
 
-const recordReport = (report: ReadinessReport) =>
-  Effect.andThen(
-    Effect.forEach(report.checks, (check) => setGauge(readinessCheck, { check: check.name }, check.ready ? 1 : 0), { discard: true }),
-    setGauge(ready, {}, report.ready ? 1 : 0)
-  )
+/** Sets the readiness gauges, each only when its value changed: probes are frequent, changes rare. */
+const makeReportRecorder = () => {
+  const last = new Map<string, number>()
+  const set = (gauge: typeof readinessCheck, key: string, labels: Readonly<Record<string, string>>, value: number) =>
+    last.get(key) === value ? Effect.void : Effect.andThen(Effect.sync(() => last.set(key, value)), setGauge(gauge, labels, value))
+  return (report: ReadinessReport) =>
+    Effect.andThen(
+      Effect.forEach(report.checks, (check) => set(readinessCheck, check.name, { check: check.name }, check.ready ? 1 : 0), {
+        discard: true
+      }),
+      set(ready, "", {}, report.ready ? 1 : 0)
+    )
+}
 
 /**
  * Whether this driver can do its job now. The CSI Probe and /healthz answer from it, and each
@@ -56,14 +64,16 @@ const recordReport = (report: ReadinessReport) =>
 export class Readiness extends Context.Service<Readiness, {
   readonly report: Effect.Effect<ReadinessReport>
 }>()("azurelustre/Readiness") {
-  static readonly fromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>
-    Readiness.of({
+  static readonly fromChecks = (checks: ReadonlyArray<ReadinessEntry>) => {
+    const recordReport = makeReportRecorder()
+    return Readiness.of({
       report: Effect.forEach(checks, runEntry, { concurrency: "unbounded" }).pipe(
         Effect.map((groups) => groups.flat()),
         Effect.map((results) => ({ ready: results.every((r) => r.ready), checks: results })),
         Effect.tap(recordReport)
       )
     })
+  }
 
   static readonly layerFromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>
     Layer.succeed(Readiness, Readiness.fromChecks(checks))
