@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as References from "effect/References"
 import { randomBytes } from "node:crypto"
-import { count, grpcRequestDuration, grpcRequests, observeMillis } from "../observability/metrics.js"
+import { grpcCallRecorder } from "../observability/metrics.js"
 import { type CallStatus, deadlineExceeded, ok, statusOfFailure } from "./callStatus.js"
 import type { CsiError } from "./errors.js"
 import { redactSecrets } from "./redact.js"
@@ -44,55 +44,56 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
   const run = Effect.runForkWith(services)
   const logsRequests = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
 
-  return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => (call, callback) => {
-    const correlationId = correlationIdOf(call.metadata)
-    const volumeId = stringField(call.request, "volumeId")
-    const volumeName = stringField(call.request, "name")
-    const started = performance.now()
-    let cancelledAtDeadline = false
-    let answer: CallStatus = ok
+  return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => {
+    const recordCall = grpcCallRecorder(method)
+    return (call, callback) => {
+      const correlationId = correlationIdOf(call.metadata)
+      const volumeId = stringField(call.request, "volumeId")
+      const volumeName = stringField(call.request, "name")
+      const started = performance.now()
+      let cancelledAtDeadline = false
+      let answer: CallStatus = ok
 
-    const logCall = (exit: Exit.Exit<Res, CsiError>) => {
-      answer = Exit.isSuccess(exit)
-        ? ok
-        : cancelledAtDeadline
-        ? deadlineExceeded
-        : statusOfFailure(exit.cause, correlationId)
-      const code = grpc.status[answer.code]
-      const durationMs = performance.now() - started
-      const line = {
-        method,
-        code,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        correlationId,
-        ...(volumeId !== undefined && { volumeId }),
-        ...(volumeName !== undefined && { volumeName }),
-        ...(answer.details !== "" && { details: answer.details }),
-        ...(logsRequests && { request: redactSecrets(call.request) })
+      const logCall = (exit: Exit.Exit<Res, CsiError>) => {
+        answer = Exit.isSuccess(exit)
+          ? ok
+          : cancelledAtDeadline
+          ? deadlineExceeded
+          : statusOfFailure(exit.cause, correlationId)
+        const code = grpc.status[answer.code]
+        const durationMs = performance.now() - started
+        const line = {
+          method,
+          code,
+          durationMs: Math.round(durationMs * 1000) / 1000,
+          correlationId,
+          ...(volumeId !== undefined && { volumeId }),
+          ...(volumeName !== undefined && { volumeName }),
+          ...(answer.details !== "" && { details: answer.details }),
+          ...(logsRequests && { request: redactSecrets(call.request) })
+        }
+        const log = Exit.isSuccess(exit)
+          ? Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
+          : answer.code === grpc.status.INTERNAL
+          ? Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
+          : Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))
+        return Effect.andThen(recordCall(code, durationMs), log)
       }
-      const log = Exit.isSuccess(exit)
-        ? Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
-        : answer.code === grpc.status.INTERNAL
-        ? Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
-        : Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))
-      return Effect.all([count(grpcRequests, { method, code }), observeMillis(grpcRequestDuration, { method }, durationMs), log], {
-        discard: true
+
+      const fiber = run(
+        program(call.request).pipe(
+          Effect.onExit(logCall),
+          Effect.annotateLogs({ method, correlationId })
+        )
+      )
+      call.once("cancelled", () => {
+        cancelledAtDeadline = deadlineHasPassed(call.getDeadline())
+        fiber.interruptUnsafe()
+      })
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) callback(null, exit.value)
+        else callback({ code: answer.code, details: answer.details, metadata: new grpc.Metadata() })
       })
     }
-
-    const fiber = run(
-      program(call.request).pipe(
-        Effect.onExit(logCall),
-        Effect.annotateLogs({ method, correlationId })
-      )
-    )
-    call.once("cancelled", () => {
-      cancelledAtDeadline = deadlineHasPassed(call.getDeadline())
-      fiber.interruptUnsafe()
-    })
-    fiber.addObserver((exit) => {
-      if (Exit.isSuccess(exit)) callback(null, exit.value)
-      else callback({ code: answer.code, details: answer.details, metadata: new grpc.Metadata() })
-    })
   }
 }

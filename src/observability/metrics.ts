@@ -22,6 +22,20 @@ export const grpcRequestDuration = Metric.histogram("azurelustre_csi_grpc_reques
   boundaries: seconds(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300)
 })
 
+/**
+ * Records one CSI call of `method`: its labelled metrics are made once per method (and code),
+ * not per call, since every RPC passes here.
+ */
+export const grpcCallRecorder = (method: string) => {
+  const duration = Metric.withAttributes(grpcRequestDuration, { method })
+  const byCode = new Map<string, Metric.Metric<number, unknown>>()
+  return (code: string, millis: number) => {
+    let requests = byCode.get(code)
+    if (requests === undefined) byCode.set(code, requests = Metric.withAttributes(grpcRequests, { method, code }))
+    return Effect.andThen(Metric.update(requests, 1), Metric.update(duration, millis / 1000))
+  }
+}
+
 export const armRequests = Metric.counter("azurelustre_csi_arm_requests_total", {
   description: "Azure Resource Manager requests, by operation and status (the HTTP status, no_response or cancelled)",
   incremental: true
