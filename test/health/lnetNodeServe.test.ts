@@ -22,6 +22,8 @@ describe("azurelustre-csi serve --mode node (the real process)", () => {
     await expect.poll(() => driver.output(), { timeout: 10_000 }).toContain("serving CSI")
     const address = /"serving \/healthz, \/livez and \/metrics","address":"http:\/\/0\.0\.0\.0:(\d+)"/.exec(driver.output())
     expect(address).not.toBeNull()
+    // kubelet's startup probe can watch the driver start: the health server listens first.
+    expect(driver.output().indexOf("serving /healthz")).toBeLessThan(driver.output().indexOf("serving CSI"))
     const response = await fetch(`http://127.0.0.1:${address?.[1]}/healthz?verbose`)
     const body = await response.text()
     expect(response.status).toBe(503)
