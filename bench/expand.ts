@@ -29,7 +29,7 @@ import {
 } from "../src/gen/csi.js"
 import { millisToFirstProbe } from "./client.js"
 import { controllerEnvironment, type EmulatorInfo, emulatorRequest, RESOURCE_GROUP, startController, startEmulator } from "./controllerProcess.js"
-import { killAndWait } from "./driverProcess.js"
+import { killAndWait, sleep } from "./driverProcess.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, runWhenEntryPoint, table, writeBaseline } from "./report.js"
 
 export const VOLUMES = 5
@@ -135,8 +135,6 @@ const unary = <Res>(call: (deadline: grpc.CallOptions, callback: (error: grpc.Se
   new Promise<Res>((resolve, reject) =>
     call({ deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response)))
   )
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 const codeOf = (error: unknown): grpc.status =>
   typeof error === "object" && error !== null && typeof Reflect.get(error, "code") === "number"

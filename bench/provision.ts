@@ -27,7 +27,7 @@ import {
 } from "../src/gen/csi.js"
 import { millisToFirstProbe } from "./client.js"
 import { controllerEnvironment, emulatorRequest, RESOURCE_GROUP, startController, startEmulator } from "./controllerProcess.js"
-import { killAndWait } from "./driverProcess.js"
+import { killAndWait, sleep } from "./driverProcess.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, runWhenEntryPoint, table, writeBaseline } from "./report.js"
 
 export const VOLUMES = 20
@@ -108,8 +108,6 @@ const createVolume = (client: ControllerClient, volume: CreateVolumeRequest) =>
   )
 
 const RETRIED = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED, grpc.status.UNAVAILABLE])
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 // ---- the benchmark -----------------------------------------------------------------------------
 

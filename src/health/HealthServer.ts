@@ -79,7 +79,15 @@ export class HealthServer extends Context.Service<HealthServer, {
             return
           }
           const url = new URL(request.url ?? "/", "http://health")
-          void answer(route(url)).then(({ status, contentType, body }) => {
+          // A bug behind a route answers 500 and is logged; it never becomes an unhandled rejection.
+          const answered = route(url).pipe(
+            Effect.catchCause((cause) =>
+              Effect.logError("health server route failed", cause).pipe(
+                Effect.as<Answer>({ status: 500, contentType: TEXT, body: "internal error: see the driver's log\n" })
+              )
+            )
+          )
+          void answer(answered).then(({ status, contentType, body }) => {
             response.writeHead(status, { "content-type": contentType, "cache-control": "no-store" })
             response.end(request.method === "HEAD" ? undefined : body)
           })

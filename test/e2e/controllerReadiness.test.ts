@@ -5,7 +5,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UNREACHABLE_KUBECONFIG } from "../../bench/unreachableKubeconfig.js"
-import { type DriverProcess, runDriver } from "../support/driverProcess.js"
+import { type DriverProcess, healthUrlOf, runDriver } from "../support/driverProcess.js"
 
 // `serve --mode controller` as it runs in a pod: its readiness is whether it can sign in to ARM.
 // The identity is a managed identity (the only kind @azure/identity lets point at a local
@@ -53,16 +53,7 @@ const startController = async (name: string, endpoint: string) => {
     IDENTITY_ENDPOINT: endpoint,
     IDENTITY_HEADER
   })
-  const deadline = Date.now() + 10_000
-  let address: string | undefined
-  while ((address = /"serving \/healthz, \/livez and \/metrics","address":"http:\/\/0\.0\.0\.0:(\d+)"/.exec(driver.output())?.[1]) === undefined) {
-    if (Date.now() > deadline || driver.child.exitCode !== null) {
-      driver.child.kill("SIGKILL")
-      throw new Error(`the controller did not start:\n${driver.output()}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return { driver, healthUrl: `http://127.0.0.1:${address}` }
+  return { driver, healthUrl: await healthUrlOf(driver) }
 }
 
 const stop = async (driver: Pick<DriverProcess, "child" | "exited">) => {

@@ -86,6 +86,16 @@ describe("the health server", () => {
     expect(head).toMatchObject({ status: 200, body: "" })
   })
 
+  it("answers 500 when a check has a bug, and keeps serving", async () => {
+    const driver = await startInProcessDriver({
+      healthServer: true,
+      readiness: Readiness.layerFromChecks([{ name: "buggy", run: Effect.die(new Error("boom")) }])
+    })
+    stops.push(driver.stop)
+    expect(await get(`${driver.healthUrl}/healthz`)).toMatchObject({ status: 500, body: "internal error: see the driver's log\n" })
+    expect((await get(`${driver.healthUrl}/livez`)).status).toBe(200)
+  })
+
   it("fails to start on a port in use, naming the port and the flag", async () => {
     const taken = Net.createServer()
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))

@@ -2,7 +2,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type DriverProcess, runDriver } from "../support/driverProcess.js"
+import { type DriverProcess, healthUrlOf, runDriver } from "../support/driverProcess.js"
 
 let running: Array<Pick<DriverProcess, "child">> = []
 afterEach(() => {
@@ -19,12 +19,11 @@ describe("azurelustre-csi serve --mode node (the real process)", () => {
       "--endpoint", `unix://${Path.join(home, "csi.sock")}`, "--mount-root", Path.join(home, "mounts"), "--health-port", "0"
     ])
     running.push(driver)
+    const healthUrl = await healthUrlOf(driver)
     await expect.poll(() => driver.output(), { timeout: 10_000 }).toContain("serving CSI")
-    const address = /"serving \/healthz, \/livez and \/metrics","address":"http:\/\/0\.0\.0\.0:(\d+)"/.exec(driver.output())
-    expect(address).not.toBeNull()
     // kubelet's startup probe can watch the driver start: the health server listens first.
     expect(driver.output().indexOf("serving /healthz")).toBeLessThan(driver.output().indexOf("serving CSI"))
-    const response = await fetch(`http://127.0.0.1:${address?.[1]}/healthz?verbose`)
+    const response = await fetch(`${healthUrl}/healthz?verbose`)
     const body = await response.text()
     expect(response.status).toBe(503)
     expect(body.split("\n").filter((line) => line.startsWith("[")).map((line) => line.split(" ").slice(0, 3).join(" "))).toEqual([

@@ -42,3 +42,19 @@ export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Pr
   }
   return { ...driver, socketPath, stateDir }
 }
+
+const HEALTH_LINE = /"serving \/healthz, \/livez and \/metrics","address":"http:\/\/[\d.]+:(\d+)"/
+
+/** Where a started driver serves /healthz, /livez and /metrics, once its log says so. */
+export const healthUrlOf = async (driver: Pick<DriverProcess, "child" | "output">, giveUpAfterMs = 10_000): Promise<string> => {
+  const deadline = Date.now() + giveUpAfterMs
+  let port: string | undefined
+  while ((port = HEALTH_LINE.exec(driver.output())?.[1]) === undefined) {
+    if (Date.now() > deadline || driver.child.exitCode !== null) {
+      driver.child.kill("SIGKILL")
+      throw new Error(`the driver did not serve /healthz:\n${driver.output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return `http://127.0.0.1:${port}`
+}
