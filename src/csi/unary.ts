@@ -6,10 +6,11 @@ import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as References from "effect/References"
 import { randomBytes } from "node:crypto"
+import { bounded } from "../domain/BoundedText.js"
 import { grpcCallRecorder } from "../observability/metrics.js"
 import { type CallStatus, deadlineExceeded, ok, statusOfFailure } from "./callStatus.js"
 import type { CsiError } from "./errors.js"
-import { redactSecrets } from "./redact.js"
+import { loggableMessage } from "./redact.js"
 
 /** A CSI RPC as the driver writes it: a request in, an Effect out. */
 export type Program<Req, Res, R> = (request: Req) => Effect.Effect<Res, CsiError, R>
@@ -30,9 +31,10 @@ const correlationIdOf = (metadata: grpc.Metadata): string => {
 const deadlineHasPassed = (deadline: grpc.Deadline): boolean =>
   (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now()
 
+/** A request field for the log line, bounded: the request's own size is not the log's. */
 const stringField = (request: unknown, field: string): string | undefined =>
   Predicate.hasProperty(request, field) && Predicate.isString(request[field]) && request[field] !== ""
-    ? request[field]
+    ? bounded(request[field])
     : undefined
 
 /**
@@ -70,7 +72,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
           ...(volumeId !== undefined && { volumeId }),
           ...(volumeName !== undefined && { volumeName }),
           ...(answer.details !== "" && { details: answer.details }),
-          ...(logsRequests && { request: redactSecrets(call.request) })
+          ...(logsRequests && { request: loggableMessage(call.request) })
         }
         const log = Exit.isSuccess(exit)
           ? Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))

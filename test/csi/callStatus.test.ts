@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js"
 import { it } from "@effect/vitest"
 import { Cause, Schema } from "effect"
 import { expect } from "vitest"
-import { statusOfFailure } from "../../src/csi/callStatus.js"
+import { MAX_DETAILS_BYTES, statusOfFailure } from "../../src/csi/callStatus.js"
 import * as Errors from "../../src/csi/errors.js"
 
 const errorClasses = [
@@ -23,15 +23,33 @@ it("covers every CSI error class, each with its own code", () => {
   expect(new Set(Object.values(Errors.grpcCodeOf)).size).toBe(errorClasses.length)
 })
 
+const ErrorIndex = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: errorClasses.length - 1 }))
+
 it.prop(
-  "a tagged CSI error answers its own code with its message, verbatim",
-  [Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: errorClasses.length - 1 })), Schema.String],
+  "a tagged CSI error answers its own code with its message, verbatim when well-formed and within the bound",
+  [ErrorIndex, Schema.String],
   ([index, message]) => {
     const ErrorClass = errorClasses[index]!
     const error = new ErrorClass({ message })
     const answer = statusOfFailure(Cause.fail(error), "c-1")
     expect(status[answer.code]).toBe(expectedCode[error._tag])
-    expect(answer.details).toBe(message)
+    expect(answer.details).toBe(message.toWellFormed())
+  }
+)
+
+it.prop(
+  "details are cut to the bound on a character boundary, saying so",
+  [ErrorIndex, Schema.Literals(["a", "é", "你", "😀"]), Schema.Int.check(Schema.isBetween({ minimum: 1000, maximum: 70_000 }))],
+  ([index, character, count]) => {
+    const ErrorClass = errorClasses[index]!
+    const message = `volume ${character.repeat(count)}`
+    const answer = statusOfFailure(Cause.fail(new ErrorClass({ message })), "c-1")
+    const bytes = Buffer.byteLength(message)
+    expect(Buffer.byteLength(answer.details)).toBeLessThanOrEqual(MAX_DETAILS_BYTES)
+    expect(answer.details.isWellFormed()).toBe(true)
+    if (bytes > MAX_DETAILS_BYTES) {
+      expect(answer.details).toMatch(new RegExp(`^volume ${character}+… \\(cut: the message was ${bytes} bytes\\)$`, "u"))
+    } else expect(answer.details).toBe(message)
   }
 )
 
