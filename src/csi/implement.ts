@@ -1,6 +1,7 @@
 import type * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { Unimplemented } from "./errors.js"
+import { refusingBadRequests } from "./strictRequests.js"
 import type { Program, UnaryAdapter } from "./unary.js"
 
 interface UnaryMethodDefinition {
@@ -17,7 +18,10 @@ export type Programs<D, R> = { readonly [K in keyof D]?: Program<RequestOf<D[K]>
 const notImplemented = (method: string): Program<unknown, never, never> => () =>
   Effect.fail(new Unimplemented({ message: `${method} is not implemented by this driver` }))
 
-/** grpc-js handlers for every method of `definition`; methods without a program answer UNIMPLEMENTED. */
+/**
+ * grpc-js handlers for every method of `definition`; methods without a program answer
+ * UNIMPLEMENTED. A request that did not decode, or has text that is not UTF-8, reaches no program.
+ */
 export const implement = <D extends Record<string, UnaryMethodDefinition>, R>(
   definition: D,
   unary: UnaryAdapter<R>,
@@ -28,7 +32,7 @@ export const implement = <D extends Record<string, UnaryMethodDefinition>, R>(
   const handlers: grpc.UntypedServiceImplementation = {}
   for (const [key, method] of Object.entries(definition)) {
     const name = method.path.slice(method.path.lastIndexOf("/") + 1)
-    handlers[key] = unary(name, built[key] ?? notImplemented(name))
+    handlers[key] = unary(name, refusingBadRequests(built[key] ?? notImplemented(name)))
   }
   return handlers
 }
