@@ -12,8 +12,8 @@
  * Whatever is still mounted under its folders afterwards, because a call or the benchmark failed,
  * is unmounted lazily (`umount -l`), also on SIGINT/SIGTERM.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { cpus, tmpdir } from "node:os"
+import { rmSync } from "node:fs"
+import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { type NodeClient, type NodePublishVolumeRequest, VolumeCapability_AccessMode_Mode } from "../src/gen/csi.js"
 import { connectNode, millisToFirstProbe, nodePublishVolume, nodeUnpublishVolume } from "./client.js"
@@ -114,8 +114,9 @@ const cycle = async (driver: DriverProcess, client: NodeClient, folder: string):
 
 /** Runs CYCLES cycles on one `sim` driver (log level warn); each number is the median over the cycles. */
 export const measurePublish = async (): Promise<{ results: PublishResults; cycles: ReadonlyArray<PublishResults> }> => {
-  const targetRoot = mkdtempSync(join(tmpdir(), "csi-bench-targets-"))
   const driver = startDriver("warn")
+  // The simulated kubelet's pods folder: the node plugin publishes only below it.
+  const targetRoot = join(driver.stateDir, "kubelet", "pods")
   const driverFolder = dirname(driver.stateDir)
   // On ^C or kill, no async cleanup runs: unmount synchronously, then go.
   const onSignal = (signal: NodeJS.Signals) => {

@@ -28,6 +28,7 @@ import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
 import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
 import { NodeConfig } from "./node/NodeConfig.js"
+import { resolveNodeDirectories } from "./node/nodeDirectories.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
 import { removeStartupTaint } from "./node/startupTaint.js"
 import { VENDOR_VERSION } from "./version.js"
@@ -52,13 +53,16 @@ const NodeLayers = (options: ServeOptions, nodeId: string) =>
   Layer.mergeAll(
     Layer.effect(
       NodeConfig,
-      Effect.map(nodeZone(options, nodeId), (zone) => ({
-        ...NodeConfig.defaults,
-        nodeId,
-        zone,
-        mountRoot: options.mountRoot,
-        mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
-      }))
+      Effect.gen(function*() {
+        const directories = yield* resolveNodeDirectories(options.kubeletDir, options.mountRoot)
+        return {
+          ...NodeConfig.defaults,
+          ...directories,
+          nodeId,
+          zone: yield* nodeZone(options, nodeId),
+          mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
+        }
+      })
     ),
     KeyedLocks.layer,
     LustreShellLive.layerNode,

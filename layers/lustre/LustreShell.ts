@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
 
 /** One line of /proc/self/mountinfo (proc(5)), with the octal escapes (\040 ...) decoded. */
@@ -45,15 +46,39 @@ export class PathFailed extends Schema.TaggedError<PathFailed>()("PathFailed", {
   message: Schema.String
 }) {}
 
-/** A sub-directory that would leave its filesystem (a symlink on the way points outside it). */
+/** A path that would leave its root (a symlink on the way points outside it, or is refused). */
 export class PathEscapes extends Schema.TaggedError<PathEscapes>()("PathEscapes", {
   path: Schema.String,
   message: Schema.String
 }) {}
 
 /**
+ * A directory the node plugin opened, one component at a time, and holds open: mounting its
+ * `procPath` mounts exactly the directory that was checked, whatever happens to the path since.
+ */
+export interface OpenDirectory {
+  /** `/proc/<pid>/fd/<n>`: mount(8), with canonicalization off, resolves it to this very directory. */
+  readonly procPath: string
+  /** Where it was reached, for messages and logs. */
+  readonly path: string
+  /** `<dev>:<ino>`: what `identityOf` answers for a mount of it. */
+  readonly identity: string
+}
+
+export interface OpenBeneathOptions {
+  /** Create missing components with this mode (owned by the driver, umask not applied). */
+  readonly createMode?: number
+  /**
+   * `refuse`: any symlink on the way is an error (kubelet's directories never hold one).
+   * `within`: relative symlinks are followed as long as they stay beneath the root; an
+   * absolute one names the client's own paths, never the filesystem's, and is refused.
+   */
+  readonly symlinks: "refuse" | "within"
+}
+
+/**
  * The node's hands on Lustre: mounting, unmounting, reading the kernel's mount table and
- * filesystem statistics, and creating directories inside a mounted filesystem. Commands run
+ * filesystem statistics, and opening directories inside a mounted filesystem. Commands run
  * with argument arrays, never through a shell.
  */
 export class LustreShell extends Context.Service<LustreShell, {
@@ -63,8 +88,13 @@ export class LustreShell extends Context.Service<LustreShell, {
     target: string,
     options: ReadonlyArray<string>
   ) => Effect.Effect<void, MountFailed>
-  /** `mount --bind <source> <target>`, then a read-only remount when asked; `target` exists. */
-  readonly bindMount: (source: string, target: string, readOnly: boolean) => Effect.Effect<void, MountFailed>
+  /**
+   * `mount --no-canonicalize --bind /proc/<pid>/fd/<n> <target>`: one mount(2), so the bind is
+   * read-only from its first instant when `source` was opened through a read-only mount.
+   */
+  readonly bindMount: (source: OpenDirectory, target: string) => Effect.Effect<void, MountFailed>
+  /** `mount -o remount,bind,ro <target>`. */
+  readonly remountReadOnly: (target: string) => Effect.Effect<void, MountFailed>
   /** `umount <target>`, `umount -f <target>` or `umount -l <target>`. */
   readonly unmount: (target: string, mode: "normal" | "force" | "lazy") => Effect.Effect<void, MountFailed>
   /** The kernel's mount table: /proc/self/mountinfo. */
@@ -72,15 +102,19 @@ export class LustreShell extends Context.Service<LustreShell, {
   /** statfs(2) of a path. */
   readonly statfs: (path: string) => Effect.Effect<FilesystemStats, PathFailed>
   /**
-   * Creates `root/relative` and any missing parents (mode 0o755 unless given; owned by root),
-   * never following a symlink that leads outside `root`. Existing directories are left as they are.
+   * Opens `root/<components>` one component at a time, each relative to the directory opened
+   * before it and without following a final symlink (O_NOFOLLOW), so no rename or symlink swap
+   * between the steps can lead it outside `root`. `root` is trusted: canonical, the driver's own.
+   * The directory stays open until the scope closes.
    */
-  readonly makeDirectory: (
+  readonly openDirectoryBeneath: (
     root: string,
-    relative: string,
-    mode?: number
-  ) => Effect.Effect<void, PathFailed | PathEscapes>
-  /** Creates a directory (and parents) outside any Lustre filesystem: mount points, targets. */
+    components: ReadonlyArray<string>,
+    options: OpenBeneathOptions
+  ) => Effect.Effect<OpenDirectory, PathFailed | PathEscapes, Scope.Scope>
+  /** `<dev>:<ino>` of what `path` shows now (following the path), undefined when it is missing. */
+  readonly identityOf: (path: string) => Effect.Effect<string | undefined, PathFailed>
+  /** Creates a directory (and parents) outside any Lustre filesystem: the driver's own mount points. */
   readonly ensureDirectory: (path: string) => Effect.Effect<void, PathFailed>
   /** rmdir(2) of a target or mount point once unmounted; a missing or non-empty directory is left alone. */
   readonly removeEmptyDirectory: (path: string) => Effect.Effect<void>

@@ -9,6 +9,8 @@ import {
   LustreShell,
   type MountEntry,
   MountFailed,
+  type OpenBeneathOptions,
+  type OpenDirectory,
   PathEscapes,
   PathFailed
 } from "./LustreShell.js"
@@ -28,8 +30,10 @@ export interface LustreShellFakeScript {
   readonly unmountFailures?: ReadonlyMap<string, Partial<Record<"normal" | "force" | "lazy", UnmountFailure>>>
   /** Paths whose statfs and pathState fail with this errno (ESTALE, ENOTCONN, EIO: a stale mount). */
   readonly pathErrors?: ReadonlyMap<string, string>
-  /** Symlinks, by absolute path, to absolute targets: only makeDirectory and pathState look at them. */
+  /** Symlinks, by absolute path, to absolute targets: only openDirectoryBeneath and pathState look at them. */
   readonly symlinks?: ReadonlyMap<string, string>
+  /** Paths that are files, not directories: openDirectoryBeneath stops at them with ENOTDIR. */
+  readonly files?: ReadonlySet<string>
   /** What statfs answers for a path inside a mount. */
   readonly stats?: FilesystemStats
 }
@@ -87,7 +91,7 @@ const ancestry = (path: string): Array<string> => {
  * The fake's state, for tests to read and steer. `calls` holds every call in order: mount and
  * umount as the command lines a node would run ("mount -t lustre -o flock 10.0.0.4@tcp:/lustrefs
  * /m", "mount --bind /a /b", "umount -f /b"), the rest as "<method> <arguments>" ("statfs /m",
- * "makeDirectory /m a/b", "mountTable").
+ * "openDirectoryBeneath /m a/b 755", "mountTable").
  */
 export class LustreShellFake extends Context.Service<LustreShellFake, {
   readonly calls: Ref.Ref<ReadonlyArray<string>>
@@ -109,12 +113,15 @@ export class LustreShellFake extends Context.Service<LustreShellFake, {
    *   root disk with root = the path. The node's own mounts ("/", /proc, ...) are not listed.
    * - directories belong to a filesystem (by source), so a sub-directory made through one mount
    *   shows through every bind of it and through later mounts of the same filesystem, and is
-   *   hidden once unmounted. There are no files; symlinks are scripted and only makeDirectory
+   *   hidden once unmounted. Files and symlinks are scripted and only openDirectoryBeneath
    *   and pathState see them.
    * - mounts need an existing target and (binds) source; umount of a path that is not a mount
    *   point fails "not mounted"; umount of a mount with mounts beneath it is not refused.
    * - statfs answers the scripted numbers for an existing directory inside a mount, ENOENT
-   *   otherwise. Modes given to makeDirectory are not kept.
+   *   otherwise. Modes given to openDirectoryBeneath are not kept.
+   * - there are no file descriptors: an OpenDirectory's procPath is the path it resolved to, and a
+   *   bind looks that path up when it is made (there are no races to close in memory). A bind
+   *   copies the read-only flag of the mount it is taken from, as the kernel does.
    */
   static readonly layer = (options: LustreShellFakeOptions = {}): Layer.Layer<LustreShell | LustreShellFake> =>
     Layer.effect(LustreShell, Effect.gen(function*() {
@@ -200,16 +207,17 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
     yield* Ref.update(directories, (set) => new Set([...set, key({ mount: undefined, source, fsPath: "/" })]))
   })
 
-  const bindMount = Effect.fn("LustreShellFake.bindMount")(function*(source: string, target: string, readOnly: boolean) {
-    const operation = `mount --bind ${source} ${target}`
+  const bindMount = Effect.fn("LustreShellFake.bindMount")(function*(source: OpenDirectory, target: string) {
+    const operation = `mount --no-canonicalize --bind ${source.procPath} ${target}`
     yield* record(operation)
-    if (readOnly) yield* record(`mount -o remount,bind,ro ${target}`)
     if ((yield* script).failBindFor?.has(target)) {
       return yield* new MountFailed({ operation, message: `mount: ${target}: bind mount failed (fake)` })
     }
-    yield* requireDirectory(source, operation, `mount: ${target}: special device ${source} does not exist.`)
+    yield* requireDirectory(source.path, operation, `mount: ${target}: special device ${source.procPath} does not exist.`)
     yield* requireDirectory(target, operation, `mount: ${target}: mount point does not exist.`)
-    const from = locate(yield* table, source)
+    const from = locate(yield* table, source.path)
+    // A bind copies the flags of the mount it is taken from: a bind through a read-only mount is read-only.
+    const readOnly = from.mount?.options.includes("ro") ?? false
     yield* addMount({
       device: from.mount?.device ?? rootFilesystem.device,
       root: from.fsPath,
@@ -219,6 +227,15 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
       source: from.source,
       superOptions: from.mount?.superOptions ?? rootFilesystem.superOptions
     })
+  })
+
+  const remountReadOnly = Effect.fn("LustreShellFake.remountReadOnly")(function*(target: string) {
+    const operation = `mount -o remount,bind,ro ${target}`
+    yield* record(operation)
+    const mounts = yield* table
+    const index = mounts.findLastIndex((entry) => entry.mountPoint === target)
+    if (index === -1) return yield* new MountFailed({ operation, message: `mount: ${target}: not mount point or bad option.` })
+    yield* Ref.set(state.table, mounts.map((entry, i) => i === index ? { ...entry, options: ["ro"] } : entry))
   })
 
   const unmount = Effect.fn("LustreShellFake.unmount")(function*(target: string, mode: "normal" | "force" | "lazy") {
@@ -247,29 +264,45 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
     return stats ?? defaultFakeStats
   })
 
-  const makeDirectory = Effect.fn("LustreShellFake.makeDirectory")(function*(root: string, relative: string, mode?: number) {
-    yield* record(`makeDirectory ${root} ${relative}${mode === undefined ? "" : ` ${mode.toString(8)}`}`)
-    const segments = relative.split("/").filter((segment) => segment !== "" && segment !== ".")
-    const escapes = (reason: string) =>
-      new PathEscapes({ path: Path.posix.join(root, relative), message: `${JSON.stringify(relative)} leaves ${root}: ${reason}` })
-    if (segments.includes("..")) return yield* escapes("it contains \"..\"")
+  const openDirectoryBeneath = Effect.fn("LustreShellFake.openDirectoryBeneath")(function*(
+    root: string,
+    components: ReadonlyArray<string>,
+    options: OpenBeneathOptions
+  ) {
+    yield* record(`openDirectoryBeneath ${root} ${components.join("/")}${options.createMode === undefined ? "" : ` ${options.createMode.toString(8)}`}`)
     if (!(yield* exists(root))) return yield* new PathFailed({ path: root, code: "ENOENT", message: `${root} does not exist (fake)` })
-    const symlinks = (yield* script).symlinks
+    const { symlinks, files } = yield* script
     let current = root
-    for (const segment of segments) {
-      const next = Path.posix.join(current, segment)
+    for (const name of components) {
+      if (name === "" || name === ".") continue
+      const next = name === ".." ? Path.posix.dirname(current) : Path.posix.join(current, name)
+      if (!isWithin(root, next)) return yield* new PathEscapes({ path: next, message: `${next} leads above ${root} (fake)` })
       const target = symlinks?.get(next)
       if (target !== undefined) {
-        if (!isWithin(root, target)) return yield* escapes(`${next} is a symlink to ${target}`)
+        if (options.symlinks === "refuse") return yield* new PathEscapes({ path: next, message: `${next} is a symlink (fake)` })
+        if (!isWithin(root, target)) return yield* new PathEscapes({ path: next, message: `${next} is a symlink to ${target} (fake)` })
         if (!(yield* exists(target))) {
           return yield* new PathFailed({ path: next, code: "ENOENT", message: `${next} leads to ${target}, which does not exist (fake)` })
         }
         current = target
+      } else if (files?.has(next)) {
+        return yield* new PathFailed({ path: next, code: "ENOTDIR", message: `${next} is not a directory (fake)` })
       } else {
-        yield* addDirectories([next])
+        if (!(yield* exists(next))) {
+          if (options.createMode === undefined) {
+            return yield* new PathFailed({ path: next, code: "ENOENT", message: `${next} does not exist (fake)` })
+          }
+          yield* addDirectories([next])
+        }
         current = next
       }
     }
+    return { procPath: current, path: current, identity: key(locate(yield* table, current)) } satisfies OpenDirectory
+  })
+
+  const identityOf = Effect.fn("LustreShellFake.identityOf")(function*(path: string) {
+    yield* record(`identityOf ${path}`)
+    return (yield* exists(path)) ? key(locate(yield* table, path)) : undefined
   })
 
   const ensureDirectory = Effect.fn("LustreShellFake.ensureDirectory")(function*(path: string) {
@@ -301,10 +334,12 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
   return LustreShell.of({
     mountLustre,
     bindMount,
+    remountReadOnly,
     unmount,
     mountTable,
     statfs,
-    makeDirectory,
+    openDirectoryBeneath,
+    identityOf,
     ensureDirectory,
     removeEmptyDirectory,
     pathState

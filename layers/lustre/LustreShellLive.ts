@@ -3,18 +3,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ChildProcessSpawner } from "effect/process"
 import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { type CommandFailed, makeRunCommand } from "./command.js"
-import { type FilesystemStats, type LustreFilesystem, LustreShell, MountFailed, PathEscapes, PathFailed } from "./LustreShell.js"
+import { type FilesystemStats, type LustreFilesystem, LustreShell, MountFailed, type OpenDirectory, PathFailed } from "./LustreShell.js"
+import { errnoOf, openDirectoryBeneath } from "./openBeneath.js"
 import { parseMountInfo } from "./mountinfo.js"
 
 /** Runs a command without a shell and answers its stdout (see command.ts). */
 export type RunCommand = (command: string, args: ReadonlyArray<string>) => Effect.Effect<string, CommandFailed>
 
 const mountInfoPath = "/proc/self/mountinfo"
-
-export const errnoOf = (error: unknown): string =>
-  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "EUNKNOWN"
 
 const reasonOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
@@ -25,16 +22,6 @@ const tryPath = <A>(path: string, doing: string, run: () => Promise<A>): Effect.
   Effect.tryPromise({ try: run, catch: pathFailed(path, doing) })
 
 const mountFailed = (failed: CommandFailed) => new MountFailed({ operation: failed.commandLine, message: failed.message })
-
-/** lstat, with a missing path as undefined. */
-const lstatOrMissing = (path: string) =>
-  Effect.tryPromise({
-    try: () => Fs.lstat(path).then((stats) => stats, (error: unknown) => errnoOf(error) === "ENOENT" ? undefined : Promise.reject(error)),
-    catch: pathFailed(path, "inspect")
-  })
-
-const isWithin = (root: string, candidate: string): boolean =>
-  candidate === root || candidate.startsWith(root === "/" ? "/" : `${root}/`)
 
 /**
  * The live shell, given how to run commands. Everything but the commands is Node's own file
@@ -64,18 +51,12 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     yield* command("mount", ["-t", "lustre", ...optionArgs, `${filesystem.mgsAddress}@tcp:/${filesystem.fsName}`, target])
   })
 
-  const bindMount = Effect.fn("LustreShell.bindMount")(function*(source: string, target: string, readOnly: boolean) {
-    yield* command("mount", ["--bind", source, target])
-    if (!readOnly) return
-    // A bind that should be read-only and is not must not stay: take it down before failing.
-    yield* command("mount", ["-o", "remount,bind,ro", target]).pipe(
-      Effect.tapError(() =>
-        command("umount", [target]).pipe(
-          Effect.catch(() => command("umount", ["-l", target])),
-          Effect.catch((failed) => Effect.logError("cannot undo a bind mount that failed to become read-only", failed))
-        )
-      )
-    )
+  const bindMount = Effect.fn("LustreShell.bindMount")(function*(source: OpenDirectory, target: string) {
+    yield* command("mount", ["--no-canonicalize", "--bind", source.procPath, target])
+  })
+
+  const remountReadOnly = Effect.fn("LustreShell.remountReadOnly")(function*(target: string) {
+    yield* command("mount", ["-o", "remount,bind,ro", target])
   })
 
   const unmount = Effect.fn("LustreShell.unmount")(function*(target: string, mode: "normal" | "force" | "lazy") {
@@ -122,46 +103,12 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     } satisfies FilesystemStats
   })
 
-  const makeDirectory = Effect.fn("LustreShell.makeDirectory")(function*(root: string, relative: string, mode?: number) {
-    const escapes = (reason: string) =>
-      new PathEscapes({ path: Path.join(root, relative), message: `${JSON.stringify(relative)} leaves ${root}: ${reason}` })
-    const segments = relative.split("/").filter((segment) => segment !== "" && segment !== ".")
-    if (segments.includes("..")) return yield* escapes("it contains \"..\"")
-    const realRoot = yield* tryPath(root, "resolve", () => Fs.realpath(root))
-    // Each step goes from a directory known to be inside the root: a symlink is followed only
-    // after checking where it leads.
-    let current = realRoot
-    for (const segment of segments) {
-      const next = Path.join(current, segment)
-      const stats = yield* lstatOrMissing(next)
-      if (stats === undefined) {
-        yield* tryPath(next, "create", async () => {
-          await Fs.mkdir(next, { mode: mode ?? 0o755 }).catch((error: unknown) => {
-            // Made by someone else since the lstat: fine if it is a directory, checked below.
-            if (errnoOf(error) !== "EEXIST") throw error
-          })
-          // mkdir's mode is cut by the umask; the caller asked for this one.
-          if (mode !== undefined) await Fs.chmod(next, mode)
-        })
-        const made = yield* tryPath(next, "inspect", () => Fs.lstat(next))
-        if (!made.isDirectory()) {
-          return yield* new PathFailed({ path: next, code: "ENOTDIR", message: `${next} appeared and is not a directory` })
-        }
-        current = next
-      } else if (stats.isDirectory()) {
-        current = next
-      } else if (stats.isSymbolicLink()) {
-        const target = yield* tryPath(next, "resolve the symlink", () => Fs.realpath(next))
-        if (!isWithin(realRoot, target)) return yield* escapes(`${next} is a symlink to ${target}`)
-        const targetStats = yield* tryPath(target, "inspect", () => Fs.stat(target))
-        if (!targetStats.isDirectory()) {
-          return yield* new PathFailed({ path: next, code: "ENOTDIR", message: `${next} leads to ${target}, which is not a directory` })
-        }
-        current = target
-      } else {
-        return yield* new PathFailed({ path: next, code: "ENOTDIR", message: `${next} exists and is not a directory` })
-      }
-    }
+  const identityOf = Effect.fn("LustreShell.identityOf")(function*(path: string) {
+    const stats = yield* Effect.tryPromise({
+      try: () => Fs.stat(path).then((stats) => stats, (error: unknown) => errnoOf(error) === "ENOENT" ? undefined : Promise.reject(error)),
+      catch: pathFailed(path, "inspect")
+    })
+    return stats === undefined ? undefined : `${stats.dev}:${stats.ino}`
   })
 
   const ensureDirectory = Effect.fn("LustreShell.ensureDirectory")(function*(path: string) {
@@ -192,10 +139,12 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
   return LustreShell.of({
     mountLustre,
     bindMount,
+    remountReadOnly,
     unmount,
     mountTable,
     statfs,
-    makeDirectory,
+    openDirectoryBeneath,
+    identityOf,
     ensureDirectory,
     removeEmptyDirectory,
     pathState

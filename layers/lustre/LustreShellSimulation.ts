@@ -55,7 +55,12 @@ const makeSimulatedShell = (
       catch: (error) =>
         new MountFailed({ operation: `mount -t lustre ${label} ${target}`, message: `cannot create ${directory}: ${String(error)}` })
     })
-    yield* live.bindMount(directory, target, false)
+    yield* Effect.scoped(
+      live.openDirectoryBeneath(directory, [], { symlinks: "refuse" }).pipe(
+        Effect.mapError((failed) => new MountFailed({ operation: `mount -t lustre ${label} ${target}`, message: failed.message })),
+        Effect.flatMap((opened) => live.bindMount(opened, target))
+      )
+    )
   })
 
   const unmount = Effect.fn("LustreShellSimulation.unmount")(function*(target: string, mode: "normal" | "force" | "lazy") {

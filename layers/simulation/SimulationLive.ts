@@ -27,6 +27,7 @@ import { VENDOR_VERSION } from "../../src/version.js"
 import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
 import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
 import { NodeConfig } from "../../src/node/NodeConfig.js"
+import { resolveNodeDirectories } from "../../src/node/nodeDirectories.js"
 import { LnetProbe } from "../lnet/LnetProbe.js"
 import { LnetProbeSimulation } from "../lnet/LnetProbeSimulation.js"
 import { LustreShellSimulation } from "../lustre/LustreShellSimulation.js"
@@ -61,6 +62,7 @@ const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUr
     "Make Probe answer not ready, then ready again:",
     `  touch ${Path.join(faultsDir, "not-ready")}; rm ${Path.join(faultsDir, "not-ready")}`,
     "  (lnet-no-nid, lnet-modules-missing, mgs-unreachable, mount-hang, ...: the README lists every fault file)",
+    `Publish targets go below the simulated kubelet's pods folder, ${Path.join(options.kubeletDir, "pods")}`,
     `Health and metrics: curl ${healthUrl}/healthz?verbose; curl ${healthUrl}/metrics`,
     `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
     "Ctrl-C drains in-flight calls and stops it.",
@@ -159,13 +161,16 @@ export const SimulationLive = (options: SimOptions) => {
         nodeId: options.nodeId,
         drainTimeout: Duration.seconds(10)
       }),
-      Layer.succeed(NodeConfig, {
-        ...NodeConfig.defaults,
-        nodeId: options.nodeId,
-        zone: undefined,
-        mountRoot: Path.join(options.stateDir, "mounts"),
-        mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
-      }),
+      Layer.effect(
+        NodeConfig,
+        Effect.map(resolveNodeDirectories(options.kubeletDir, Path.join(options.stateDir, "mounts")), (directories) => ({
+          ...NodeConfig.defaults,
+          ...directories,
+          nodeId: options.nodeId,
+          zone: undefined,
+          mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
+        }))
+      ),
       SimulationReadiness,
       KeyedLocks.layer,
       LustreShellSimulation.layer(options.stateDir),

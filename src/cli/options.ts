@@ -15,8 +15,10 @@ export interface ServeOptions {
   readonly socketPath: string
   readonly nodeId: string | undefined
   readonly zone: string | undefined
-  /** Where the node keeps its one Lustre mount per filesystem; "" means under the kubelet plugin folder. */
+  /** Where the node keeps its one Lustre mount per filesystem. */
   readonly mountRoot: string
+  /** Kubelet's --root-dir: targets and volume paths must be below its pods/ folder. */
+  readonly kubeletDir: string
   readonly driverName: DriverName
   readonly mode: Mode
   readonly logLevel: LogLevelName
@@ -34,6 +36,8 @@ export interface ServeOptions {
 export interface SimOptions {
   readonly socketPath: string
   readonly stateDir: string
+  /** The simulated kubelet's --root-dir; publishes go below its pods/ folder. */
+  readonly kubeletDir: string
   readonly nodeId: string
   readonly logLevel: LogLevelName
   readonly mountTimeoutSeconds: number
@@ -72,9 +76,14 @@ const serveFlags = {
   endpoint: { env: "CSI_ENDPOINT", default: "unix:///csi/csi.sock", help: "CSI endpoint: unix:///abs/path or a path" },
   "node-id": { env: "NODE_ID", help: "this node's name (required in node and all modes)" },
   zone: { env: "NODE_ZONE", help: "this node's zone, reported as topology.kubernetes.io/zone" },
+  "kubelet-dir": {
+    env: "KUBELET_DIR",
+    default: "/var/lib/kubelet",
+    help: "kubelet's --root-dir: the node plugin publishes only into <kubelet-dir>/pods"
+  },
   "mount-root": {
     env: "MOUNT_ROOT",
-    help: "where the node keeps one Lustre mount per filesystem (default /var/lib/kubelet/plugins/<driver-name>/mounts)"
+    help: "where the node keeps one Lustre mount per filesystem (default <kubelet-dir>/plugins/<driver-name>/mounts)"
   },
   "driver-name": { env: "DRIVER_NAME", default: DEFAULT_DRIVER_NAME, help: "CSI driver name" },
   mode: { env: "CSI_MODE", default: "all", help: "services to serve: controller, node or all" },
@@ -105,6 +114,7 @@ const serveFlags = {
 const simFlags = {
   endpoint: { default: `unix://${Path.join(SIM_HOME, "csi.sock")}`, help: "CSI endpoint of the simulated driver" },
   "state-dir": { default: SIM_HOME, help: "folder holding the simulation's state and its faults/ switches" },
+  "kubelet-dir": { help: "the simulated kubelet's --root-dir: publishes go below <kubelet-dir>/pods (default <state-dir>/kubelet)" },
   "node-id": { default: Os.hostname(), help: "the simulated node's name" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
   "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" },
@@ -214,6 +224,11 @@ const seconds = (source: string, value: string) =>
     ? Result.succeed(Number(value))
     : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected a positive number of seconds` }))
 
+const absolutePath = (source: string, value: string) =>
+  Path.isAbsolute(value)
+    ? Result.succeed(value)
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected an absolute path` }))
+
 const port = (source: string, value: string) =>
   /^\d{1,5}$/.test(value) && Number(value) <= 65535
     ? Result.succeed(Number(value))
@@ -241,17 +256,16 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
       return yield* Result.fail(new UsageError({ message: `--node-id (or NODE_ID) is required in ${mode} mode: set it to the Kubernetes node name` }))
     }
     const driverName = yield* decodeFlag(DriverName, source("driver-name"), get("driver-name"), "")
-    const mountRoot = get("mount-root")
-    if (mountRoot !== "" && !Path.isAbsolute(mountRoot)) {
-      return yield* Result.fail(new UsageError({ message: `invalid ${source("mount-root")} ${JSON.stringify(mountRoot)}: expected an absolute path` }))
-    }
+    const kubeletDir = yield* absolutePath(source("kubelet-dir"), get("kubelet-dir"))
+    const mountRoot = get("mount-root") === "" ? "" : yield* absolutePath(source("mount-root"), get("mount-root"))
     return {
       _tag: "Serve",
       options: {
         socketPath: yield* socketPathFlag(source("endpoint"), get("endpoint")),
         nodeId,
         zone: valueOf(parsed, env, "zone", serveFlags.zone),
-        mountRoot: mountRoot === "" ? `/var/lib/kubelet/plugins/${driverName}/mounts` : mountRoot,
+        mountRoot: mountRoot === "" ? Path.join(kubeletDir, "plugins", driverName, "mounts") : mountRoot,
+        kubeletDir,
         driverName,
         mode,
         logLevel: yield* decodeFlag(LogLevelName, source("log-level"), get("log-level"), "expected debug, info, warn or error"),
@@ -279,6 +293,7 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
       options: {
         socketPath: yield* socketPathFlag("--endpoint", get("endpoint")),
         stateDir: Path.resolve(get("state-dir")),
+        kubeletDir: Path.resolve(get("kubelet-dir") || Path.join(get("state-dir"), "kubelet")),
         nodeId: get("node-id"),
         logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
         mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout")),

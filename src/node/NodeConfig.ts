@@ -9,8 +9,15 @@ export class NodeConfig extends Context.Service<NodeConfig, {
   /**
    * Where the node's one Lustre client mount per filesystem lives. It must be under a path the
    * DaemonSet mounts with Bidirectional propagation, so the bind mounts into pods see it.
+   * Canonical (see nodeDirectories.ts): mounts are matched by the kernel's spelling of paths.
    */
   readonly mountRoot: string
+  /**
+   * Kubelet's pods directory (`<kubelet-dir>/pods`), canonical: every target_path and
+   * volume_path must be below it, so the plugin never mounts over, unmounts or reports on
+   * anything else of the host.
+   */
+  readonly podsDir: string
   /** One attempt to mount Lustre (a client mount of an unreachable MGS can hang for minutes). */
   readonly mountTimeout: Duration.Duration
   /** Each step of an unmount: umount, then umount -f, then umount -l. */

@@ -5,6 +5,13 @@ import type { LustreFilesystem, MountEntry } from "../../layers/lustre/LustreShe
 export const sharedMountPoint = (mountRoot: string, filesystem: LustreFilesystem): string =>
   Path.join(mountRoot, `${filesystem.mgsAddress}_${filesystem.fsName}`)
 
+/**
+ * Where a shared mount's read-only view is mounted: a read-only bind of the whole shared mount,
+ * from which read-only publishes are bound, so they are read-only from their first instant.
+ */
+export const readOnlyViewPoint = (mountRoot: string, sharedMountPoint: string): string =>
+  Path.join(mountRoot, "read-only", Path.basename(sharedMountPoint))
+
 /** What is mounted at `path` now (the last of stacked mounts). */
 export const mountAt = (table: ReadonlyArray<MountEntry>, path: string): MountEntry | undefined =>
   table.findLast((entry) => entry.mountPoint === path)
@@ -12,20 +19,21 @@ export const mountAt = (table: ReadonlyArray<MountEntry>, path: string): MountEn
 const isWithin = (root: string, candidate: string): boolean =>
   candidate === root || candidate.startsWith(root === "/" ? "/" : `${root}/`)
 
-/** The root a bind of `subDir` of `shared` shows in the mount table. */
-export const bindRootOf = (shared: MountEntry, subDir: string): string =>
-  subDir === "" ? shared.root : Path.posix.join(shared.root, subDir)
-
 /** Whether `entry` shows (part of) the filesystem of `shared`: same device, root inside. */
 export const showsFilesystemOf = (shared: MountEntry, entry: MountEntry): boolean =>
   entry.device === shared.device && isWithin(shared.root, entry.root)
 
 /**
- * The publishes of a shared mount: every other mount of its filesystem. Counted from the kernel's
- * table, not from memory, so a restarted driver counts the same.
+ * The publishes of a shared mount: every mount of its filesystem outside the mount root (where
+ * the shared mount and its read-only view live). Counted from the kernel's table, not from
+ * memory, so a restarted driver counts the same.
  */
-export const publishesOf = (table: ReadonlyArray<MountEntry>, shared: MountEntry): ReadonlyArray<MountEntry> =>
-  table.filter((entry) => entry.mountPoint !== shared.mountPoint && showsFilesystemOf(shared, entry))
+export const publishesOf = (
+  table: ReadonlyArray<MountEntry>,
+  shared: MountEntry,
+  mountRoot: string
+): ReadonlyArray<MountEntry> =>
+  table.filter((entry) => !isWithin(mountRoot, entry.mountPoint) && showsFilesystemOf(shared, entry))
 
 /** The shared mount (directly under `mountRoot`) that a published target shows part of. */
 export const sharedMountOf = (

@@ -8,8 +8,9 @@ import {
   type NodeGetVolumeStatsResponse,
   VolumeUsage_Unit
 } from "../gen/csi.js"
-import { mountAt } from "./mountTable.js"
+import { mountAt, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
+import { requirePodPath } from "./podPath.js"
 import { readMountTable } from "./sharedMount.js"
 
 const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
@@ -19,16 +20,24 @@ const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
 
 /** Bytes and inodes of the published volume, or an abnormal condition saying why there are none. */
 export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(request: NodeGetVolumeStatsRequest) {
-  yield* requireKnownVolume(yield* requireField(request.volumeId, "volume_id"))
-  const volumePath = yield* requireField(request.volumePath, "volume_path")
+  const volumeId = yield* requireField(request.volumeId, "volume_id")
+  const volumePath = (yield* requirePodPath("volume_path", request.volumePath)).path
+  yield* requireKnownVolume(volumeId)
   const shell = yield* LustreShell
   const config = yield* NodeConfig
   // The mount table first: touching a path on a Lustre mount whose servers are gone can block.
-  if (mountAt(yield* readMountTable, volumePath) === undefined) {
+  const table = yield* readMountTable
+  const published = mountAt(table, volumePath)
+  if (published === undefined) {
     if ((yield* shell.pathState(volumePath)) === "missing") {
       return yield* new NotFound({ message: `volume_path ${volumePath} does not exist on this node` })
     }
     return abnormal(`${volumePath} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
+  }
+  if (sharedMountOf(table, config.mountRoot, published) === undefined) {
+    return yield* new NotFound({
+      message: `volume_path ${volumePath} shows no volume of this driver (it has a ${published.fsType} mount of ${published.source})`
+    })
   }
   const stats = yield* shell.statfs(volumePath).pipe(
     Effect.timeoutOrElse({

@@ -1,28 +1,36 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Path from "node:path"
-import { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { LustreShell, type MountEntry, type OpenDirectory } from "../../layers/lustre/LustreShell.js"
 import { AlreadyExists, Internal, InvalidArgument, Unavailable } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
-import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
+import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import type { NodePublishVolumeRequest, NodePublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
-import { bindRootOf, mountAt, sharedMountPoint } from "./mountTable.js"
+import { mountAt, sharedMountPoint } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { publishedVolumeOf } from "./publishedVolume.js"
-import { ensureSharedMount, filesystemLabel, readMountTable } from "./sharedMount.js"
+import { pathFailure } from "./pathFailures.js"
+import { type PodPath, requirePodPath } from "./podPath.js"
+import { type PublishedVolume, publishedVolumeOf } from "./publishedVolume.js"
+import { ensureReadOnlyView, ensureSharedMount, filesystemLabel, readMountTable, releaseSharedMountIfUnused } from "./sharedMount.js"
+
+/** Mode of directories the plugin creates: sub-dirs inside the filesystem, and targets. */
+const SUB_DIR_MODE = 0o755
+const TARGET_MODE = 0o750
 
 /**
  * Makes the volume's directory visible at the target path: a bind mount of the node's one shared
  * Lustre mount of its filesystem (mounted on first use), so fifty pods of one volume cost one
  * Lustre client mount, not fifty.
+ *
+ * What is bound is the directory that was checked: the sub-dir is opened component by component
+ * without following a swapped-in symlink and bound by its file descriptor. A read-only publish is
+ * bound from the shared mount's read-only view, so it is one mount(2), read-only from the start.
+ * A publish that fails, or is cut, after mounting Lustre releases the mount when nothing uses it.
  */
 export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(request: NodePublishVolumeRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
-  const targetPath = yield* requireField(request.targetPath, "target_path")
-  if (!Path.isAbsolute(targetPath)) {
-    return yield* new InvalidArgument({ message: `target_path ${targetPath} is not an absolute path` })
-  }
+  const target = yield* requirePodPath("target_path", request.targetPath)
   const capability = request.volumeCapability
   if (capability === undefined) return yield* new InvalidArgument({ message: "volume_capability is required" })
   yield* invalidArgumentUnless(checkVolumeCapabilities([capability]))
@@ -32,46 +40,75 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
   const volume = yield* publishedVolumeOf(volumeId, request.volumeContext)
 
   const config = yield* NodeConfig
-  const shell = yield* LustreShell
   const locks = yield* KeyedLocks
+  const sharedPoint = sharedMountPoint(config.mountRoot, volume.filesystem)
   const publish = Effect.gen(function*() {
-    const published = mountAt(yield* readMountTable, targetPath)
     const shared = yield* ensureSharedMount(volume.filesystem, lustreOptions.filter((o) => o !== "ro" && o !== "rw"))
-    if (published !== undefined) {
-      const same = published.device === shared.device && published.root === bindRootOf(shared, volume.subDir) &&
-        published.options.includes("ro") === readOnly
-      if (same) return
-      return yield* new AlreadyExists({
-        message: `${targetPath} already has another volume or mode mounted (${published.source}${published.root}, ` +
-          `${published.options.includes("ro") ? "read-only" : "read-write"}); unpublish it first`
-      })
-    }
-    yield* shell.makeDirectory(shared.mountPoint, volume.subDir).pipe(
-      Effect.timeoutOrElse({
-        duration: config.mountTimeout,
-        orElse: () =>
-          Effect.fail(new Unavailable({ message: `${filesystemLabel(volume.filesystem)} does not answer: creating ${volume.subDir} did not finish in time` }))
-      }),
-      Effect.catchTag("PathEscapes", (escape) => Effect.fail(new InvalidArgument({ message: `sub-dir: ${escape.message}` }))),
-      Effect.catchTag("PathFailed", (failed) =>
-        Effect.fail(new Internal({ message: `cannot create ${volume.subDir} in ${filesystemLabel(volume.filesystem)}: ${failed.message}` })))
-    )
-    yield* shell.ensureDirectory(targetPath).pipe(
-      Effect.mapError((failed) => new Internal({ message: `cannot create target_path ${targetPath}: ${failed.message}` }))
-    )
-    yield* shell.bindMount(Path.join(shared.mountPoint, volume.subDir), targetPath, readOnly).pipe(
-      Effect.timeoutOrElse({
-        duration: config.mountTimeout,
-        orElse: () => Effect.fail({ message: "the bind mount did not finish in time" })
-      }),
-      Effect.mapError((failed) => new Internal({ message: `cannot bind-mount the volume at ${targetPath}: ${failed.message}` }))
-    )
-  })
+    // Missing directories are made through the writable mount, even for a read-only publish.
+    const writable = yield* openSubDir(shared.mountPoint, volume, SUB_DIR_MODE)
+    const source = readOnly ? yield* openSubDir(yield* ensureReadOnlyView(shared), volume, undefined) : writable
+    const published = mountAt(yield* readMountTable, target.path)
+    if (published !== undefined) return yield* alreadyPublished(target, published, source, readOnly)
+    yield* openTarget(target)
+    // Not cut half-way by a deadline: a bind of an open directory is one quick mount(2).
+    yield* bindAtTarget(source, target).pipe(Effect.uninterruptible)
+  }).pipe(
+    Effect.scoped,
+    Effect.onError(() => releaseSharedMountIfUnused(sharedPoint).pipe(Effect.ignore))
+  )
   // Target first, then filesystem, everywhere: the fixed order keeps the two locks deadlock-free.
   yield* publish.pipe(
-    locks.withLock(`filesystem ${sharedMountPoint(config.mountRoot, volume.filesystem)}`, config.lockWait),
-    locks.withLock(`target ${targetPath}`, config.lockWait)
+    locks.withLock(`filesystem ${sharedPoint}`, config.lockWait),
+    locks.withLock(`target ${target.path}`, config.lockWait)
   )
   const response: NodePublishVolumeResponse = {}
   return response
 })
+
+/** The volume's directory inside `root` (the shared mount or its read-only view), open. */
+const openSubDir = (root: string, volume: PublishedVolume, createMode: number | undefined) =>
+  Effect.gen(function*() {
+    const shell = yield* LustreShell
+    const config = yield* NodeConfig
+    return yield* shell.openDirectoryBeneath(root, volume.subDirComponents, {
+      symlinks: "within",
+      ...(createMode !== undefined && { createMode })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: config.mountTimeout,
+        orElse: () =>
+          Effect.fail(new Unavailable({
+            message: `${filesystemLabel(volume.filesystem)} does not answer: opening sub-dir ${volume.subDir} did not ` +
+              `finish within ${Duration.format(config.mountTimeout)}; the caller retries`
+          }))
+      }),
+      Effect.mapError((failed) => failed._tag === "Unavailable" ? failed : pathFailure("sub-dir")(failed))
+    )
+  })
+
+/** The target directory, below the pods directory, made if missing; no symlink on the way. */
+const openTarget = (target: PodPath) =>
+  Effect.gen(function*() {
+    const shell = yield* LustreShell
+    const config = yield* NodeConfig
+    yield* Effect.scoped(
+      shell.openDirectoryBeneath(config.podsDir, target.components, { symlinks: "refuse", createMode: TARGET_MODE })
+    ).pipe(Effect.mapError(pathFailure("target_path")))
+  })
+
+const bindAtTarget = (source: OpenDirectory, target: PodPath) =>
+  LustreShell.use((shell) => shell.bindMount(source, target.path)).pipe(
+    Effect.mapError((failed) => new Internal({ message: `cannot bind-mount the volume at ${target.path}: ${failed.message}` }))
+  )
+
+/** A retried publish of the same directory and mode succeeds; anything else there is ALREADY_EXISTS. */
+const alreadyPublished = (target: PodPath, published: MountEntry, source: OpenDirectory, readOnly: boolean) =>
+  Effect.gen(function*() {
+    const shown = yield* LustreShell.use((shell) => shell.identityOf(target.path)).pipe(Effect.mapError(pathFailure("target_path")))
+    const publishedReadOnly = published.options.includes("ro")
+    if (shown === source.identity && publishedReadOnly === readOnly) return
+    return yield* new AlreadyExists({
+      message: `target_path ${target.path} already has another volume or mode mounted (${published.source}${published.root}, ` +
+        `${publishedReadOnly ? "read-only" : "read-write"}); unpublish it first`
+    })
+  })

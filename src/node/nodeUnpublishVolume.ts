@@ -1,48 +1,57 @@
 import * as Effect from "effect/Effect"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
-import { requireKnownVolume, requireField } from "../csi/requireValid.js"
+import { FailedPrecondition, Internal } from "../csi/errors.js"
+import { requireField, requireKnownVolume } from "../csi/requireValid.js"
 import type { NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
-import { lustreMountDuration, timed } from "../observability/metrics.js"
-import { mountAt, publishesOf, sharedMountOf } from "./mountTable.js"
+import { mountAt, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { readMountTable, recordMountsHeld } from "./sharedMount.js"
-import { forgetSharedMountOptions } from "./sharedMountOptions.js"
+import { requirePodPath } from "./podPath.js"
+import { readMountTable, releaseSharedMountIfUnused } from "./sharedMount.js"
 import { unmountEscalating } from "./unmountEscalating.js"
 
 /**
  * Unmounts the target and removes it. When it was the last publish of its filesystem on this
  * node, the shared Lustre mount goes too. A target that is not mounted, or gone, is already done.
+ *
+ * Only what is provably this driver's is touched: the target must be below kubelet's pods
+ * directory, and each mount taken down there must be a bind of one of its shared Lustre mounts.
+ * Anything else mounted there (a tmpfs, a host path) is left alone and answered
+ * FAILED_PRECONDITION, naming it.
  */
 export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(request: NodeUnpublishVolumeRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
+  const target = yield* requirePodPath("target_path", request.targetPath)
   yield* requireKnownVolume(volumeId)
-  const targetPath = yield* requireField(request.targetPath, "target_path")
   const config = yield* NodeConfig
   const shell = yield* LustreShell
   const locks = yield* KeyedLocks
 
-  const shared = yield* Effect.gen(function*() {
-    const table = yield* readMountTable
-    const published = mountAt(table, targetPath)
-    if (published !== undefined) yield* unmountEscalating(targetPath)
-    yield* shell.removeEmptyDirectory(targetPath)
-    return published === undefined ? undefined : sharedMountOf(table, config.mountRoot, published)
-  }).pipe(locks.withLock(`target ${targetPath}`, config.lockWait))
+  const released = yield* Effect.gen(function*() {
+    const sharedMountPoints = new Set<string>()
+    // A target may hold stacked binds (left by a driver before canonical paths): take down all of ours.
+    for (let published = mountAt(yield* readMountTable, target.path); published !== undefined;) {
+      const shared = sharedMountOf(yield* readMountTable, config.mountRoot, published)
+      if (shared === undefined) {
+        return yield* new FailedPrecondition({
+          message: `target_path ${target.path} has a mount that is not this driver's (${published.fsType} ` +
+            `${published.source}${published.root === "/" ? "" : published.root}); it is left alone: unmount it by hand`
+        })
+      }
+      yield* unmountEscalating(target.path)
+      sharedMountPoints.add(shared.mountPoint)
+      const next = mountAt(yield* readMountTable, target.path)
+      if (next !== undefined && next.mountId === published.mountId) {
+        return yield* new Internal({ message: `${target.path} is still mounted after umount succeeded; the caller retries` })
+      }
+      published = next
+    }
+    yield* shell.removeEmptyDirectory(target.path)
+    return sharedMountPoints
+  }).pipe(locks.withLock(`target ${target.path}`, config.lockWait))
 
-  if (shared !== undefined) {
-    yield* Effect.gen(function*() {
-      const table = yield* readMountTable
-      const stillMounted = mountAt(table, shared.mountPoint)
-      if (stillMounted === undefined || publishesOf(table, stillMounted).length > 0) return
-      yield* timed(lustreMountDuration, { operation: "unmount" }, unmountEscalating(shared.mountPoint))
-      yield* recordMountsHeld(yield* readMountTable)
-      yield* shell.removeEmptyDirectory(shared.mountPoint)
-      yield* forgetSharedMountOptions(shared.mountPoint)
-      yield* Effect.logInfo("unmounted Lustre: its last publish on this node is gone").pipe(
-        Effect.annotateLogs({ mountPoint: shared.mountPoint })
-      )
-    }).pipe(locks.withLock(`filesystem ${shared.mountPoint}`, config.lockWait))
+  for (const sharedMountPoint of released) {
+    yield* releaseSharedMountIfUnused(sharedMountPoint).pipe(locks.withLock(`filesystem ${sharedMountPoint}`, config.lockWait))
   }
   const response: NodeUnpublishVolumeResponse = {}
   return response

@@ -3,12 +3,15 @@ import type { LustreFilesystem } from "../../layers/lustre/LustreShell.js"
 import { invalidArgumentUnless, requireKnownVolume } from "../csi/requireValid.js"
 import { parseFsName } from "../domain/FsName.js"
 import { parseMgsAddress } from "../domain/MgsAddress.js"
+import { pathComponents } from "../domain/NodePath.js"
 import { resolveSubDir } from "../domain/SubDirTemplate.js"
 
 export interface PublishedVolume {
   readonly filesystem: LustreFilesystem
   /** The directory inside the filesystem the pod sees, relative; "" for the whole filesystem. */
   readonly subDir: string
+  /** Its components, each a valid file name. */
+  readonly subDirComponents: ReadonlyArray<string>
 }
 
 /**
@@ -24,5 +27,6 @@ export const publishedVolumeOf = Effect.fnUntraced(function*(
   const mgsAddress = yield* invalidArgumentUnless(parseMgsAddress(volumeContext["mgs-ip-address"] ?? id.mgsAddress))
   const fsName = yield* invalidArgumentUnless(parseFsName(volumeContext["fs-name"] ?? id.fsName))
   const subDir = yield* invalidArgumentUnless(resolveSubDir(volumeContext["sub-dir"] ?? id.subDir, volumeContext))
-  return { filesystem: { mgsAddress, fsName }, subDir } satisfies PublishedVolume
+  const subDirComponents = yield* invalidArgumentUnless(pathComponents("sub-dir", subDir))
+  return { filesystem: { mgsAddress, fsName }, subDir, subDirComponents } satisfies PublishedVolume
 })

@@ -5,9 +5,10 @@ import { type LustreFilesystem, LustreShell, type MountEntry } from "../../layer
 import { LnetProbe } from "../../layers/lnet/LnetProbe.js"
 import { FailedPrecondition, Internal, Unavailable } from "../csi/errors.js"
 import { lustreMountDuration, lustreMounts, setGauge, timed } from "../observability/metrics.js"
-import { mountAt, sharedMountPoint, sharedMountsIn } from "./mountTable.js"
+import { mountAt, publishesOf, readOnlyViewPoint, sharedMountPoint, sharedMountsIn, showsFilesystemOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { recordSharedMountOptions, sameOptions, sharedMountOptions } from "./sharedMountOptions.js"
+import { forgetSharedMountOptions, recordSharedMountOptions, sameOptions, sharedMountOptions } from "./sharedMountOptions.js"
+import { unmountEscalating } from "./unmountEscalating.js"
 
 export const filesystemLabel = (filesystem: LustreFilesystem) => `${filesystem.mgsAddress}@tcp:/${filesystem.fsName}`
 
@@ -91,4 +92,56 @@ export const ensureSharedMount = Effect.fnUntraced(function*(
     return yield* new Internal({ message: `mount of ${label} reported success but ${mountPoint} is not in the mount table` })
   }
   return mounted satisfies MountEntry
+})
+
+const internal = (doing: string) => (failed: { readonly message: string }) =>
+  new Internal({ message: `cannot ${doing}: ${failed.message}` })
+
+/**
+ * The read-only view of a shared mount (made on first need; callers hold the filesystem's lock):
+ * a bind of the whole shared mount, remounted read-only. A bind taken through it is read-only
+ * from its first instant, so a read-only publish cut at any point never leaves a writable mount.
+ * A view whose remount was cut (the driver killed between the two commands) is found writable
+ * and finished here, before anything is bound from it.
+ */
+export const ensureReadOnlyView = Effect.fnUntraced(function*(shared: MountEntry) {
+  const shell = yield* LustreShell
+  const config = yield* NodeConfig
+  const view = readOnlyViewPoint(config.mountRoot, shared.mountPoint)
+  const existing = mountAt(yield* readMountTable, view)
+  if (existing !== undefined && !showsFilesystemOf(shared, existing)) yield* unmountEscalating(view)
+  if (existing === undefined || !showsFilesystemOf(shared, existing)) {
+    yield* shell.ensureDirectory(view).pipe(Effect.mapError(internal(`create ${view}`)))
+    yield* Effect.scoped(
+      shell.openDirectoryBeneath(shared.mountPoint, [], { symlinks: "refuse" }).pipe(
+        Effect.mapError(internal(`open ${shared.mountPoint}`)),
+        Effect.flatMap((whole) => shell.bindMount(whole, view).pipe(Effect.mapError(internal(`bind ${shared.mountPoint} at ${view}`))))
+      )
+    )
+  } else if (existing.options.includes("ro")) {
+    return view
+  }
+  yield* shell.remountReadOnly(view).pipe(Effect.mapError(internal(`make ${view} read-only`)))
+  return view
+})
+
+/**
+ * Unmounts the shared mount at `mountPoint` (and its read-only view) when no publish uses it any
+ * more: after the last unpublish, and after a publish that failed once it had mounted. Callers
+ * hold the filesystem's lock.
+ */
+export const releaseSharedMountIfUnused = Effect.fnUntraced(function*(mountPoint: string) {
+  const shell = yield* LustreShell
+  const config = yield* NodeConfig
+  const table = yield* readMountTable
+  const shared = mountAt(table, mountPoint)
+  if (shared === undefined || publishesOf(table, shared, config.mountRoot).length > 0) return
+  const view = readOnlyViewPoint(config.mountRoot, mountPoint)
+  if (mountAt(table, view) !== undefined) yield* unmountEscalating(view)
+  yield* shell.removeEmptyDirectory(view)
+  yield* timed(lustreMountDuration, { operation: "unmount" }, unmountEscalating(mountPoint))
+  yield* recordMountsHeld(yield* readMountTable)
+  yield* shell.removeEmptyDirectory(mountPoint)
+  yield* forgetSharedMountOptions(mountPoint)
+  yield* Effect.logInfo("unmounted Lustre: no publish on this node uses it").pipe(Effect.annotateLogs({ mountPoint }))
 })

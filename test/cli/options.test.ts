@@ -24,6 +24,7 @@ describe("the command line", () => {
         nodeId: "aks-node-1",
         zone: undefined,
         mountRoot: "/var/lib/kubelet/plugins/lustre.example.com/mounts",
+        kubeletDir: "/var/lib/kubelet",
         driverName: "lustre.example.com",
         mode: "node",
         logLevel: "debug",
@@ -43,6 +44,10 @@ describe("the command line", () => {
       HEALTH_PORT: "9100",
       REMOVE_NODE_TAINT: "true"
     }))).toMatchObject({ options: { healthPort: 9000, removeNodeTaint: false } })
+    // The mount root follows kubelet's directory unless given.
+    expect(Result.getOrThrow(parse(["serve", "--node-id", "n", "--kubelet-dir", "/data/kubelet"]))).toMatchObject({
+      options: { kubeletDir: "/data/kubelet", mountRoot: "/data/kubelet/plugins/azurelustre.csi.azure.com/mounts" }
+    })
     expect(Result.getOrThrow(parse(["serve", "--node-id", "n1"]))).toMatchObject({
       options: { socketPath: "/csi/csi.sock", driverName: "azurelustre.csi.azure.com", mode: "all", logLevel: "info" }
     })
@@ -61,6 +66,8 @@ describe("the command line", () => {
     [["serve", "--node-id", "n", "--health-port", "70000"], 'invalid --health-port "70000": expected a port number from 0 to 65535'],
     [["serve", "--node-id", "n", "--remove-node-taint", "yes"], 'invalid --remove-node-taint "yes": expected true or false'],
     [["serve", "--node-id"], "flag --node-id needs a value"],
+    [["serve", "--node-id", "n", "--kubelet-dir", "kubelet"], 'invalid --kubelet-dir "kubelet": expected an absolute path'],
+    [["serve", "--node-id", "n", "--mount-root", "mounts"], 'invalid --mount-root "mounts": expected an absolute path'],
     [["serve", "extra"], 'unexpected argument "extra" for `serve`'],
     [["frobnicate"], 'unknown command "frobnicate"'],
     [["call"], "`call` needs a CSI method name"]
@@ -79,6 +86,7 @@ describe("the command line", () => {
     const call = Result.getOrThrow(parse(["call", "Probe"]))
     expect(sim._tag === "Sim" && call._tag === "Call" && call.options.socketPath).toBe(sim._tag === "Sim" && sim.options.socketPath)
     expect(call).toMatchObject({ options: { method: "Probe", requestJson: "{}" } })
+    expect(sim).toMatchObject({ options: { kubeletDir: `${sim._tag === "Sim" ? sim.options.stateDir : ""}/kubelet` } })
   })
 
   it("help for each command lists its flags and their environment variables", () => {

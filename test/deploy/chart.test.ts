@@ -186,6 +186,7 @@ describe("chart: values change what they say", () => {
     const driver = container(ds, "azurelustre")
     expect(flag(driver, "driver-name")).toBe(name)
     expect(flag(driver, "mount-root")).toBe(`${kubelet}/plugins/${name}/mounts`)
+    expect(flag(driver, "kubelet-dir")).toBe(kubelet)
     expect(volumeMount(driver, "kubelet-dir")).toMatchObject({ mountPath: kubelet, mountPropagation: "Bidirectional" })
     expect(at(volume(ds, "socket-dir"), "hostPath.path")).toBe(`${kubelet}/plugins/${name}`)
     expect(at(volume(ds, "registration-dir"), "hostPath.path")).toBe(`${kubelet}/plugins_registry`)

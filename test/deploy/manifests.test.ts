@@ -115,6 +115,7 @@ describe("deploy/: node DaemonSet", () => {
     expect(mount).toMatchObject({ mountPath: "/var/lib/kubelet", mountPropagation: "Bidirectional" })
     expect(at(volume(node, "kubelet-dir"), "hostPath.path")).toBe("/var/lib/kubelet")
     expect(flag(driver, "mount-root")).toBe(`/var/lib/kubelet/plugins/${driverName}/mounts`)
+    expect(flag(driver, "kubelet-dir")).toBe("/var/lib/kubelet")
     // Only the driver propagates mounts back to the host.
     for (const c of containersOf(node).filter((c) => c !== driver)) {
       for (const m of maps(c["volumeMounts"] ?? [], "volumeMounts")) expect(m["mountPropagation"]).toBeUndefined()

@@ -36,12 +36,12 @@ afterAll(() => {
 })
 
 const simulation = async (args: ReadonlyArray<string> = []) => {
-  const driver = await startSimulation(args)
+  const driver = await startSimulation(["--kubelet-dir", scratch, ...args])
   drivers.push(driver)
   return { driver, client: csiClient(driver.socketPath) }
 }
 
-const target = (name: string) => Path.join(scratch, name, "mount")
+const target = (name: string) => Path.join(scratch, "pods", name, "mount")
 const publishRequest = (volumeId: string, targetPath: string, extra: Partial<NodePublishVolumeRequest> = {}): NodePublishVolumeRequest => ({
   volumeId,
   publishContext: {},
@@ -178,7 +178,7 @@ describe("static volumes on the simulation (real bind mounts)", () => {
     first.driver.child.kill("SIGKILL")
     await first.driver.exited
 
-    const second = await startSimulation(["--state-dir", first.driver.stateDir])
+    const second = await startSimulation(["--state-dir", first.driver.stateDir, "--kubelet-dir", scratch])
     drivers.push(second)
     const client = csiClient(second.socketPath)
     expect(await ask(client.node, client.node.nodeUnpublishVolume, { volumeId, targetPath: target("restart") })).toEqual({ ok: true, value: {} })

@@ -39,12 +39,12 @@ describe("metrics, scraped over HTTP", () => {
   it("count Lustre mounts held and time each mount and unmount", async () => {
     // A real directory, because the shared mounts' options are noted in a file beside them.
     const mountRoot = Fs.mkdtempSync(Path.join(Os.tmpdir(), "mounts-"))
-    const targets = ["/pods/a/volume", "/pods/b/volume"]
+    const targets = ["/var/lib/kubelet/pods/a/volume", "/var/lib/kubelet/pods/b/volume"]
     const driver = await startInProcessDriver({
       healthServer: true,
       readiness: Readiness.layerFromChecks([]),
       mountRoot,
-      lustreScript: { directories: ["/pods", "/pods/a", "/pods/b"] }
+      lustreScript: { directories: ["/var/lib/kubelet/pods"] }
     })
     try {
       const { node } = driver.client

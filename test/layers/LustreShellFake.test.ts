@@ -1,12 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { LustreShell, type PathEscapes, type PathFailed } from "../../layers/lustre/LustreShell.js"
 import { defaultFakeStats, LustreShellFake } from "../../layers/lustre/LustreShellFake.js"
 
 const filesystem = { mgsAddress: "10.0.0.4", fsName: "lustrefs" }
 const shared = "/plugins/mounts/10.0.0.4_lustrefs"
 const pod = (name: string) => `/pods/${name}/mount`
+const within = { symlinks: "within", createMode: 0o755 } as const
+const open = (root: string, relative: string) =>
+  LustreShell.use((shell) => shell.openDirectoryBeneath(root, relative === "" ? [] : relative.split("/"), within))
 
 describe("LustreShellFake", () => {
   it.effect("keeps a mount table like the kernel's: binds share the device, roots show the sub-directory", () =>
@@ -14,16 +17,21 @@ describe("LustreShellFake", () => {
       const shell = yield* LustreShell
       const fake = yield* LustreShellFake
       yield* shell.mountLustre(filesystem, shared, ["flock"])
-      yield* shell.makeDirectory(shared, "team/a")
-      yield* shell.bindMount(`${shared}/team/a`, pod("p1"), false)
-      yield* shell.bindMount(`${shared}/team/a`, pod("p2"), true)
-      yield* shell.bindMount("/data", pod("p3"), false)
+      const teamA = yield* open(shared, "team/a")
+      yield* shell.bindMount(teamA, pod("p1"))
+      yield* shell.ensureDirectory("/ro")
+      yield* shell.bindMount(yield* open(shared, ""), "/ro")
+      yield* shell.remountReadOnly("/ro")
+      // A bind taken through a read-only mount is read-only, as the kernel makes it.
+      yield* shell.bindMount(yield* open("/ro", "team/a"), pod("p2"))
+      yield* shell.bindMount(yield* open("/data", ""), pod("p3"))
       const table = yield* shell.mountTable
       assert.deepStrictEqual(
         table.map((e) => [e.mountPoint, e.device, e.root, e.fsType, e.source, e.options.join(",")]),
         [
           [shared, "0:1", "/", "lustre", "10.0.0.4@tcp:/lustrefs", "rw"],
           [pod("p1"), "0:1", "/team/a", "lustre", "10.0.0.4@tcp:/lustrefs", "rw"],
+          ["/ro", "0:1", "/", "lustre", "10.0.0.4@tcp:/lustrefs", "ro"],
           [pod("p2"), "0:1", "/team/a", "lustre", "10.0.0.4@tcp:/lustrefs", "ro"],
           [pod("p3"), "0:0", "/data", "ext4", "/dev/root", "rw"]
         ]
@@ -31,18 +39,23 @@ describe("LustreShellFake", () => {
       assert.deepStrictEqual(table[0]?.superOptions, ["rw", "flock"])
       assert.deepStrictEqual(yield* fake.commands, [
         `mount -t lustre -o flock 10.0.0.4@tcp:/lustrefs ${shared}`,
-        `mount --bind ${shared}/team/a ${pod("p1")}`,
-        `mount --bind ${shared}/team/a ${pod("p2")}`,
-        `mount -o remount,bind,ro ${pod("p2")}`,
-        `mount --bind /data ${pod("p3")}`
+        `mount --no-canonicalize --bind ${shared}/team/a ${pod("p1")}`,
+        `mount --no-canonicalize --bind ${shared} /ro`,
+        "mount -o remount,bind,ro /ro",
+        `mount --no-canonicalize --bind /ro/team/a ${pod("p2")}`,
+        `mount --no-canonicalize --bind /data ${pod("p3")}`
       ])
-      assert.include(yield* Ref.get(fake.calls), "makeDirectory /plugins/mounts/10.0.0.4_lustrefs team/a")
+      assert.include(yield* Ref.get(fake.calls), "openDirectoryBeneath /plugins/mounts/10.0.0.4_lustrefs team/a 755")
+      assert.strictEqual(yield* shell.identityOf(pod("p1")), teamA.identity)
+      assert.strictEqual(yield* shell.identityOf(pod("p2")), teamA.identity)
+      yield* shell.unmount(pod("p2"), "normal")
+      yield* shell.unmount("/ro", "normal")
 
       // Directories live in the filesystem: seen through binds, hidden once unmounted, back on remount.
-      yield* shell.makeDirectory(pod("p1"), "made-in-pod")
+      yield* open(pod("p1"), "made-in-pod")
       assert.isTrue(yield* fake.isDirectory(`${shared}/team/a/made-in-pod`))
       yield* shell.unmount(pod("p1"), "normal")
-      yield* shell.unmount(pod("p2"), "lazy")
+      yield* shell.unmount(pod("p3"), "lazy")
       yield* shell.unmount(shared, "force")
       assert.isFalse(yield* fake.isDirectory(`${shared}/team`))
       yield* shell.mountLustre(filesystem, shared, [])
@@ -50,14 +63,15 @@ describe("LustreShellFake", () => {
       assert.strictEqual((yield* shell.mountTable).at(-1)?.device, "0:2")
       const notMounted = yield* Effect.flip(shell.unmount(pod("p1"), "normal"))
       assert.strictEqual(notMounted.message, `umount: ${pod("p1")}: not mounted.`)
-    }).pipe(Effect.provide(LustreShellFake.layer({ directories: [shared, pod("p1"), pod("p2"), pod("p3"), "/data"] }))))
+    }).pipe(Effect.scoped, Effect.provide(LustreShellFake.layer({ directories: [shared, pod("p1"), pod("p2"), pod("p3"), "/data"] }))))
 
   it.effect("refuses mounts on a missing target and binds of a missing source", () =>
     Effect.gen(function*() {
       const shell = yield* LustreShell
       assert.match((yield* Effect.flip(shell.mountLustre(filesystem, "/nowhere", []))).message, /mount point does not exist/)
       yield* shell.ensureDirectory("/t")
-      assert.match((yield* Effect.flip(shell.bindMount("/missing", "/t", false))).message, /does not exist/)
+      const gone = { procPath: "/missing", path: "/missing", identity: "none" }
+      assert.match((yield* Effect.flip(shell.bindMount(gone, "/t"))).message, /does not exist/)
       assert.deepStrictEqual(yield* shell.mountTable, [])
     }).pipe(Effect.provide(LustreShellFake.layer())))
 
@@ -94,7 +108,7 @@ describe("LustreShellFake", () => {
       unmountFailures: new Map([["/m", { normal: "busy", force: "hang" }]])
     }))))
 
-  it.effect("statfs, pathState and makeDirectory: numbers for mounted paths, scripted errors, symlink escapes", () =>
+  it.effect("statfs, pathState and openDirectoryBeneath: numbers for mounted paths, scripted errors, symlink escapes", () =>
     Effect.gen(function*() {
       const shell = yield* LustreShell
       yield* shell.mountLustre(filesystem, shared, [])
@@ -106,10 +120,14 @@ describe("LustreShellFake", () => {
       assert.strictEqual(yield* shell.pathState(shared), "directory")
       assert.strictEqual(yield* shell.pathState("/nothing"), "missing")
 
-      yield* shell.makeDirectory(shared, "a/b")
-      assert.strictEqual((yield* Effect.flip(shell.makeDirectory(shared, "out/x")))._tag, "PathEscapes")
-      assert.strictEqual((yield* Effect.flip(shell.makeDirectory(shared, "a/../../x")))._tag, "PathEscapes")
-      yield* shell.makeDirectory(shared, "in/c")
+      yield* open(shared, "a/b")
+      assert.strictEqual((yield* Effect.flip(open(shared, "out/x")))._tag, "PathEscapes")
+      assert.strictEqual((yield* Effect.flip(open(shared, "a/../../x")))._tag, "PathEscapes")
+      assert.strictEqual((yield* Effect.flip(shell.openDirectoryBeneath(shared, ["in"], { symlinks: "refuse" })))._tag, "PathEscapes")
+      const code = (failed: PathEscapes | PathFailed) => failed._tag === "PathFailed" ? failed.code : failed._tag
+      assert.strictEqual(code(yield* Effect.flip(shell.openDirectoryBeneath(shared, ["new"], { symlinks: "within" }))), "ENOENT")
+      assert.strictEqual(code(yield* Effect.flip(open(shared, "a/file/x"))), "ENOTDIR")
+      yield* open(shared, "in/c")
       assert.strictEqual(yield* shell.pathState(`${shared}/a/b/c`), "directory")
       assert.strictEqual(yield* shell.pathState(`${shared}/in`), "other")
 
@@ -119,8 +137,9 @@ describe("LustreShellFake", () => {
       assert.strictEqual(yield* shell.pathState(`${shared}/a/b/c`), "missing")
       yield* shell.removeEmptyDirectory(shared) // a mount point: kept
       assert.strictEqual(yield* shell.pathState(shared), "directory")
-    }).pipe(Effect.provide(LustreShellFake.layer({
+    }).pipe(Effect.scoped, Effect.provide(LustreShellFake.layer({
       directories: [shared, "/stale", "/outside"],
+      files: new Set([`${shared}/a/file`]),
       pathErrors: new Map([["/stale", "ESTALE"]]),
       symlinks: new Map([[`${shared}/out`, "/outside"], [`${shared}/in`, `${shared}/a/b`]])
     }))))

@@ -57,6 +57,13 @@ const switchOn = (fault: string, text = "") =>
     )
   })
 
+const readOnlyView = Path.join(mountRoot, "read-only", "10.0.0.4_lustrefs")
+
+const open = (root: string, relative: string, createMode?: number) =>
+  LustreShell.use((shell) =>
+    shell.openDirectoryBeneath(root, relative.split("/"), { symlinks: "within", ...(createMode !== undefined && { createMode }) })
+  )
+
 const mountShared = Effect.gen(function*() {
   const shell = yield* LustreShell
   yield* shell.ensureDirectory(shared)
@@ -72,10 +79,16 @@ layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFa
       Effect.gen(function*() {
         const shell = yield* LustreShell
         yield* mountShared
-        yield* shell.makeDirectory(shared, "team/a")
         for (const n of [1, 2]) yield* shell.ensureDirectory(podTarget(n))
-        yield* shell.bindMount(Path.join(shared, "team/a"), podTarget(1), false)
-        yield* shell.bindMount(Path.join(shared, "team/a"), podTarget(2), true)
+        // The directories opened are closed again (Effect.scoped): an open fd keeps a mount busy.
+        const bind = (root: string, relative: string, target: string) =>
+          Effect.scoped(Effect.flatMap(open(root, relative, 0o755), (directory) => shell.bindMount(directory, target)))
+        yield* bind(shared, "team/a", podTarget(1))
+        // Read-only: bound through a read-only view of the whole shared mount.
+        yield* shell.ensureDirectory(readOnlyView)
+        yield* bind(shared, "", readOnlyView)
+        yield* shell.remountReadOnly(readOnlyView)
+        yield* bind(readOnlyView, "team/a", podTarget(2))
 
         yield* Effect.promise(() => Fs.writeFile(Path.join(podTarget(1), "hello.txt"), "written through pod 1"))
         assert.strictEqual(yield* Effect.promise(() => Fs.readFile(Path.join(podTarget(2), "hello.txt"), "utf8")), "written through pod 1")
@@ -87,8 +100,8 @@ layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFa
         assert.strictEqual(refused, "EROFS")
 
         const mounts = yield* mountsUnder(base)
-        const [sharedEntry, pod1, pod2] = mounts
-        assert.strictEqual(mounts.length, 3)
+        const [sharedEntry, pod1, , pod2] = mounts
+        assert.strictEqual(mounts.length, 4)
         assert.strictEqual(sharedEntry?.mountPoint, shared)
         assert.isTrue(sharedEntry?.root.endsWith("/state/filesystems/10.0.0.4/lustrefs"))
         assert.strictEqual(pod1?.mountPoint, podTarget(1))
@@ -109,6 +122,7 @@ layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFa
 
         yield* shell.unmount(podTarget(1), "normal")
         yield* shell.unmount(podTarget(2), "force")
+        yield* shell.unmount(readOnlyView, "normal")
         yield* shell.unmount(shared, "lazy")
         assert.deepStrictEqual(yield* mountsUnder(base), [])
         const notMounted = yield* Effect.flip(shell.unmount(shared, "normal"))
@@ -122,15 +136,15 @@ layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFa
         assert.strictEqual(yield* shell.pathState(filesystemDirectory(stateDir, filesystem)), "directory")
       }))
 
-    it.effect("makeDirectory follows symlinks that stay inside the filesystem and refuses the others", () =>
+    it.effect("openDirectoryBeneath follows symlinks that stay inside the filesystem and refuses the others", () =>
       Effect.gen(function*() {
         const shell = yield* LustreShell
         yield* mountShared
-        yield* shell.makeDirectory(shared, "team/a")
-        yield* shell.makeDirectory(shared, "group/b", 0o770)
+        yield* open(shared, "team/a", 0o755)
+        yield* open(shared, "group/b", 0o770)
         assert.strictEqual((yield* Effect.promise(() => Fs.stat(Path.join(shared, "group/b")))).mode & 0o777, 0o770)
         assert.strictEqual((yield* Effect.promise(() => Fs.stat(Path.join(shared, "group")))).mode & 0o777, 0o770)
-        yield* shell.makeDirectory(shared, "team/a/./b/", 0o700) // existing parts are left alone
+        yield* open(shared, "team/a/./b/", 0o700) // existing parts are left alone
         assert.strictEqual((yield* Effect.promise(() => Fs.stat(Path.join(shared, "team/a")))).mode & 0o777, 0o755)
         assert.strictEqual((yield* Effect.promise(() => Fs.stat(Path.join(shared, "team/a/b")))).mode & 0o777, 0o700)
 
@@ -140,19 +154,19 @@ layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFa
         yield* Effect.promise(() => Fs.symlink("../../..", Path.join(shared, "team", "up")))
         yield* Effect.promise(() => Fs.writeFile(Path.join(shared, "a-file"), ""))
 
-        const escaped = yield* Effect.flip(shell.makeDirectory(shared, "escape/x"))
+        const escaped = yield* Effect.flip(open(shared, "escape/x", 0o755))
         assert.strictEqual(escaped._tag, "PathEscapes")
         assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(outside)), [])
-        assert.strictEqual((yield* Effect.flip(shell.makeDirectory(shared, "team/up/x")))._tag, "PathEscapes")
-        assert.strictEqual((yield* Effect.flip(shell.makeDirectory(shared, "team/../../x")))._tag, "PathEscapes")
+        assert.strictEqual((yield* Effect.flip(open(shared, "team/up/x", 0o755)))._tag, "PathEscapes")
+        assert.strictEqual((yield* Effect.flip(open(shared, "team/../../x", 0o755)))._tag, "PathEscapes")
 
-        yield* shell.makeDirectory(shared, "inside/c")
+        yield* open(shared, "inside/c", 0o755)
         assert.strictEqual(yield* shell.pathState(Path.join(shared, "team/a/c")), "directory")
         assert.strictEqual(yield* shell.pathState(Path.join(shared, "inside")), "other")
 
-        const notDirectory = yield* Effect.flip(shell.makeDirectory(shared, "a-file/x"))
+        const notDirectory = yield* Effect.flip(open(shared, "a-file/x", 0o755))
         assert.strictEqual(notDirectory._tag === "PathFailed" ? notDirectory.code : notDirectory._tag, "ENOTDIR")
-      }))
+      }).pipe(Effect.scoped))
 
     it.effect("mount-hang: the mount never returns, and a timeout interrupts it", () =>
       Effect.gen(function*() {

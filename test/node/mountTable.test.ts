@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { MountEntry } from "../../layers/lustre/LustreShell.js"
-import { bindRootOf, mountAt, publishesOf, sharedMountOf, sharedMountPoint } from "../../src/node/mountTable.js"
+import { mountAt, publishesOf, readOnlyViewPoint, sharedMountOf, sharedMountPoint } from "../../src/node/mountTable.js"
 
 const entry = (mountPoint: string, device: string, root: string, id = 1): MountEntry => ({
   mountId: id,
@@ -28,9 +28,13 @@ describe("the kernel's mount table, read for shared Lustre mounts", () => {
 
   it("counts the publishes of a shared mount from device and root, per filesystem", () => {
     const table = [shared, otherFs, podA, podB, podC]
-    expect(publishesOf(table, shared)).toEqual([podA, podB])
-    expect(publishesOf(table, otherFs)).toEqual([podC])
-    expect(publishesOf([shared, otherFs], shared)).toEqual([])
+    expect(publishesOf(table, shared, mountRoot)).toEqual([podA, podB])
+    expect(publishesOf(table, otherFs, mountRoot)).toEqual([podC])
+    expect(publishesOf([shared, otherFs], shared, mountRoot)).toEqual([])
+    // The read-only view lives in the mount root too: it is not a publish.
+    const view = entry(readOnlyViewPoint(mountRoot, shared.mountPoint), "0:51", "/")
+    expect(view.mountPoint).toBe(`${mountRoot}/read-only/10.0.0.4_lustrefs`)
+    expect(publishesOf([shared, view, podA], shared, mountRoot)).toEqual([podA])
   })
 
   it("finds the shared mount a target shows, and none for a mount of something else", () => {
@@ -44,8 +48,7 @@ describe("the kernel's mount table, read for shared Lustre mounts", () => {
     const simShared = entry("/sim/mounts/10.0.0.4_lustrefs", "254:0", "/sim/filesystems/10.0.0.4/lustrefs")
     const simPod = entry("/tmp/pod", "254:0", "/sim/filesystems/10.0.0.4/lustrefs/team")
     const unrelated = entry("/tmp/other", "254:0", "/sim/filesystems/10.0.0.4/lustrefs2")
-    expect(bindRootOf(simShared, "team")).toBe(simPod.root)
-    expect(publishesOf([simShared, simPod, unrelated], simShared)).toEqual([simPod])
+    expect(publishesOf([simShared, simPod, unrelated], simShared, "/sim/mounts")).toEqual([simPod])
   })
 
   it("takes the last of stacked mounts at a path", () => {

@@ -75,13 +75,19 @@ describe("NodePublishVolume", () => {
     expect(commands.filter((c) => c.startsWith("mount -t lustre"))).toEqual([
       `mount -t lustre ${MGS}@tcp:/lustrefs ${driver.mountRoot}/${MGS}_lustrefs`
     ])
-    expect(commands.filter((c) => c.startsWith("mount --bind"))).toHaveLength(3)
+    expect(commands.filter((c) => c.startsWith("mount --no-canonicalize --bind"))).toHaveLength(3)
   })
 
   it.each<[string, Partial<NodePublishVolumeRequest>, string]>([
     ["no volume_id", { volumeId: "" }, "volume_id is required"],
     ["no target_path", { targetPath: "" }, "target_path is required"],
-    ["a relative target_path", { targetPath: "pods/x" }, "not an absolute path"],
+    ["a relative target_path", { targetPath: "pods/x" }, "target_path must be an absolute path"],
+    ["a target_path outside kubelet's pods directory", { targetPath: "/etc/x" }, "not below kubelet's pods directory"],
+    ["the pods directory itself", { targetPath: `${podsDir}/` }, "not below kubelet's pods directory"],
+    ["a target_path with ..", { targetPath: `${podsDir}/a/../../../etc` }, "\"..\""],
+    ["a target_path with NUL", { targetPath: `${podsDir}/a\u0000b` }, "NUL"],
+    ["a target_path component over 255 bytes", { targetPath: `${podsDir}/${"x".repeat(256)}/mount` }, "at most 255 bytes"],
+    ["a sub-dir component over 255 bytes", { volumeContext: { "sub-dir": `${"é".repeat(128)}` } }, "at most 255 bytes"],
     ["no volume_capability", { volumeCapability: undefined }, "volume_capability is required"],
     ["a block capability", {
       volumeCapability: { accessType: { $case: "block", value: {} }, accessMode: { mode: VolumeCapability_AccessMode_Mode.SINGLE_NODE_WRITER } }
@@ -202,7 +208,8 @@ describe("NodeUnpublishVolume", () => {
   it("succeeds for a target that is not mounted or gone; refuses bad requests", async () => {
     const driver = await start()
     expect(await driver.unpublish(targetOf("a"))).toEqual({ ok: true, value: {} })
-    expect(await driver.unpublish("/nowhere/at/all")).toEqual({ ok: true, value: {} })
+    expect(await driver.unpublish(`${podsDir}/nowhere/at/all`)).toEqual({ ok: true, value: {} })
+    expect(await driver.unpublish("/nowhere/at/all")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.unpublish("")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.unpublish(targetOf("a"), "")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.unpublish(targetOf("a"), "nonsense")).toMatchObject({ ok: false, code: status.NOT_FOUND })
@@ -237,7 +244,8 @@ describe("NodeGetVolumeStats, NodeGetInfo, NodeGetCapabilities", () => {
     expect(stale.ok && stale.value.volumeCondition).toMatchObject({ abnormal: true })
     expect(stale.ok && stale.value.volumeCondition?.message).toContain("ESTALE")
 
-    expect(await driver.stats("/no/such/path")).toMatchObject({ ok: false, code: status.NOT_FOUND })
+    expect(await driver.stats(`${podsDir}/no/such/path`)).toMatchObject({ ok: false, code: status.NOT_FOUND })
+    expect(await driver.stats("/")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.stats("")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.stats(targetOf("a"), "nonsense")).toMatchObject({ ok: false, code: status.NOT_FOUND })
   })

@@ -80,6 +80,7 @@ export const startInProcessDriver = async (options: {
       nodeId: "node-1",
       zone: "eastus-1",
       mountRoot: options.mountRoot ?? "/var/lib/kubelet/plugins/azurelustre.csi.azure.com/mounts",
+      podsDir: "/var/lib/kubelet/pods",
       ...options.nodeConfig
     }),
     KeyedLocks.layer,
