@@ -5,9 +5,10 @@ import {
   parseStaticVolumeParameters,
   toVolumeContext
 } from "../../src/domain/StaticVolumeParameters.js"
+import { MgsAddress } from "../../src/domain/MgsAddress.js"
 
-const Octet = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
-const Ip = Schema.Tuple([Octet, Octet, Octet, Octet])
+/** Host addresses, as the MgsAddress Schema generates them. */
+const Ip = MgsAddress
 const FsNameText = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,8}$/))
 const SubDir = Schema.Literals(["", "shared", "a/b", "${pvc.metadata.namespace}/${pvc.metadata.name}", "pods/${pod.metadata.uid}"])
 const KubeKeys = Schema.Record(
@@ -20,12 +21,12 @@ const failure = <A>(result: Result.Result<A, string>): string => Result.isFailur
 
 describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
   it.prop("reads valid parameters and gives them back as the volume context", [Ip, Schema.UndefinedOr(FsNameText), SubDir, KubeKeys], ([ip, fsName, subDir, kube]) => {
-    const parameters: Record<string, string> = { ...kube, "mgs-ip-address": ip.join(".") }
+    const parameters: Record<string, string> = { ...kube, "mgs-ip-address": ip }
     if (fsName !== undefined) parameters["fs-name"] = fsName
     if (subDir !== "") parameters["sub-dir"] = subDir
     const parsed = parseStaticVolumeParameters(parameters)
     expect(parsed).toEqual(Result.succeed({
-      mgsAddress: ip.join("."),
+      mgsAddress: ip,
       fsName: fsName ?? "lustrefs",
       subDir,
       kubernetesKeys: kube
@@ -38,7 +39,7 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
 
   it.prop("names every unknown key, sorted", [Ip, Schema.Array(UnknownKey).check(Schema.isMinLength(1))], ([ip, keys]) => {
     const unknown = [...new Set(keys)].filter((key) => !["mgs-ip-address", "fs-name", "sub-dir"].includes(key))
-    const parameters = Object.fromEntries([["mgs-ip-address", ip.join(".")], ...unknown.map((key) => [key, "v"])])
+    const parameters = Object.fromEntries([["mgs-ip-address", ip], ...unknown.map((key) => [key, "v"])])
     const message = failure(parseStaticVolumeParameters(parameters))
     if (unknown.length === 0) expect(message).toBe("succeeded")
     else {
@@ -60,6 +61,8 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
         "Lustre filesystem, or leave it out to create one (dynamic provisioning)"
     )
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.256" }))).toContain("mgs-ip-address \"10.0.0.256\"")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "0.0.0.0" }))).toContain("mgs-ip-address \"0.0.0.0\" is in 0.0.0.0/8")
+    expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "255.255.255.255" }))).toContain("is the broadcast address")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "fs-name": "toolongname" }))).toContain("fs-name \"toolongname\"")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "../x" }))).toContain("sub-dir")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "${nope}" }))).toContain("unknown placeholder")

@@ -2,17 +2,18 @@ import { it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
 import { decodeVolumeId, encodeVolumeId, type VolumeId } from "../../src/domain/VolumeId.js"
+import { MgsAddress } from "../../src/domain/MgsAddress.js"
 
-const Octet = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
-const Ip = Schema.Tuple([Octet, Octet, Octet, Octet])
+/** Host addresses, as the MgsAddress Schema generates them. */
+const Ip = MgsAddress
 const Name = Schema.String.check(Schema.isPattern(/^[a-z0-9][a-z0-9.-]{0,127}$/))
 const FsNameText = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,8}$/))
 /** A relative path without leading or trailing "/" and without "#" (may be empty). */
 const SubDir = Schema.String.check(Schema.isPattern(/^(?:[^#/\0]+(?:\/[^#/\0]+)*)?$/))
 const ResourceGroup = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.()-]{0,90}$/))
 
-const volumeIdOf = (name: string, fsName: string, ip: ReadonlyArray<number>, subDir: string, createdByDriver: boolean, resourceGroup: string): VolumeId =>
-  ({ name, fsName, mgsAddress: ip.join("."), subDir, createdByDriver, resourceGroup })
+const volumeIdOf = (name: string, fsName: string, ip: string, subDir: string, createdByDriver: boolean, resourceGroup: string): VolumeId =>
+  ({ name, fsName, mgsAddress: ip, subDir, createdByDriver, resourceGroup })
 
 describe("VolumeId (<name>#<fs-name>#<mgs-ip>#<sub-dir>#<t|f>#<resource-group>)", () => {
   it.prop("round-trips every valid volume id", [Name, FsNameText, Ip, SubDir, Schema.Boolean, ResourceGroup], ([name, fsName, ip, subDir, created, rg]) => {
@@ -26,12 +27,12 @@ describe("VolumeId (<name>#<fs-name>#<mgs-ip>#<sub-dir>#<t|f>#<resource-group>)"
     Name, Ip, SubDir, Schema.Literals(["", "/", "//"]), Schema.Literals(["t", "f", ""]), ResourceGroup,
     Schema.Int.check(Schema.isBetween({ minimum: 3, maximum: 6 }))
   ], ([name, ip, subDir, slashes, created, rg, count]) => {
-    const segments = [name, "lustrefs", ip.join("."), `${slashes}${subDir}${slashes}`, created, rg].slice(0, count)
+    const segments = [name, "lustrefs", ip, `${slashes}${subDir}${slashes}`, created, rg].slice(0, count)
     const decoded = decodeVolumeId(segments.join("#"))
     expect(decoded).toEqual(Result.succeed({
       name,
       fsName: "lustrefs",
-      mgsAddress: ip.join("."),
+      mgsAddress: ip,
       subDir: count >= 4 ? subDir : "",
       createdByDriver: count >= 5 && created === "t",
       resourceGroup: count >= 6 ? rg : ""
@@ -39,18 +40,18 @@ describe("VolumeId (<name>#<fs-name>#<mgs-ip>#<sub-dir>#<t|f>#<resource-group>)"
   })
 
   it.prop("an empty fs-name segment means lustrefs", [Name, Ip], ([name, ip]) => {
-    const decoded = decodeVolumeId(`${name}##${ip.join(".")}`)
+    const decoded = decodeVolumeId(`${name}##${ip}`)
     expect(Result.isSuccess(decoded) && decoded.success.fsName).toBe("lustrefs")
   })
 
   it.prop("rejects fewer than 3 or more than 6 segments", [Name, Ip], ([name, ip]) => {
     expect(Result.isFailure(decodeVolumeId(name))).toBe(true)
     expect(Result.isFailure(decodeVolumeId(`${name}#lustrefs`))).toBe(true)
-    expect(Result.isFailure(decodeVolumeId(`${name}#lustrefs#${ip.join(".")}#d#f#rg#x`))).toBe(true)
+    expect(Result.isFailure(decodeVolumeId(`${name}#lustrefs#${ip}#d#f#rg#x`))).toBe(true)
   })
 
   it.prop("rejects a created flag other than t, f or empty", [Name, Ip, Schema.Literals(["T", "true", "F", "1", "x"])], ([name, ip, flag]) => {
-    expect(Result.isFailure(decodeVolumeId(`${name}#lustrefs#${ip.join(".")}#d#${flag}#rg`))).toBe(true)
+    expect(Result.isFailure(decodeVolumeId(`${name}#lustrefs#${ip}#d#${flag}#rg`))).toBe(true)
   })
 
   it("examples: Go's old and static ids, and failures", () => {
