@@ -1,5 +1,6 @@
 import {
   type CreateVolumeRequest,
+  type NodePublishVolumeRequest,
   type VolumeCapability,
   VolumeCapability_AccessMode_Mode
 } from "../../src/gen/csi.js"
@@ -27,5 +28,22 @@ export const createVolumeRequest = (
   volumeContentSource: undefined,
   accessibilityRequirements: undefined,
   mutableParameters: {},
+  ...overrides
+})
+
+/** A NodePublishVolume as kubelet sends it: a mount capability, read-write, no context unless given. */
+export const publishRequest = (
+  volumeId: string,
+  targetPath: string,
+  overrides: Partial<NodePublishVolumeRequest> = {}
+): NodePublishVolumeRequest => ({
+  volumeId,
+  publishContext: {},
+  stagingTargetPath: "",
+  targetPath,
+  volumeCapability: mountCapability(),
+  readonly: false,
+  secrets: {},
+  volumeContext: {},
   ...overrides
 })
