@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
+import { bounded } from "../domain/BoundedText.js"
 import { canonicalAbsolutePath, componentsBelow } from "../domain/NodePath.js"
 import { NodeConfig } from "./NodeConfig.js"
 
@@ -21,7 +22,7 @@ export const requirePodPath = Effect.fnUntraced(function*(field: string, value: 
   const components = componentsBelow(podsDir, path)
   if (components === undefined) {
     return yield* new InvalidArgument({
-      message: `${field} ${path} is not below kubelet's pods directory ${podsDir}; this node plugin publishes only ` +
+      message: `${field} ${bounded(path)} is not below kubelet's pods directory ${podsDir}; this node plugin publishes only ` +
         "into pods (if kubelet runs with another --root-dir, start the plugin with the same --kubelet-dir)"
     })
   }
