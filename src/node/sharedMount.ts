@@ -109,8 +109,11 @@ export const ensureReadOnlyView = Effect.fnUntraced(function*(shared: MountEntry
   const config = yield* NodeConfig
   const view = readOnlyViewPoint(config.mountRoot, shared.mountPoint)
   const existing = mountAt(yield* readMountTable, view)
-  if (existing !== undefined && !showsFilesystemOf(shared, existing)) yield* unmountEscalating(view)
-  if (existing === undefined || !showsFilesystemOf(shared, existing)) {
+  const current = existing !== undefined && showsFilesystemOf(shared, existing)
+  if (current && existing.options.includes("ro")) return view
+  if (!current) {
+    // A view of an earlier mount of the filesystem is stale: replace it.
+    if (existing !== undefined) yield* unmountEscalating(view)
     yield* shell.ensureDirectory(view).pipe(Effect.mapError(internal(`create ${view}`)))
     yield* Effect.scoped(
       shell.openDirectoryBeneath(shared.mountPoint, [], { symlinks: "refuse" }).pipe(
@@ -118,9 +121,8 @@ export const ensureReadOnlyView = Effect.fnUntraced(function*(shared: MountEntry
         Effect.flatMap((whole) => shell.bindMount(whole, view).pipe(Effect.mapError(internal(`bind ${shared.mountPoint} at ${view}`))))
       )
     )
-  } else if (existing.options.includes("ro")) {
-    return view
   }
+  // Made just now, or left writable by a cut: read-only before anything is bound from it.
   yield* shell.remountReadOnly(view).pipe(Effect.mapError(internal(`make ${view} read-only`)))
   return view
 })
