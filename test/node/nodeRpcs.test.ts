@@ -125,6 +125,28 @@ describe("NodePublishVolume", () => {
     expect(await driver.publish({ readonly: true })).toMatchObject({ ok: false, code: status.ALREADY_EXISTS })
   })
 
+  it("binds a read-only publish from the read-only view in one mount, never remounting the target", async () => {
+    const driver = await start()
+    expect(await driver.publish({ readonly: true })).toEqual({ ok: true, value: {} })
+    expect(await driver.publish({ readonly: true, targetPath: targetOf("b") })).toEqual({ ok: true, value: {} })
+    const view = `${driver.mountRoot}/read-only/${MGS}_lustrefs`
+    expect((await driver.commands()).filter((c) => c.startsWith("mount --no-canonicalize") || c.includes("remount"))).toEqual([
+      `mount --no-canonicalize --bind ${driver.mountRoot}/${MGS}_lustrefs ${view}`,
+      `mount -o remount,bind,ro ${view}`,
+      `mount --no-canonicalize --bind ${view}/data ${targetOf("a")}`,
+      `mount --no-canonicalize --bind ${view}/data ${targetOf("b")}`
+    ])
+    for (const pod of ["a", "b"]) expect(await driver.unpublish(targetOf(pod))).toEqual({ ok: true, value: {} })
+    expect((await driver.commands()).slice(-2)).toEqual([`umount ${view}`, `umount ${driver.mountRoot}/${MGS}_lustrefs`])
+  })
+
+  it("releases the Lustre mount it made when the publish fails afterwards", async () => {
+    const driver = await start({ lustreScript: { failBindFor: new Set([targetOf("a")]) } })
+    expect(await driver.publish()).toMatchObject({ ok: false, code: status.INTERNAL })
+    expect(await driver.inspect(LustreShellFake.use((fake) => Ref.get(fake.table)))).toEqual([])
+    expect((await driver.commands()).at(-1)).toBe(`umount ${driver.mountRoot}/${MGS}_lustrefs`)
+  })
+
   it("answers FAILED_PRECONDITION when the filesystem is mounted here with other Lustre options", async () => {
     const driver = await start()
     expect(await driver.publish({ volumeCapability: capability(["flock"]) })).toEqual({ ok: true, value: {} })
