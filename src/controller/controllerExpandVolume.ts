@@ -1,9 +1,12 @@
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import { FailedPrecondition, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField, requireKnownVolume } from "../csi/requireValid.js"
+import { quote } from "../domain/BoundedText.js"
 import { checkCapacityRange } from "../domain/CapacityRange.js"
 import { TIB } from "../domain/SkuCapacity.js"
 import type { ControllerExpandVolumeRequest, ControllerExpandVolumeResponse } from "../gen/csi.js"
+import { driverClusterOf } from "./driverCluster.js"
 import { ClusterExpander } from "./dynamic/ClusterExpander.js"
 
 /**
@@ -21,16 +24,17 @@ export const controllerExpandVolume = Effect.fn("ControllerExpandVolume")(functi
   const id = yield* requireKnownVolume(volumeId)
   if (!id.createdByDriver) {
     return yield* new FailedPrecondition({
-      message: `volume ${volumeId} is an existing Lustre filesystem (static provisioning), not the driver's to grow: ` +
+      message: `volume ${quote(volumeId)} is an existing Lustre filesystem (static provisioning), not the driver's to grow: ` +
         "expand the filesystem in Azure, then edit the PersistentVolume's capacity to match"
     })
   }
-  if (id.resourceGroup === "") {
+  const cluster = driverClusterOf(id)
+  if (Result.isFailure(cluster)) {
     return yield* new FailedPrecondition({
-      message: `volume ${volumeId} says the driver created it but names no resource group; it cannot be expanded`
+      message: `volume ${quote(volumeId)} says the driver created it but ${cluster.failure}; it cannot be expanded`
     })
   }
-  const tib = yield* (yield* ClusterExpander).ensureExpanded(id.resourceGroup, id.name, range)
+  const tib = yield* (yield* ClusterExpander).ensureExpanded(cluster.success.resourceGroup, cluster.success.name, range)
   const response: ControllerExpandVolumeResponse = {
     capacityBytes: BigInt(Math.ceil(tib)) * TIB,
     nodeExpansionRequired: false

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { AlreadyExists, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
+import { quote } from "../domain/BoundedText.js"
 import { checkCapacityRange } from "../domain/CapacityRange.js"
 import { parseStaticVolumeParameters, toVolumeContext } from "../domain/StaticVolumeParameters.js"
 import { checkVolumeCapabilities } from "../domain/VolumeCapabilities.js"
@@ -28,7 +29,7 @@ export const createVolume = Effect.fn("CreateVolume")(function*(request: CreateV
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     return yield* new InvalidArgument({ message: `name is ${Buffer.byteLength(name)} bytes; CSI allows ${MAX_NAME_BYTES}` })
   }
-  if (name.includes("#")) return yield* new InvalidArgument({ message: `name ${name} contains "#", which volume ids use as a separator` })
+  if (name.includes("#")) return yield* new InvalidArgument({ message: `name ${quote(name)} contains "#", which volume ids use as a separator; choose a name without "#"` })
   yield* invalidArgumentUnless(checkVolumeCapabilities(request.volumeCapabilities))
   if (request.volumeContentSource !== undefined) {
     return yield* new InvalidArgument({
@@ -55,7 +56,7 @@ const createStaticVolume = Effect.fnUntraced(function*(name: string, request: Cr
   const recorded = yield* (yield* StaticVolumes).remember(name, { volumeId, capacityBytes })
   if (recorded.volumeId !== volumeId || recorded.capacityBytes !== capacityBytes) {
     return yield* new AlreadyExists({
-      message: `volume ${name} already exists as ${recorded.volumeId} with ${recorded.capacityBytes} bytes; ` +
+      message: `volume ${quote(name)} already exists as ${quote(recorded.volumeId)} with ${recorded.capacityBytes} bytes; ` +
         "a request with other parameters or capacity needs another name"
     })
   }

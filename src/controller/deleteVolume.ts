@@ -2,8 +2,10 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import { FailedPrecondition } from "../csi/errors.js"
 import { requireField } from "../csi/requireValid.js"
+import { quote } from "../domain/BoundedText.js"
 import { decodeVolumeId } from "../domain/VolumeId.js"
 import type { DeleteVolumeRequest, DeleteVolumeResponse } from "../gen/csi.js"
+import { driverClusterOf } from "./driverCluster.js"
 import { ClusterProvisioner } from "./dynamic/ClusterProvisioner.js"
 import { StaticVolumes } from "./StaticVolumes.js"
 
@@ -18,12 +20,13 @@ export const deleteVolume = Effect.fn("DeleteVolume")(function*(request: DeleteV
   const id = decodeVolumeId(volumeId)
   if (Result.isFailure(id)) return response
   if (id.success.createdByDriver) {
-    if (id.success.resourceGroup === "") {
+    const cluster = driverClusterOf(id.success)
+    if (Result.isFailure(cluster)) {
       return yield* new FailedPrecondition({
-        message: `volume ${volumeId} says the driver created it but names no resource group; it is left untouched`
+        message: `volume ${quote(volumeId)} says the driver created it but ${cluster.failure}; it is left untouched`
       })
     }
-    yield* (yield* ClusterProvisioner).ensureDeleted(id.success.resourceGroup, id.success.name)
+    yield* (yield* ClusterProvisioner).ensureDeleted(cluster.success.resourceGroup, cluster.success.name)
     return response
   }
   yield* (yield* StaticVolumes).forget(volumeId)

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import { quote } from "../domain/BoundedText.js"
 import { decodeVolumeId, type VolumeId } from "../domain/VolumeId.js"
 import { InvalidArgument, NotFound } from "./errors.js"
 
@@ -16,5 +17,5 @@ export const notFoundUnless = <A>(verdict: Result.Result<A, string>): Effect.Eff
 /** The volume an id names, or NOT_FOUND: an id this driver cannot read names no volume of its. */
 export const requireKnownVolume = (volumeId: string): Effect.Effect<VolumeId, NotFound> =>
   notFoundUnless(
-    Result.mapError(decodeVolumeId(volumeId), (reason) => `volume ${volumeId} is not a volume of this driver: ${reason}`)
+    Result.mapError(decodeVolumeId(volumeId), (reason) => `volume ${quote(volumeId)} is not a volume of this driver: ${reason}`)
   )

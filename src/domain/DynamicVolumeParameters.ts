@@ -2,6 +2,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
+import { quote } from "./BoundedText.js"
 import { DRIVER_TAG_COUNT, isReservedTagKey, MAX_TAGS_PER_RESOURCE, RESERVED_TAG_PREFIX } from "./ClusterTags.js"
 import { DEFAULT_FS_NAME } from "./FsName.js"
 import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
@@ -66,8 +67,6 @@ export interface DynamicVolumeParameters {
   readonly kubernetesKeys: Readonly<Record<string, string>>
 }
 
-const quote = (text: string): string => JSON.stringify(text)
-
 /** A string parameter whose check names the parameter, quotes the value and says what is allowed. */
 const checkedText = (name: string, problem: (value: string) => string | undefined) =>
   Schema.String.check(Schema.makeFilter((value: string) => {
@@ -94,8 +93,11 @@ const IDENTITY_PATTERN = new RegExp(
 const IDENTITY_FORM =
   "/subscriptions/<subscription-id>/resourceGroups/<resource-group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>"
 
+/** ARM's rule for a resource group name. */
+export const isResourceGroupName = (value: string): boolean => RESOURCE_GROUP_PATTERN.test(value) && !value.endsWith(".")
+
 const resourceGroupProblem = (value: string): string | undefined =>
-  RESOURCE_GROUP_PATTERN.test(value) && !value.endsWith(".")
+  isResourceGroupName(value)
     ? undefined
     : `is not a resource group name: 1-90 letters, digits, "-", "_", ".", "(" and ")", not ending with "."`
 

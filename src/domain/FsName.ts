@@ -1,5 +1,6 @@
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { quote } from "./BoundedText.js"
 
 /** Every Azure Managed Lustre cluster's Lustre fsname. */
 export const DEFAULT_FS_NAME = "lustrefs"
@@ -10,7 +11,7 @@ const FS_NAME = /^[A-Za-z0-9_-]{1,8}$/
 export const fsNameMessage = (value: string): string =>
   value === ""
     ? `fs-name is empty; leave the parameter out to use ${DEFAULT_FS_NAME}, the fsname of every Azure Managed Lustre filesystem`
-    : `fs-name ${JSON.stringify(value)} is not a Lustre fsname: it is 1 to 8 characters, letters, digits, '_' ` +
+    : `fs-name ${quote(value)} is not a Lustre fsname: it is 1 to 8 characters, letters, digits, '_' ` +
       `and '-' (mkfs.lustre's limit); Azure Managed Lustre filesystems are named ${DEFAULT_FS_NAME}`
 
 /** True when `text` follows Lustre's fsname rules: 1-8 characters, letters, digits, '_' and '-'. */

@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import { quote } from "./BoundedText.js"
 
 /** Generic mount options (mount(8)) that make sense for a Lustre client mount. */
 export const genericMountOptions: ReadonlyArray<string> = [
@@ -34,7 +35,7 @@ const allowed = [
 
 /** Checks one option (already split on ","); undefined when it is allowed, else the message. */
 const problemOf = (option: string): string | undefined => {
-  if (option.includes("\0")) return `mount option ${JSON.stringify(option)} contains a NUL byte; remove it`
+  if (option.includes("\0")) return `mount option ${quote(option)} contains a NUL byte; remove it`
   if (flags.has(option)) return undefined
   const eq = option.indexOf("=")
   const key = eq < 0 ? option : option.slice(0, eq)
@@ -43,19 +44,19 @@ const problemOf = (option: string): string | undefined => {
     case "network":
       return value !== undefined && LNET_NETWORK.test(value)
         ? undefined
-        : `mount option ${JSON.stringify(option)} needs an LNet network name, e.g. network=tcp0 or network=o2ib1`
+        : `mount option ${quote(option)} needs an LNet network name, e.g. network=tcp0 or network=o2ib1`
     case "mgssec":
       return value !== undefined && mgsSecFlavors.includes(value)
         ? undefined
-        : `mount option ${JSON.stringify(option)} needs a security flavor: mgssec=<${mgsSecFlavors.join("|")}>`
+        : `mount option ${quote(option)} needs a security flavor: mgssec=<${mgsSecFlavors.join("|")}>`
     case "skpath":
       return value !== undefined && value !== ""
         ? undefined
-        : `mount option ${JSON.stringify(option)} needs a path to the shared-key files, e.g. skpath=/etc/lustre/keys`
+        : `mount option ${quote(option)} needs a path to the shared-key files, e.g. skpath=/etc/lustre/keys`
   }
   return flags.has(key)
-    ? `mount option ${JSON.stringify(option)} takes no value; write ${JSON.stringify(key)}`
-    : `mount option ${JSON.stringify(option)} is not a Lustre or generic mount option; allowed: ${allowed}`
+    ? `mount option ${quote(option)} takes no value; write ${quote(key)}`
+    : `mount option ${quote(option)} is not a Lustre or generic mount option; allowed: ${allowed}`
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import { quote } from "./BoundedText.js"
 import { DEFAULT_FS_NAME, parseFsName } from "./FsName.js"
 import { parseMgsAddress } from "./MgsAddress.js"
 import { validateSubDirTemplate } from "./SubDirTemplate.js"
@@ -40,7 +41,7 @@ export const parseStaticVolumeParameters = (
     }
   }
   if (unknown.length > 0) {
-    const names = unknown.sort().map((key) => JSON.stringify(key)).join(", ")
+    const names = unknown.sort().map((key) => quote(key)).join(", ")
     const hint = dynamic.length > 0
       ? `; ${dynamic.sort().join(", ")} ${dynamic.length === 1 ? "is a parameter" : "are parameters"} of dynamic ` +
         `provisioning, which creates a filesystem: remove mgs-ip-address to create one, or remove ${dynamic.length === 1 ? "it" : "them"} to use this filesystem`
@@ -61,7 +62,7 @@ export const parseStaticVolumeParameters = (
   const subDir = parameters["sub-dir"] ?? ""
   if (subDir.includes("#")) {
     return Result.fail(
-      `sub-dir ${JSON.stringify(subDir)} contains "#", which separates the parts of a volume id; ` +
+      `sub-dir ${quote(subDir)} contains "#", which separates the parts of a volume id; ` +
         `rename the directory without "#"`
     )
   }

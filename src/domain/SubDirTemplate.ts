@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import { quote } from "./BoundedText.js"
 
 /**
  * `sub-dir`: the directory inside the Lustre filesystem a volume is, written as a template whose
@@ -48,8 +49,6 @@ const knownPlaceholders = Object.keys(subDirPlaceholders).map((name) => "${" + n
 type Part =
   | { readonly _tag: "Text"; readonly text: string }
   | { readonly _tag: "Placeholder"; readonly name: string; readonly placeholder: Placeholder }
-
-const quote = (text: string): string => JSON.stringify(text)
 
 /** Splits a template into literal text and known placeholders; the failure is the user-facing message. */
 const parse = (template: string): Result.Result<ReadonlyArray<Part>, string> => {

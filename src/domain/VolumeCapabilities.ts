@@ -1,5 +1,6 @@
 import * as Result from "effect/Result"
 import { type VolumeCapability, VolumeCapability_AccessMode_Mode } from "../gen/csi.js"
+import { quote } from "./BoundedText.js"
 import { validateMountOptions } from "./MountOptions.js"
 
 const Mode = VolumeCapability_AccessMode_Mode
@@ -46,7 +47,7 @@ const checkOne = (capability: VolumeCapability, index: number): Result.Result<vo
   const { fsType, mountFlags } = accessType.value
   if (fsType !== "" && fsType !== "lustre") {
     return Result.fail(
-      `${at}.mount.fs_type is ${JSON.stringify(fsType)}, but these volumes are Lustre; leave fsType out or set it to lustre`
+      `${at}.mount.fs_type is ${quote(fsType)}, but these volumes are Lustre; leave fsType out or set it to lustre`
     )
   }
   const options = validateMountOptions(mountFlags)

@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import { quote } from "./BoundedText.js"
 import { DEFAULT_FS_NAME, parseFsName } from "./FsName.js"
 import { parseMgsAddress } from "./MgsAddress.js"
 
@@ -79,7 +80,7 @@ export const decodeVolumeId = (text: string): Result.Result<VolumeId, string> =>
   }
   if (created !== "" && created !== "t" && created !== "f") {
     return Result.fail(
-      `the volume id has ${JSON.stringify(created)} as its fifth part; it is "t" (the driver ` +
+      `the volume id has ${quote(created)} as its fifth part; it is "t" (the driver ` +
         `created the filesystem), "f" (it did not) or empty: the format is ${FORMAT}`
     )
   }
