@@ -21,7 +21,7 @@ const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
 /** Bytes and inodes of the published volume, or an abnormal condition saying why there are none. */
 export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(request: NodeGetVolumeStatsRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
-  const volumePath = (yield* requirePodPath("volume_path", request.volumePath)).path
+  const { path: volumePath, shown } = yield* requirePodPath("volume_path", request.volumePath)
   yield* requireKnownVolume(volumeId)
   const shell = yield* LustreShell
   const config = yield* NodeConfig
@@ -30,13 +30,13 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
   const published = mountAt(table, volumePath)
   if (published === undefined) {
     if ((yield* shell.pathState(volumePath)) === "missing") {
-      return yield* new NotFound({ message: `volume_path ${volumePath} does not exist on this node` })
+      return yield* new NotFound({ message: `volume_path ${shown} does not exist on this node` })
     }
-    return abnormal(`${volumePath} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
+    return abnormal(`${shown} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
   }
   if (sharedMountOf(table, config.mountRoot, published) === undefined) {
     return yield* new NotFound({
-      message: `volume_path ${volumePath} shows no volume of this driver (it has a ${published.fsType} mount of ${published.source})`
+      message: `volume_path ${shown} shows no volume of this driver (it has a ${published.fsType} mount of ${published.source})`
     })
   }
   const stats = yield* shell.statfs(volumePath).pipe(
@@ -49,7 +49,7 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
   )
   if (stats._tag === "Failure") {
     return abnormal(
-      `${volumePath} does not answer statfs (${stats.failure.code}: ${stats.failure.message}); ` +
+      `${shown} does not answer statfs (${stats.failure.code}: ${stats.failure.message}); ` +
         "the Lustre mount is stale or its servers are unreachable"
     )
   }

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import { LustreShell, type MountEntry, type OpenDirectory } from "../../layers/lustre/LustreShell.js"
 import { AlreadyExists, Internal, InvalidArgument, Unavailable } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
+import { bounded } from "../domain/BoundedText.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
 import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import type { NodePublishVolumeRequest, NodePublishVolumeResponse } from "../gen/csi.js"
@@ -78,7 +79,7 @@ const openSubDir = (root: string, volume: PublishedVolume, createMode: number | 
         duration: config.mountTimeout,
         orElse: () =>
           Effect.fail(new Unavailable({
-            message: `${filesystemLabel(volume.filesystem)} does not answer: opening sub-dir ${volume.subDir} did not ` +
+            message: `${filesystemLabel(volume.filesystem)} does not answer: opening sub-dir ${bounded(volume.subDir)} did not ` +
               `finish within ${Duration.format(config.mountTimeout)}; the caller retries`
           }))
       }),
@@ -98,17 +99,17 @@ const openTarget = (target: PodPath) =>
 
 const bindAtTarget = (source: OpenDirectory, target: PodPath) =>
   LustreShell.use((shell) => shell.bindMount(source, target.path)).pipe(
-    Effect.mapError((failed) => new Internal({ message: `cannot bind-mount the volume at ${target.path}: ${failed.message}` }))
+    Effect.mapError((failed) => new Internal({ message: `cannot bind-mount the volume at ${target.shown}: ${failed.message}` }))
   )
 
 /** A retried publish of the same directory and mode succeeds; anything else there is ALREADY_EXISTS. */
 const alreadyPublished = (target: PodPath, published: MountEntry, source: OpenDirectory, readOnly: boolean) =>
   Effect.gen(function*() {
-    const shown = yield* LustreShell.use((shell) => shell.identityOf(target.path)).pipe(Effect.mapError(pathFailure("target_path")))
+    const identity = yield* LustreShell.use((shell) => shell.identityOf(target.path)).pipe(Effect.mapError(pathFailure("target_path")))
     const publishedReadOnly = published.options.includes("ro")
-    if (shown === source.identity && publishedReadOnly === readOnly) return
+    if (identity === source.identity && publishedReadOnly === readOnly) return
     return yield* new AlreadyExists({
-      message: `target_path ${target.path} already has another volume or mode mounted (${published.source}${published.root}, ` +
+      message: `target_path ${target.shown} already has another volume or mode mounted (${published.source}${published.root}, ` +
         `${publishedReadOnly ? "read-only" : "read-write"}); unpublish it first`
     })
   })

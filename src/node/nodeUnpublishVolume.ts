@@ -34,7 +34,7 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       const shared = sharedMountOf(yield* readMountTable, config.mountRoot, published)
       if (shared === undefined) {
         return yield* new FailedPrecondition({
-          message: `target_path ${target.path} has a mount that is not this driver's (${published.fsType} ` +
+          message: `target_path ${target.shown} has a mount that is not this driver's (${published.fsType} ` +
             `${published.source}${published.root === "/" ? "" : published.root}); it is left alone: unmount it by hand`
         })
       }
@@ -42,7 +42,7 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       sharedMountPoints.add(shared.mountPoint)
       const next = mountAt(yield* readMountTable, target.path)
       if (next !== undefined && next.mountId === published.mountId) {
-        return yield* new Internal({ message: `${target.path} is still mounted after umount succeeded; the caller retries` })
+        return yield* new Internal({ message: `${target.shown} is still mounted after umount succeeded; the caller retries` })
       }
       published = next
     }

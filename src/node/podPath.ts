@@ -10,6 +10,8 @@ export interface PodPath {
   readonly path: string
   /** Its components below kubelet's pods directory. */
   readonly components: ReadonlyArray<string>
+  /** The path cut for messages and logs (a path may be 4 KiB long). */
+  readonly shown: string
 }
 
 /**
@@ -26,5 +28,5 @@ export const requirePodPath = Effect.fnUntraced(function*(field: string, value: 
         "into pods (if kubelet runs with another --root-dir, start the plugin with the same --kubelet-dir)"
     })
   }
-  return { path, components } satisfies PodPath
+  return { path, components, shown: bounded(path) } satisfies PodPath
 })
