@@ -35,7 +35,7 @@ export const dynamicProvisioningParameterNames = [
 ] as const
 
 /** Accepted for drop-in compatibility with the Go driver's StorageClasses, not advertised. */
-const compatibilityParameterNames = ["zones", "fs-name"] as const
+export const compatibilityParameterNames = ["zones", "fs-name"] as const
 
 export const DAYS_OF_WEEK = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] as const
 export type DayOfWeek = typeof DAYS_OF_WEEK[number]

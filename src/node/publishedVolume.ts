@@ -4,6 +4,7 @@ import { invalidArgumentUnless, requireKnownVolume } from "../csi/requireValid.j
 import { parseFsName } from "../domain/FsName.js"
 import { parseMgsAddress } from "../domain/MgsAddress.js"
 import { pathComponents } from "../domain/NodePath.js"
+import { checkVolumeAttributeKeys } from "../domain/VolumeAttributes.js"
 import { resolveSubDir } from "../domain/SubDirTemplate.js"
 
 export interface PublishedVolume {
@@ -23,6 +24,7 @@ export const publishedVolumeOf = Effect.fnUntraced(function*(
   volumeId: string,
   volumeContext: Readonly<Record<string, string>>
 ) {
+  yield* invalidArgumentUnless(checkVolumeAttributeKeys(volumeContext))
   const id = yield* requireKnownVolume(volumeId)
   const mgsAddress = yield* invalidArgumentUnless(parseMgsAddress(volumeContext["mgs-ip-address"] ?? id.mgsAddress))
   const fsName = yield* invalidArgumentUnless(parseFsName(volumeContext["fs-name"] ?? id.fsName))

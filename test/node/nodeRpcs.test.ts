@@ -94,6 +94,7 @@ describe("NodePublishVolume", () => {
     }, "block volumes are not supported"],
     ["an unknown mount option", { volumeCapability: capability(["noatime", "turbo"]) }, "turbo"],
     ["a sub-dir placeholder kubelet did not fill", { volumeContext: { "sub-dir": "${pod.metadata.name}" } }, "podInfoOnMount"],
+    ["a misspelled volume attribute", { volumeContext: { "sub-dri": "team" } }, '"sub-dri" (did you mean "sub-dir"?)'],
     ["a sub-dir escaping the filesystem", { volumeContext: { "sub-dir": "a/../../etc" } }, "sub-dir"]
   ])("refuses %s with INVALID_ARGUMENT", async (_case, overrides, named) => {
     const driver = await start()
