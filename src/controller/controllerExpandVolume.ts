@@ -12,7 +12,7 @@ import { ClusterExpander } from "./dynamic/ClusterExpander.js"
 /**
  * Growing a volume the driver created grows its AMLFS cluster through an ARM expansion job;
  * Lustre clients see the new space by themselves, so no node expansion follows. A static volume
- * is a filesystem someone else owns: the driver does not grow it, and says so every time.
+ * is a filesystem someone else owns: the driver does not grow it, and says so, once for good.
  */
 export const controllerExpandVolume = Effect.fn("ControllerExpandVolume")(function*(request: ControllerExpandVolumeRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
@@ -22,8 +22,11 @@ export const controllerExpandVolume = Effect.fn("ControllerExpandVolume")(functi
   }
   yield* invalidArgumentUnless(checkCapacityRange(range))
   const id = yield* requireKnownVolume(volumeId)
+  // INVALID_ARGUMENT is the spec's "exceeds capabilities" and what the csi-resizer takes as
+  // infeasible (ControllerResizeInfeasible, no retry); FAILED_PRECONDITION would read as "in use,
+  // expand offline" to kubelet and the resizer.
   if (!id.createdByDriver) {
-    return yield* new FailedPrecondition({
+    return yield* new InvalidArgument({
       message: `volume ${quote(volumeId)} is an existing Lustre filesystem (static provisioning), not the driver's to grow: ` +
         "expand the filesystem in Azure, then edit the PersistentVolume's capacity to match"
     })

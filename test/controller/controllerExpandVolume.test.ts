@@ -186,12 +186,12 @@ describe("ControllerExpandVolume of a driver-created volume grows its AMLFS clus
 })
 
 describe("ControllerExpandVolume refusals", () => {
-  it("refuses a static volume with FAILED_PRECONDITION, the same way every time, without calling ARM", async () => {
+  it("refuses a static volume with INVALID_ARGUMENT (infeasible to the resizer), the same way every time, without calling ARM", async () => {
     const driver = await start()
     const volumeId = "team-fs#lustrefs#10.0.0.4##f#"
     for (let i = 0; i < 2; i++) {
       const answer = await driver.expandTo(volumeId, 64n)
-      expect(answer).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+      expect(answer).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
       expect(details(answer)).toContain("not the driver's to grow")
     }
     expect(await driver.useArm((fake) => fake.count("get"))).toBe(0)
