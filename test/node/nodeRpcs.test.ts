@@ -236,6 +236,8 @@ describe("NodeUnpublishVolume", () => {
     expect(await driver.unpublish("")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.unpublish(targetOf("a"), "")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.unpublish(targetOf("a"), "nonsense")).toMatchObject({ ok: false, code: status.NOT_FOUND })
+    // Every required field is checked before the volume is looked up (csi-sanity's order).
+    expect(await driver.unpublish("", "nonsense")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
   })
 })
 
@@ -271,6 +273,7 @@ describe("NodeGetVolumeStats, NodeGetInfo, NodeGetCapabilities", () => {
     expect(await driver.stats("/")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.stats("")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     expect(await driver.stats(targetOf("a"), "nonsense")).toMatchObject({ ok: false, code: status.NOT_FOUND })
+    expect(await driver.stats("", "nonsense")).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
   })
 
   it("tells the node id and zone, and the node capabilities", async () => {
