@@ -1,4 +1,3 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { NotFound } from "../csi/errors.js"
@@ -10,6 +9,7 @@ import {
 } from "../gen/csi.js"
 import { mountAt, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
+import { within } from "./nodeFailures.js"
 import { requirePodPath } from "./podPath.js"
 import { readMountTable } from "./sharedMount.js"
 
@@ -40,18 +40,13 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
     })
   }
   const stats = yield* shell.statfs(volumePath).pipe(
-    Effect.timeoutOrElse({
-      duration: config.statsTimeout,
-      orElse: () =>
-        Effect.fail({ code: "ETIMEDOUT", message: `no answer within ${Duration.format(config.statsTimeout)}` })
-    }),
+    within(config.statsTimeout, `statfs of ${shown}`),
     Effect.result
   )
   if (stats._tag === "Failure") {
-    return abnormal(
-      `${shown} does not answer statfs (${stats.failure.code}: ${stats.failure.message}); ` +
-        "the Lustre mount is stale or its servers are unreachable"
-    )
+    const failure = stats.failure
+    const reason = failure._tag === "StepTimedOut" ? failure.message : `${failure.code}: ${failure.message}`
+    return abnormal(`${shown} does not answer statfs (${reason}); the Lustre mount is stale or its servers are unreachable`)
   }
   const response: NodeGetVolumeStatsResponse = {
     usage: [

@@ -1,7 +1,6 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { LustreShell, type MountEntry, type OpenDirectory } from "../../layers/lustre/LustreShell.js"
-import { AlreadyExists, Internal, InvalidArgument, Unavailable } from "../csi/errors.js"
+import { AlreadyExists, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
 import { bounded } from "../domain/BoundedText.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
@@ -10,7 +9,7 @@ import type { NodePublishVolumeRequest, NodePublishVolumeResponse } from "../gen
 import { KeyedLocks } from "../locks/KeyedLocks.js"
 import { mountAt, sharedMountPoint } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { pathFailure } from "./pathFailures.js"
+import { internalFailure, pathFailure, within } from "./nodeFailures.js"
 import { type PodPath, requirePodPath } from "./podPath.js"
 import { type PublishedVolume, publishedVolumeOf } from "./publishedVolume.js"
 import { ensureReadOnlyView, ensureSharedMount, filesystemLabel, readMountTable, releaseSharedMountIfUnused } from "./sharedMount.js"
@@ -75,15 +74,8 @@ const openSubDir = (root: string, volume: PublishedVolume, createMode: number | 
       symlinks: "within",
       ...(createMode !== undefined && { createMode })
     }).pipe(
-      Effect.timeoutOrElse({
-        duration: config.mountTimeout,
-        orElse: () =>
-          Effect.fail(new Unavailable({
-            message: `${filesystemLabel(volume.filesystem)} does not answer: opening sub-dir ${bounded(volume.subDir)} did not ` +
-              `finish within ${Duration.format(config.mountTimeout)}; the caller retries`
-          }))
-      }),
-      Effect.mapError((failed) => failed._tag === "Unavailable" ? failed : pathFailure("sub-dir")(failed))
+      within(config.mountTimeout, `opening sub-dir ${bounded(volume.subDir)} in ${filesystemLabel(volume.filesystem)}`),
+      Effect.mapError(pathFailure("sub-dir"))
     )
   })
 
@@ -99,7 +91,7 @@ const openTarget = (target: PodPath) =>
 
 const bindAtTarget = (source: OpenDirectory, target: PodPath) =>
   LustreShell.use((shell) => shell.bindMount(source, target.path)).pipe(
-    Effect.mapError((failed) => new Internal({ message: `cannot bind-mount the volume at ${target.shown}: ${failed.message}` }))
+    Effect.mapError(internalFailure(`bind-mount the volume at ${target.shown}`))
   )
 
 /** A retried publish of the same directory and mode succeeds; anything else there is ALREADY_EXISTS. */

@@ -1,12 +1,12 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { type LustreFilesystem, LustreShell, type MountEntry } from "../../layers/lustre/LustreShell.js"
 import { LnetProbe } from "../../layers/lnet/LnetProbe.js"
-import { FailedPrecondition, Internal, Unavailable } from "../csi/errors.js"
+import { FailedPrecondition, Internal } from "../csi/errors.js"
 import { lustreMountDuration, lustreMounts, setGauge, timed } from "../observability/metrics.js"
 import { mountAt, publishesOf, readOnlyViewPoint, sharedMountPoint, sharedMountsIn, showsFilesystemOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
+import { internalFailure, lustreMountFailure, mgsUnreachable, within } from "./nodeFailures.js"
 import { forgetSharedMountOptions, recordSharedMountOptions, sameOptions, sharedMountOptions } from "./sharedMountOptions.js"
 import { unmountEscalating } from "./unmountEscalating.js"
 
@@ -16,7 +16,7 @@ export const filesystemLabel = (filesystem: LustreFilesystem) => `${filesystem.m
 export const mountRetry = Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 }))
 
 export const readMountTable = LustreShell.use((shell) => shell.mountTable).pipe(
-  Effect.mapError((failed) => new Internal({ message: `cannot read the mount table: ${failed.message}` }))
+  Effect.mapError(internalFailure("read the mount table"))
 )
 
 /** Sets `azurelustre_csi_lustre_mounts` from the mount table, so a restarted plugin counts what it holds. */
@@ -50,38 +50,17 @@ export const ensureSharedMount = Effect.fnUntraced(function*(
 
   const label = filesystemLabel(filesystem)
   yield* (yield* LnetProbe).pingMgs(filesystem.mgsAddress).pipe(
-    Effect.timeoutOrElse({
-      duration: config.mgsPingTimeout,
-      orElse: () => Effect.fail({ message: `no answer within ${Duration.format(config.mgsPingTimeout)}` })
-    }),
-    Effect.mapError((failed) =>
-      new Unavailable({
-        message: `the MGS ${filesystem.mgsAddress} of ${label} does not answer an LNet ping (${failed.message}); ` +
-          "check that the node can reach it (NSG rules, the AMLFS subnet, LNet on the node)"
-      })
-    )
+    within(config.mgsPingTimeout, `the LNet ping of ${filesystem.mgsAddress}`),
+    Effect.mapError(mgsUnreachable(filesystem.mgsAddress, label))
   )
-  yield* shell.ensureDirectory(mountPoint).pipe(
-    Effect.mapError((failed) => new Internal({ message: `cannot create ${mountPoint}: ${failed.message}` }))
-  )
+  yield* shell.ensureDirectory(mountPoint).pipe(Effect.mapError(internalFailure(`create ${mountPoint}`)))
   // The timeout bounds every attempt together: a hung mount holds this filesystem's lock for at
   // most mountTimeout, and never anyone else's.
   yield* shell.mountLustre(filesystem, mountPoint, lustreOptions).pipe(
     (mounting) => timed(lustreMountDuration, { operation: "mount" }, mounting),
     Effect.retry(mountRetry),
-    Effect.mapError((failed) =>
-      new Unavailable({ message: `cannot mount ${label} at ${mountPoint}: ${failed.message}; the caller retries` })
-    ),
-    Effect.timeoutOrElse({
-      duration: config.mountTimeout,
-      orElse: () =>
-        Effect.fail(
-          new Unavailable({
-            message: `mounting ${label} did not finish within ${Duration.format(config.mountTimeout)}; ` +
-              "the MGS or the OSTs may be unreachable from this node; the caller retries"
-          })
-        )
-    })
+    within(config.mountTimeout, `mounting ${label} at ${mountPoint}`),
+    Effect.mapError(lustreMountFailure(label))
   )
   yield* recordSharedMountOptions(mountPoint, lustreOptions)
   yield* Effect.logInfo("mounted Lustre").pipe(Effect.annotateLogs({ filesystem: label, mountPoint }))
@@ -93,9 +72,6 @@ export const ensureSharedMount = Effect.fnUntraced(function*(
   }
   return mounted satisfies MountEntry
 })
-
-const internal = (doing: string) => (failed: { readonly message: string }) =>
-  new Internal({ message: `cannot ${doing}: ${failed.message}` })
 
 /**
  * The read-only view of a shared mount (made on first need; callers hold the filesystem's lock):
@@ -114,16 +90,16 @@ export const ensureReadOnlyView = Effect.fnUntraced(function*(shared: MountEntry
   if (!current) {
     // A view of an earlier mount of the filesystem is stale: replace it.
     if (existing !== undefined) yield* unmountEscalating(view)
-    yield* shell.ensureDirectory(view).pipe(Effect.mapError(internal(`create ${view}`)))
+    yield* shell.ensureDirectory(view).pipe(Effect.mapError(internalFailure(`create ${view}`)))
     yield* Effect.scoped(
       shell.openDirectoryBeneath(shared.mountPoint, [], { symlinks: "refuse" }).pipe(
-        Effect.mapError(internal(`open ${shared.mountPoint}`)),
-        Effect.flatMap((whole) => shell.bindMount(whole, view).pipe(Effect.mapError(internal(`bind ${shared.mountPoint} at ${view}`))))
+        Effect.mapError(internalFailure(`open ${shared.mountPoint}`)),
+        Effect.flatMap((whole) => shell.bindMount(whole, view).pipe(Effect.mapError(internalFailure(`bind ${shared.mountPoint} at ${view}`))))
       )
     )
   }
   // Made just now, or left writable by a cut: read-only before anything is bound from it.
-  yield* shell.remountReadOnly(view).pipe(Effect.mapError(internal(`make ${view} read-only`)))
+  yield* shell.remountReadOnly(view).pipe(Effect.mapError(internalFailure(`make ${view} read-only`)))
   return view
 })
 

@@ -1,8 +1,8 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { LustreShell, MountFailed } from "../../layers/lustre/LustreShell.js"
+import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { Internal } from "../csi/errors.js"
 import { NodeConfig } from "./NodeConfig.js"
+import { within } from "./nodeFailures.js"
 
 const steps = ["normal", "force", "lazy"] as const
 
@@ -17,16 +17,7 @@ export const unmountEscalating = Effect.fnUntraced(function*(target: string) {
   const failures: Array<string> = []
   for (const mode of steps) {
     const attempt = yield* shell.unmount(target, mode).pipe(
-      Effect.timeoutOrElse({
-        duration: config.unmountStepTimeout,
-        orElse: () =>
-          Effect.fail(
-            new MountFailed({
-              operation: `umount ${mode} ${target}`,
-              message: `did not finish within ${Duration.format(config.unmountStepTimeout)}`
-            })
-          )
-      }),
+      within(config.unmountStepTimeout, `umount (${mode})`),
       Effect.result
     )
     if (attempt._tag === "Success") return
