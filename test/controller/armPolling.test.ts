@@ -131,6 +131,47 @@ describe("armPolling: completion seen within 10 s, reads per minute of creation"
     }).pipe(Effect.provide(provisionerWith({ createDurationMillis: 15 * MINUTE }))))
 })
 
+describe("armPolling per operation: a deletion is read at once and soon after, not after a quiet period", () => {
+  /** Deletes `name` (a Succeeded cluster of the driver's), stepping the clock 100 ms at a time. */
+  const measureDeletion = (name: string) =>
+    Effect.gen(function*() {
+      const fake = yield* AmlfsApiFake
+      yield* fake.seed({ resourceGroup: "rg-test", name, spec })
+      const provisioner = yield* ClusterProvisioner
+      const fiber = yield* Effect.forkChild(provisioner.ensureDeleted("rg-test", name))
+      const { exit, doneAt } = yield* driveUntilDone(fiber, "100 millis", 100_000)
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+      const reads = (yield* Ref.get(fake.calls)).filter((call) => call.operation === "get").map((call) => call.atMillis)
+      return { doneAt, reads, deletes: yield* fake.count("beginDelete", name) }
+    })
+
+  it.effect("an ARM that deletes in a second: DeleteVolume's wait ends within 2 s (it took 60 s with a 1-minute quiet period)", () =>
+    Effect.gen(function*() {
+      const measured = yield* measureDeletion("pvc-quick-delete")
+      assert.isAtMost(measured.doneAt, 2_000)
+      // the read that finds it, then reads at 0 s (Deleting) and 1 s (gone)
+      assert.deepStrictEqual(measured, { doneAt: 1_000, reads: [0, 0, 1_000], deletes: 1 })
+    }).pipe(Effect.provide(provisionerWith({ deleteDurationMillis: 1_000 }))))
+
+  it.effect("a 5-minute deletion: reads ramp 1, 2, 4, 8 s, then every 10 s; the end is seen within 10 s", () =>
+    Effect.gen(function*() {
+      const measured = yield* measureDeletion("pvc-slow-delete")
+      assert.isAtLeast(measured.doneAt, 5 * MINUTE)
+      assert.isAtMost(measured.doneAt, 5 * MINUTE + 10_000)
+      assert.deepStrictEqual(measured.reads.slice(0, 7), [0, 0, 1_000, 3_000, 7_000, 15_000, 25_000])
+      // 2 at the start, 4 ramping (1, 3, 7, 15 s), then one every 10 s to 5:05: 35 reads, 7 a minute
+      assert.deepStrictEqual([measured.doneAt, measured.reads.length], [5 * MINUTE + 5_000, 35])
+    }).pipe(Effect.provide(provisionerWith({ deleteDurationMillis: 5 * MINUTE }))))
+
+  it.effect("a creation keeps its quiet period while a deletion in the same controller polls early", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        [config.creationPolling.quietPeriod, config.deletionPolling.quietPeriod, config.deletionPolling.firstRead],
+        [Duration.seconds(450), Duration.zero, Duration.seconds(1)]
+      )
+    }))
+})
+
 describe("armRetry: Retry-After honoured, then UNAVAILABLE", () => {
   it.effect("two 429s with Retry-After 30 s: each next GET comes no sooner than 30 s later", () =>
     Effect.gen(function*() {

@@ -53,6 +53,8 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
       const once = runOnce(yield* Effect.scope)
       const expanding = new Map<string, Deferred.Deferred<number, CsiError>>()
       const nothingConflicts: ReadonlyMap<string, unknown> = new Map()
+      const expansionPolling = config.expansionPolling ??
+        { quietPeriod: Duration.zero, interval: config.creationPolling.interval, firstRead: Duration.seconds(1) }
 
       const readyCluster = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
         const found = yield* armCall(api.get(resourceGroup, name), `reading AMLFS ${name} in ${resourceGroup}`)
@@ -97,7 +99,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
         const doing = `reading expansion job ${jobName} of AMLFS ${cluster.name}`
         const ended = yield* armCall(api.getExpansionJob(cluster.resourceGroup, cluster.name, jobName), doing).pipe(
           Effect.repeat({
-            schedule: armPolling({ startedAt, quietPeriod: Duration.zero, interval: config.creationPolling.interval }),
+            schedule: armPolling({ startedAt, ...expansionPolling }),
             until: (job) => Option.isNone(job) || isEnded(job.value)
           }),
           (waiting) => timed(armOperationWait, { operation: "expand" }, waiting)

@@ -1,6 +1,14 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 
+/** How the controller reads what ARM is changing: see armPolling. */
+export interface Polling {
+  readonly quietPeriod: Duration.Duration
+  readonly interval: Duration.Duration
+  /** Reads start this soon after the quiet period and double up to `interval`. */
+  readonly firstRead?: Duration.Duration | undefined
+}
+
 /** Where the controller creates clusters by default, and how it watches them. */
 export class ControllerConfig extends Context.Service<ControllerConfig, {
   readonly subscriptionId: string
@@ -12,14 +20,19 @@ export class ControllerConfig extends Context.Service<ControllerConfig, {
   readonly vnetResourceGroup: string
   readonly vnetName: string
   readonly subnetName: string
-  readonly creationPolling: { readonly quietPeriod: Duration.Duration; readonly interval: Duration.Duration }
-  readonly deletionPolling: { readonly quietPeriod: Duration.Duration; readonly interval: Duration.Duration }
+  /** A creation: quiet for most of the 10 to 20 minutes AMLFS takes, then a read every interval. */
+  readonly creationPolling: Polling
+  /** A deletion: read at once and soon after (ARM may be done in a second), then every interval. */
+  readonly deletionPolling: Polling
+  /** An expansion job; without it, the creation's interval from the start, ramping up from 1 s. */
+  readonly expansionPolling?: Polling | undefined
   /** A Kubernetes Event on the PVC at least this often while a cluster is being created. */
   readonly progressEventEvery: Duration.Duration
 }>()("azurelustre/controller/ControllerConfig") {
-  static readonly polling = {
+  static readonly polling: Pick<ControllerConfig["Service"], "creationPolling" | "deletionPolling" | "expansionPolling" | "progressEventEvery"> = {
     creationPolling: { quietPeriod: Duration.seconds(450), interval: Duration.seconds(10) },
-    deletionPolling: { quietPeriod: Duration.minutes(1), interval: Duration.seconds(10) },
+    deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(10), firstRead: Duration.seconds(1) },
+    expansionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(10), firstRead: Duration.seconds(1) },
     progressEventEvery: Duration.minutes(3)
   }
 }
