@@ -45,6 +45,16 @@ const mountsAt = (path: string) =>
 const isReadOnly = (path: string) => mountsAt(path).every((entry) => entry.options.includes("ro"))
 const ok = { ok: true, value: {} }
 
+/** mount(8) processes binding a directory held open by the process `pid` (they outlive it). */
+const processesMountingFrom = (pid: number) =>
+  Fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((name) => {
+    try {
+      return Fs.readFileSync(`/proc/${name}/cmdline`, "utf8").includes(`/proc/${pid}/fd/`)
+    } catch {
+      return false
+    }
+  }).length
+
 describe("the node plugin acts only on what is provably its own", () => {
   it("leaves a foreign mount at a target alone: unpublish FAILED_PRECONDITION, stats NOT_FOUND", async () => {
     const { unpublish, stats } = await simulation()
@@ -139,8 +149,9 @@ describe("publishes are atomic as the kubelet sees them", () => {
       await driver.exited
       await Promise.all(calls)
       client.close()
-      // A mount(8) the driver started may still finish: give it a moment, then nothing may be writable.
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      // Nothing is writable now, nor once the mount(8)s the driver started have finished.
+      for (const path of targets) expect(isReadOnly(path)).toBe(true)
+      await expect.poll(() => processesMountingFrom(driver.child.pid ?? 0)).toBe(0)
       for (const path of targets) expect(isReadOnly(path)).toBe(true)
 
       const again = await simulation(["--state-dir", state])

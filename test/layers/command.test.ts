@@ -1,6 +1,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Sink, Stream } from "effect"
+import { Effect, Fiber, Schedule, Sink, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { ChildProcessSpawner } from "effect/process"
 import * as Fs from "node:fs"
 import { makeRunCommand } from "../../layers/lustre/command.js"
@@ -14,6 +15,13 @@ const processesRunning = (argv: ReadonlyArray<string>): Array<number> =>
       return []
     }
   })
+
+/** Waits (polling /proc) until exactly one process runs `argv`. */
+const startedRunning = (argv: ReadonlyArray<string>) =>
+  Effect.sync(() => processesRunning(argv).length).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (count) => count === 1 }),
+    Effect.timeout("10 seconds")
+  )
 
 const realRun = (timings?: Parameters<typeof makeRunCommand>[1]) =>
   Effect.gen(function*() {
@@ -40,11 +48,8 @@ describe("running commands", () => {
       const run = yield* realRun()
       const argv = ["sleep", "30.0417"]
       const fiber = yield* Effect.forkChild(run("sleep", ["30.0417"]))
-      yield* Effect.sleep("100 millis")
-      assert.strictEqual(processesRunning(argv).length, 1)
-      const started = Date.now()
+      yield* startedRunning(argv)
       yield* Fiber.interrupt(fiber)
-      assert.isBelow(Date.now() - started, 1000)
       assert.deepStrictEqual(processesRunning(argv), [])
     }))
 
@@ -59,15 +64,21 @@ describe("running commands", () => {
   it.live("SIGKILLs a process that ignores SIGTERM", () =>
     Effect.gen(function*() {
       const run = yield* realRun({ forceKillAfter: "200 millis", interruptGrace: "5 seconds" })
-      const argv = [process.execPath, "-e", "process.on('SIGTERM', () => {}); setTimeout(() => {}, 30000) // 0419"]
+      // The child says when its SIGTERM handler is set, by making a file.
+      const ready = `${Fs.mkdtempSync("/tmp/sigterm-")}/ready`
+      const script = `process.on('SIGTERM', () => {}); require('fs').writeFileSync(${JSON.stringify(ready)}, ''); setTimeout(() => {}, 30000)`
+      const argv = [process.execPath, "-e", script]
       const fiber = yield* Effect.forkChild(run(argv[0]!, argv.slice(1)))
-      yield* Effect.sleep("300 millis")
+      yield* Effect.sync(() => Fs.existsSync(ready)).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (made) => made }),
+        Effect.timeout("10 seconds")
+      )
       assert.strictEqual(processesRunning(argv).length, 1)
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(processesRunning(argv), [])
     }))
 
-  it.live("stops waiting for a process that will not die (stuck in the kernel) after the grace", () =>
+  it.effect("stops waiting for a process that will not die (stuck in the kernel) after the grace", () =>
     Effect.gen(function*() {
       // A process whose clean-up never ends, as a process in uninterruptible sleep would.
       const stuck = ChildProcessSpawner.make(() =>
@@ -89,12 +100,14 @@ describe("running commands", () => {
         })
       )
       const run = makeRunCommand(stuck, { forceKillAfter: "100 millis", interruptGrace: "200 millis" })
-      const started = Date.now()
-      const result = yield* run("mount", ["-t", "lustre", "10.0.0.4@tcp:/lustrefs", "/m"]).pipe(
+      const fiber = yield* Effect.forkChild(run("mount", ["-t", "lustre", "10.0.0.4@tcp:/lustrefs", "/m"]).pipe(
         Effect.timeout("100 millis"),
         Effect.flip
-      )
+      ))
+      yield* TestClock.adjust("100 millis")
+      assert.isUndefined(fiber.pollUnsafe(), "still waiting out the grace")
+      yield* TestClock.adjust("200 millis")
+      const result = yield* Fiber.join(fiber)
       assert.isTrue(result._tag === "TimeoutError")
-      assert.isBelow(Date.now() - started, Duration.toMillis("1 second"))
     }))
 })

@@ -178,7 +178,8 @@ describe("NodePublishVolume", () => {
       nodeConfig: { lockWait: Duration.millis(300), mountTimeout: Duration.seconds(5) }
     })
     const hung = driver.publish({ volumeId: "pv-h#lustrefs#10.0.0.7##f#" }, 2000)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // It holds the filesystem's lock once its mount has started.
+    await expect.poll(async () => (await driver.commands()).some((c) => c.includes("10.0.0.7@tcp"))).toBe(true)
     const waiting = await driver.publish({ volumeId: "pv-h#lustrefs#10.0.0.7##f#", targetPath: targetOf("b") })
     expect(waiting).toMatchObject({ ok: false, code: status.ABORTED })
     expect(await driver.publish({ targetPath: targetOf("c") })).toEqual({ ok: true, value: {} })
