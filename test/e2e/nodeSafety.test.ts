@@ -9,6 +9,9 @@ import { ask, csiClient } from "../support/csiClient.js"
 import { mountCapability, publishRequest } from "../support/csiRequests.js"
 import { type DriverProcess, startSimulation } from "../support/driverProcess.js"
 import { mountPointsUnder, scratchFolder, unmountAllUnder } from "../support/mounts.js"
+import { rootOnly } from "../support/rootOnly.js"
+
+const asRoot = rootOnly()
 
 // The node plugin's safety, on the simulation's real bind mounts (root): what it touches, what it
 // leaves alone, and what a cut publish leaves behind.
@@ -55,7 +58,7 @@ const processesMountingFrom = (pid: number) =>
     }
   }).length
 
-describe("the node plugin acts only on what is provably its own", () => {
+asRoot.describe("the node plugin acts only on what is provably its own", () => {
   it("leaves a foreign mount at a target alone: unpublish FAILED_PRECONDITION, stats NOT_FOUND", async () => {
     const { unpublish, stats } = await simulation()
     const volumeId = "pv-f#lustrefs#10.0.0.4#f#f#"
@@ -90,7 +93,7 @@ describe("the node plugin acts only on what is provably its own", () => {
   })
 })
 
-describe("target paths in canonical form", () => {
+asRoot.describe("target paths in canonical form", () => {
   it("a publish and its unpublish meet the same mount, however the path is spelled", async () => {
     const { publish, unpublish } = await simulation()
     const volumeId = "pv-c#lustrefs#10.0.0.4#c#f#"
@@ -119,7 +122,7 @@ describe("target paths in canonical form", () => {
   })
 })
 
-describe("publishes are atomic as the kubelet sees them", () => {
+asRoot.describe("publishes are atomic as the kubelet sees them", () => {
   it("read-only publishes cut by their deadline leave no writable mount, and their retries succeed", async () => {
     const { publish, unpublish } = await simulation()
     const volumeId = "pv-d#lustrefs#10.0.0.4#d#f#"

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, expect, it } from "vitest"
 import {
   type NodePublishVolumeRequest,
   VolumeCapability_AccessMode_Mode,
@@ -12,6 +12,9 @@ import {
 import { ask, csiClient } from "../support/csiClient.js"
 import { type DriverProcess, startSimulation } from "../support/driverProcess.js"
 import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
+import { rootOnly } from "../support/rootOnly.js"
+
+const asRoot = rootOnly()
 
 const MGS = "10.0.0.4"
 const capability = mountCapability
@@ -54,7 +57,7 @@ const publishRequest = (volumeId: string, targetPath: string, extra: Partial<Nod
   ...extra
 })
 
-describe("static volumes on the simulation (real bind mounts)", () => {
+asRoot.describe("static volumes on the simulation (real bind mounts)", () => {
   it("creates a static volume, publishes it twice over one shared mount, shows stats, unpublishes", async () => {
     const { driver, client } = await simulation()
     const created = await ask(

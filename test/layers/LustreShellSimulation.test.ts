@@ -1,4 +1,4 @@
-import { assert, layer } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Schedule } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
@@ -10,8 +10,10 @@ import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { filesystemDirectory, LustreShellSimulation } from "../../layers/lustre/LustreShellSimulation.js"
 import { parseMountInfo } from "../../layers/lustre/mountinfo.js"
 import { SimulationFaults } from "../../layers/simulation/SimulationFaults.js"
+import { rootOnly } from "../support/rootOnly.js"
 
 // Real bind mounts: these tests need root, as the simulation does.
+const asRoot = rootOnly()
 const base = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "lustre-sim-test-"))
 const stateDir = Path.join(base, "state")
 const faultsDir = Path.join(stateDir, "faults")
@@ -70,7 +72,7 @@ const mountShared = Effect.gen(function*() {
   yield* shell.mountLustre(filesystem, shared, ["flock"])
 })
 
-layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFaults.layer(faultsDir))), {
+asRoot.layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(SimulationFaults.layer(faultsDir))), {
   excludeTestServices: true
 })(
   "the Lustre shell of the simulation, on real bind mounts",
