@@ -78,8 +78,23 @@ export interface AmlfsSku {
 }
 
 /**
+ * ARM's codes for an endpoint or api-version that lacks what was asked: 404 InvalidResourceType
+ * (the resource type is unknown there) or InvalidResourceNamespace (so is Microsoft.StorageCache),
+ * 400 NoRegisteredProviderFound or InvalidApiVersionParameter (the api-version is unknown for the
+ * type). Never "the resource is gone": that is 404 ResourceNotFound.
+ */
+const featureMissingCodes: Readonly<Record<number, ReadonlyArray<string>>> = {
+  404: ["invalidresourcetype", "invalidresourcenamespace"],
+  400: ["noregisteredproviderfound", "invalidapiversionparameter"]
+}
+
+/** Whether ARM answered that the endpoint or api-version lacks the resource type or operation. */
+export const isFeatureMissing = (statusCode: number, code: string): boolean =>
+  featureMissingCodes[statusCode]?.includes(code.toLowerCase()) ?? false
+
+/**
  * A failed ARM request, as ARM answered it. `statusCode` 0 means no answer (network, TLS,
- * timeout). `retryAfter` is ARM's Retry-After, when it sent one.
+ * timeout). `retryAfter` is ARM's Retry-After, when it sent one. `apiVersion` is the request's.
  */
 export class ArmError extends Schema.TaggedError<ArmError>()("ArmError", {
   operation: Schema.String,
@@ -87,12 +102,57 @@ export class ArmError extends Schema.TaggedError<ArmError>()("ArmError", {
   /** ARM's error code: ResourceNotFound, QuotaExceeded, InvalidSubnet, AuthorizationFailed, ... */
   code: Schema.String,
   message: Schema.String,
-  retryAfterMillis: Schema.UndefinedOr(Schema.Number)
+  retryAfterMillis: Schema.UndefinedOr(Schema.Number),
+  apiVersion: Schema.optionalKey(Schema.String)
 }) {
   /** Throttling, server errors and no answer at all may heal by themselves. */
   get retryable(): boolean {
     return this.statusCode === 0 || this.statusCode === 408 || this.statusCode === 429 || this.statusCode >= 500
   }
+
+  /** ARM does not offer what was asked at this endpoint and api-version (see isFeatureMissing). */
+  get featureMissing(): boolean {
+    return isFeatureMissing(this.statusCode, this.code)
+  }
+}
+
+/** The ARM feature each operation needs, in the words of the API (for "ARM does not offer ..."). */
+export const armFeatureOf = (operation: string): string => {
+  switch (operation) {
+    case "getAmlFilesystem":
+    case "createAmlFilesystem":
+    case "deleteAmlFilesystem":
+    case "getAsyncOperation":
+      return "Azure Managed Lustre filesystems (Microsoft.StorageCache/amlFilesystems)"
+    case "getExpansionJob":
+    case "createExpansionJob":
+    case "listExpansionJobs":
+      return "AMLFS cluster expansion (Microsoft.StorageCache/amlFilesystems/expansionJobs)"
+    case "listSkus":
+      return "the AMLFS SKU list (Microsoft.StorageCache/skus)"
+    case "checkAmlFSSubnets":
+      return "AMLFS subnet checks (Microsoft.StorageCache/checkAmlFSSubnets)"
+    case "getRequiredAmlFSSubnetsSize":
+      return "AMLFS subnet sizing (Microsoft.StorageCache/getRequiredAmlFSSubnetsSize)"
+    default:
+      return `the ARM operation ${operation}`
+  }
+}
+
+/** What a long-running ARM operation says of itself (GET of its Azure-AsyncOperation URL). */
+export interface ArmOperationStatus {
+  /** InProgress, Succeeded, Failed or Canceled (ARM may add others). */
+  readonly status: string
+  /** ARM's reason, when the operation Failed. */
+  readonly error: { readonly code: string; readonly message: string } | undefined
+}
+
+/**
+ * A long-running operation ARM accepted, like the SDKs' pollers: `read` asks ARM how it stands
+ * (one request). A creation that ends Failed says why here, and maybe nowhere else.
+ */
+export interface ArmOperation {
+  readonly read: Effect.Effect<ArmOperationStatus, ArmError>
 }
 
 /** checkAmlFSSubnets refused the subnet (400 InvalidSubnet / filesystemSubnet.status Invalid). */
@@ -108,15 +168,23 @@ export class SubnetRefused extends Schema.TaggedError<SubnetRefused>()("SubnetRe
  */
 export class AmlfsApi extends Context.Service<AmlfsApi, {
   /**
-   * GET amlFilesystems/{name}; None when ARM answers 404. Read at api-version 2026-01-01 so that
+   * GET amlFilesystems/{name}; None when ARM answers 404 ResourceNotFound (never for a 404 that
+   * says the endpoint lacks the resource type: see isFeatureMissing). Read at api-version 2026-01-01 so that
    * currentStorageCapacityTiB is reported.
    */
   readonly get: (resourceGroup: string, name: string) => Effect.Effect<Option.Option<AmlFilesystem>, ArmError>
-  /** PUT amlFilesystems/{name}: starts the creation and returns once ARM accepted it (200/201). */
-  readonly beginCreate: (resourceGroup: string, name: string, spec: AmlFilesystemSpec) => Effect.Effect<void, ArmError>
-  /** DELETE amlFilesystems/{name}: starts the deletion (202/204); 404 counts as done. */
+  /**
+   * PUT amlFilesystems/{name}: starts the creation and returns once ARM accepted it (200/201),
+   * with the operation ARM started (its Azure-AsyncOperation), if it named one.
+   */
+  readonly beginCreate: (
+    resourceGroup: string,
+    name: string,
+    spec: AmlFilesystemSpec
+  ) => Effect.Effect<Option.Option<ArmOperation>, ArmError>
+  /** DELETE amlFilesystems/{name}: starts the deletion (202/204); 404 ResourceNotFound counts as done. */
   readonly beginDelete: (resourceGroup: string, name: string) => Effect.Effect<void, ArmError>
-  /** GET amlFilesystems/{fs}/expansionJobs/{job}; None when ARM answers 404 (no such job or filesystem). */
+  /** GET amlFilesystems/{fs}/expansionJobs/{job}; None when ARM answers 404 for no such job or filesystem. */
   readonly getExpansionJob: (
     resourceGroup: string,
     filesystemName: string,

@@ -11,9 +11,17 @@ import {
   AmlfsApi,
   type AmlFilesystemSpec,
   ArmError,
+  type ArmOperation,
   type ExpansionJob,
   SubnetRefused
 } from "./AmlfsApi.js"
+import {
+  defaultLocations,
+  defaultSkus,
+  defaultSubnetFreeAddresses,
+  internalExecutionError,
+  requiredSubnetAddresses as emulatorSubnetAddresses
+} from "./ArmEmulatorState.js"
 
 /**
  * A deterministic, in-memory AmlfsApi for unit and model-based tests.
@@ -23,25 +31,33 @@ import {
  *   Succeeded (or Failed when scripted); a deletion is Deleting for deleteDurationMillis, then
  *   the filesystem is gone. Every call computes the state from `Clock.currentTimeMillis`, so
  *   `TestClock.adjust` drives it. Nothing runs in the background.
- * - The rules follow the ARM emulator (ArmEmulatorState.ts), so a test means the same through
- *   either: a PUT over a Creating or Deleting filesystem is 409 Conflict; a PUT over a Succeeded
- *   one with the same immutable fields (location, SKU, capacity, subnet, zones, identities) is a
- *   no-op success that takes the new tags and maintenance window, with other immutable fields a
- *   409 Conflict; a PUT over a Failed one starts a new attempt (same MGS address); a DELETE of an
- *   absent filesystem succeeds (the interface counts 404 as done), of a Creating one cancels the
- *   creation and deletes, of a Deleting one changes nothing.
- * - A PUT is checked against the SKU list: an unknown SKU or location, a zone not offered, or a
- *   capacity that is not a multiple of the increment within the maximum is 400 InvalidParameter.
- *   ARM does more (subnet delegation, identities, policies): the fake checks none of that.
+ * - The rules are the ARM emulator's (ArmEmulatorState.ts, with its SKU, location and subnet
+ *   tables), and test/layers/amlfsApi.contract.test.ts runs the same scenarios through both, so a
+ *   test means the same through either: a PUT over a Creating or Deleting filesystem is 409
+ *   Conflict; a PUT over a Succeeded one with the same immutable fields (location, SKU, capacity,
+ *   subnet, zones, identities) is a no-op success that takes the new tags and maintenance window,
+ *   with other immutable fields 400 PropertyChangeNotAllowed; a PUT over a Failed one starts a new
+ *   attempt (same MGS address); a DELETE of an absent filesystem succeeds (the interface counts
+ *   404 as done), of a Creating one cancels the creation and deletes, of a Deleting one changes
+ *   nothing.
+ * - A PUT is checked against the SKU list: a location not offered is 400
+ *   LocationNotAvailableForResourceType, an unknown SKU 400 InvalidSku, a capacity that is not a
+ *   multiple of the increment within the maximum 400 InvalidParameter, a zone not offered 400
+ *   InvalidAvailabilityZone. ARM does more (subnet delegation, identities, policies): neither
+ *   model checks that.
  * - Quota: at most `filesystemQuota` filesystems (all states) exist at once; one more is 409
- *   with ARM's "Operation results in exceeding quota limits of resource type AmlFilesystem".
+ *   QuotaExceeded with ARM's "Operation results in exceeding quota limits of resource type AmlFilesystem".
  * - Subnets: each has `subnetFreeAddresses` (default 251, a /24 minus Azure's 5) before the
  *   fake's filesystems in it take theirs; a filesystem needs `requiredSubnetAddresses`, which is
- *   the emulator's stand-in, NOT ARM's unpublished formula. Only `checkSubnet` looks at room: a
- *   PUT into a full subnet is accepted, as the driver is expected to check first.
+ *   the emulator's stand-in, NOT ARM's unpublished formula. `checkSubnet` refuses a subnet
+ *   without room, and so does a PUT (400 InvalidSubnet).
+ * - A creation is a long-running operation: `beginCreate` returns it, and reading it says
+ *   InProgress, then Succeeded or Failed with ARM's error (Canceled when a deletion cut it). A
+ *   Failed filesystem's health says Unavailable with no description, as ARM may: the reason is the
+ *   operation's.
  * - Faults are scripted, not random: `failures` is a queue of ArmErrors; each call takes the
- *   first one aimed at its operation (or at any) and fails with it. `failNextCreates` makes the
- *   next N creations end Failed.
+ *   first one aimed at its operation (or at any) and fails with it. `failNextCreates` holds the
+ *   errors the next creations end Failed with (`failNextCreate` queues one).
  * - Every call is recorded in `calls` with its virtual time, so tests count PUTs, GETs and
  *   DELETEs per name and reads per minute.
  * - Expansion jobs follow the emulator too: a job is InProgress for expansionDurationMillis
@@ -64,6 +80,7 @@ export type AmlfsOperation =
   | "listSkus"
   | "requiredSubnetSize"
   | "checkSubnet"
+  | "getOperation"
 
 /** One call the fake saw, at a virtual time. `name` is the filesystem name for the filesystem and expansion calls. */
 export interface AmlfsCall {
@@ -73,6 +90,22 @@ export interface AmlfsCall {
   readonly atMillis: number
   /** The expansion job, for getExpansionJob and beginExpansion. */
   readonly job?: string
+  /** A scripted failure answered it (as the emulator's faults answer before the API sees the request). */
+  readonly failedByScript?: true
+}
+
+/** The ARM operation (ArmError.operation, as the live layer names it) of each call of the fake. */
+export const armOperationOf: { readonly [Operation in AmlfsOperation]: string } = {
+  get: "getAmlFilesystem",
+  beginCreate: "createAmlFilesystem",
+  beginDelete: "deleteAmlFilesystem",
+  getExpansionJob: "getExpansionJob",
+  beginExpansion: "createExpansionJob",
+  listExpansionJobs: "listExpansionJobs",
+  listSkus: "listSkus",
+  requiredSubnetSize: "getRequiredAmlFSSubnetsSize",
+  checkSubnet: "checkAmlFSSubnets",
+  getOperation: "getAsyncOperation"
 }
 
 /** A queued failure: the next call of `operation` (any operation when undefined) fails with `error`. */
@@ -132,6 +165,32 @@ export const DEFAULT_EXPANSION_ROLLED_BACK = {
   message: "The expansion of the AML file system could not be completed and was rolled back. The file system keeps its previous capacity."
 } as const
 
+/** ARM's reason for a failed operation. */
+export interface FakeOperationError {
+  readonly code: string
+  readonly message: string
+}
+
+/** A creation's long-running operation; its status at a time is `operationStatusAt`. */
+export interface FakeOperation {
+  readonly id: string
+  readonly filesystemKey: string
+  readonly endsAtMillis: number
+  /** How it ends, unless a deletion cancels it first. */
+  readonly error: FakeOperationError | undefined
+  /** When a deletion cut it, if one did. */
+  readonly canceledAtMillis: number | undefined
+}
+
+export const operationStatusAt = (op: FakeOperation, now: number): "InProgress" | "Succeeded" | "Failed" | "Canceled" =>
+  op.canceledAtMillis !== undefined && now >= op.canceledAtMillis
+    ? "Canceled"
+    : now < op.endsAtMillis
+    ? "InProgress"
+    : op.error === undefined
+    ? "Succeeded"
+    : "Failed"
+
 /** A filesystem as the fake keeps it; its state at a time is `provisioningStateAt`. */
 export interface FakeFilesystem {
   readonly resourceGroup: string
@@ -141,9 +200,15 @@ export interface FakeFilesystem {
   /** When the current creation attempt ends. */
   readonly createEndsAtMillis: number
   readonly outcome: "Succeeded" | "Failed"
+  /** health.statusDescription once Failed: empty for a creation that failed (its operation says why). */
+  readonly failedHealthDescription: string
+  /** The current creation attempt's operation, when the fake started one. */
+  readonly operationId: string | undefined
   readonly mgsAddress: string
   /** When a deletion was accepted, and when it ends; undefined while none is. */
   readonly deleteEndsAtMillis: number | undefined
+  /** Whether it was provisioned when its deletion started: ARM still reports its MGS address while Deleting. */
+  readonly provisionedWhenDeleted?: boolean
   /** Its expansion jobs, oldest first. */
   readonly expansions: ReadonlyArray<FakeExpansionJob>
 }
@@ -157,21 +222,19 @@ export const provisioningStateAt = (fs: FakeFilesystem, now: number): FakeState 
     ? "Creating"
     : fs.outcome
 
-/** The SKUs of the ARM emulator: the documented increments and maxima, zonal in eastus only. */
-const skuTable = [
-  { name: "AMLFS-Durable-Premium-40", incrementTiB: 48, maximumTiB: 768 },
-  { name: "AMLFS-Durable-Premium-125", incrementTiB: 16, maximumTiB: 128 },
-  { name: "AMLFS-Durable-Premium-250", incrementTiB: 8, maximumTiB: 128 },
-  { name: "AMLFS-Durable-Premium-500", incrementTiB: 4, maximumTiB: 128 }
-] as const
-
-export const defaultFakeSkus: ReadonlyArray<AmlfsSku> = [
-  ...skuTable.map((sku) => ({ ...sku, location: "eastus", zones: ["1", "2", "3"] })),
-  ...skuTable.map((sku) => ({ ...sku, location: "westus", zones: [] }))
-]
+/** The ARM emulator's SKUs in its locations: the documented increments and maxima, zonal in eastus only. */
+export const defaultFakeSkus: ReadonlyArray<AmlfsSku> = defaultLocations.flatMap((location) =>
+  defaultSkus.map((sku) => ({
+    name: sku.name,
+    incrementTiB: sku.incrementTiB,
+    maximumTiB: sku.maximumTiB,
+    location: location.name,
+    zones: location.zones
+  }))
+)
 
 /** A /24 minus the 5 addresses Azure reserves. */
-export const DEFAULT_SUBNET_FREE_ADDRESSES = 251
+export const DEFAULT_SUBNET_FREE_ADDRESSES = defaultSubnetFreeAddresses
 export const DEFAULT_CREATE_MILLIS = 10 * 60_000
 export const DEFAULT_DELETE_MILLIS = 2 * 60_000
 export const DEFAULT_EXPANSION_MILLIS = 20 * 60_000
@@ -179,9 +242,23 @@ export const DEFAULT_ROLLBACK_MILLIS = 5 * 60_000
 
 /** The emulator's stand-in for ARM's subnet sizing: 8 plus 2 per capacity increment. */
 export const requiredSubnetAddresses = (incrementTiB: number, storageCapacityTiB: number): number =>
-  8 + 2 * Math.max(1, Math.ceil(storageCapacityTiB / incrementTiB))
+  emulatorSubnetAddresses({ name: "", incrementTiB, maximumTiB: 0, largeClusterMaximumTiB: 0, throughputPerTiB: 0 }, storageCapacityTiB)
 
 export const QUOTA_MESSAGE = "Operation results in exceeding quota limits of resource type AmlFilesystem"
+
+/** Why a creation the fake was told to fail ends Failed, unless told otherwise (the emulator's). */
+export const DEFAULT_CREATE_FAILURE: FakeOperationError = internalExecutionError
+
+/** ARM's rule for filesystem and job names: 2 to 80 characters, alphanumeric at both ends. */
+const namePattern = /^[0-9a-zA-Z][-0-9a-zA-Z_]{0,78}[0-9a-zA-Z]$/
+const invalidName = (operation: string, name: string) =>
+  armError(
+    operation,
+    400,
+    "InvalidResourceName",
+    `Resource name ${name} is invalid. The name can be up to 80 characters long. It can contain only alphanumeric characters, ` +
+      "underscores and hyphens. It must start and end with an alphanumeric."
+  )
 
 const keyOf = (resourceGroup: string, name: string) => `${resourceGroup.toLowerCase()}/${name.toLowerCase()}`
 
@@ -242,7 +319,9 @@ export interface FakeCounters {
 const tally = (calls: ReadonlyArray<AmlfsCall>, operation: AmlfsOperation): Record<string, number> => {
   const counts: Record<string, number> = {}
   for (const call of calls) {
-    if (call.operation === operation && call.name !== undefined) counts[call.name] = (counts[call.name] ?? 0) + 1
+    if (call.operation === operation && call.name !== undefined && call.failedByScript === undefined) {
+      counts[call.name] = (counts[call.name] ?? 0) + 1
+    }
   }
   return counts
 }
@@ -257,7 +336,8 @@ export interface AmlfsApiFakeOptions {
   /** Free addresses per subnet ARM id (compared case-insensitively). */
   readonly subnetFreeAddresses?: Readonly<Record<string, number>>
   readonly failures?: ReadonlyArray<ScriptedFailure>
-  readonly failNextCreates?: number
+  /** The next creations end Failed: this many with DEFAULT_CREATE_FAILURE, or with these errors. */
+  readonly failNextCreates?: number | ReadonlyArray<FakeOperationError>
   readonly filesystems?: ReadonlyArray<FakeSeed>
   readonly expansionDurationMillis?: number
   readonly rollbackDurationMillis?: number
@@ -270,7 +350,12 @@ export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
   readonly filesystems: Ref.Ref<ReadonlyMap<string, FakeFilesystem>>
   readonly skus: Ref.Ref<ReadonlyArray<AmlfsSku>>
   readonly failures: Ref.Ref<ReadonlyArray<ScriptedFailure>>
-  readonly failNextCreates: Ref.Ref<number>
+  /** The errors the next creations end Failed with, in order. */
+  readonly failNextCreates: Ref.Ref<ReadonlyArray<FakeOperationError>>
+  /** The next creation ends Failed with this error (default DEFAULT_CREATE_FAILURE). */
+  readonly failNextCreate: (error?: FakeOperationError) => Effect.Effect<void>
+  /** Creation operations by id. */
+  readonly operations: Ref.Ref<ReadonlyMap<string, FakeOperation>>
   readonly filesystemQuota: Ref.Ref<number | undefined>
   readonly defaultSubnetFreeAddresses: Ref.Ref<number>
   readonly subnetFreeAddresses: Ref.Ref<ReadonlyMap<string, number>>
@@ -317,12 +402,19 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
     const deleteDurationMillis = yield* Ref.make(options.deleteDurationMillis ?? DEFAULT_DELETE_MILLIS)
     const addressesAllocated = yield* Ref.make(0)
     const nextExpansions = yield* Ref.make<ReadonlyArray<FakeExpansionOutcome>>(options.nextExpansions ?? [])
+    const failNextCreates = yield* Ref.make<ReadonlyArray<FakeOperationError>>(
+      typeof options.failNextCreates === "number"
+        ? Array.from({ length: options.failNextCreates }, () => DEFAULT_CREATE_FAILURE)
+        : options.failNextCreates ?? []
+    )
 
     const fake: Fake = {
       filesystems,
       skus: yield* Ref.make(options.skus ?? defaultFakeSkus),
       failures,
-      failNextCreates: yield* Ref.make(options.failNextCreates ?? 0),
+      failNextCreates,
+      failNextCreate: (error = DEFAULT_CREATE_FAILURE) => Ref.update(failNextCreates, (queued) => [...queued, error]),
+      operations: yield* Ref.make<ReadonlyMap<string, FakeOperation>>(new Map()),
       filesystemQuota: yield* Ref.make<number | undefined>(options.filesystemQuota),
       defaultSubnetFreeAddresses: yield* Ref.make(options.defaultSubnetFreeAddresses ?? DEFAULT_SUBNET_FREE_ADDRESSES),
       subnetFreeAddresses: yield* Ref.make<ReadonlyMap<string, number>>(
@@ -390,8 +482,11 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
             createdAtMillis: now,
             createEndsAtMillis: state === "Creating" ? now + createMillis : now,
             outcome: state === "Failed" ? "Failed" : "Succeeded",
+            failedHealthDescription: DEFAULT_CREATE_FAILURE.message,
+            operationId: undefined,
             mgsAddress,
             deleteEndsAtMillis: state === "Deleting" ? now + deleteMillis : undefined,
+            provisionedWhenDeleted: state === "Deleting",
             expansions: []
           }
           yield* Ref.update(filesystems, (all) => new Map(all).set(keyOf(seed.resourceGroup, seed.name), fs))
@@ -415,27 +510,47 @@ const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, 
     : state === "Succeeded"
     ? { state: "Available", description: "amlFilesystem is ok." }
     : state === "Failed"
-    ? { state: "Unavailable", description: "An internal execution error occurred. Please retry later." }
+    ? { state: "Unavailable", description: fs.failedHealthDescription }
     : { state: "Transitioning", description: "amlFilesystem is transitioning." },
-  mgsAddress: state === "Succeeded" ? fs.mgsAddress : undefined,
+  mgsAddress: state === "Succeeded" || (state === "Deleting" && fs.provisionedWhenDeleted === true) ? fs.mgsAddress : undefined,
   filesystemSubnet: fs.spec.filesystemSubnet,
   createdAt: new Date(fs.createdAtMillis)
 })
 
-/** What a PUT's spec asks that the SKU list cannot give; undefined when it fits. */
-const specProblem = (skus: ReadonlyArray<AmlfsSku>, spec: AmlFilesystemSpec): string | undefined => {
-  const inLocation = skus.filter((sku) => sku.location.toLowerCase() === spec.location.toLowerCase())
-  if (inLocation.length === 0) return `The location '${spec.location}' is not available for resource type 'Microsoft.StorageCache/amlFilesystems'.`
+/** What a PUT's spec asks that the SKU list cannot give, as the emulator refuses it; undefined when it fits. */
+const specProblem = (skus: ReadonlyArray<AmlfsSku>, spec: AmlFilesystemSpec): FakeOperationError | undefined => {
+  const inLocation = skus.filter((sku) => sku.location.toLowerCase() === spec.location.replace(/\s+/g, "").toLowerCase())
+  if (inLocation.length === 0) {
+    return {
+      code: "LocationNotAvailableForResourceType",
+      message: `The provided location '${spec.location}' is not available for resource type 'Microsoft.StorageCache/amlFilesystems'. ` +
+        `List of available regions for the resource type is '${[...new Set(skus.map((s) => s.location))].join(",")}'.`
+    }
+  }
   const sku = inLocation.find((s) => s.name.toLowerCase() === spec.skuName.toLowerCase())
-  if (sku === undefined) return `The SKU '${spec.skuName}' is not available in location '${spec.location}'.`
-  if (spec.zones.length > 1) return "zones should only contain a single element."
-  const zone = spec.zones[0]
-  if (zone !== undefined && !sku.zones.includes(zone)) {
-    return `The zone '${zone}' is not available for SKU '${sku.name}' in location '${spec.location}'.`
+  if (sku === undefined) {
+    return {
+      code: "InvalidSku",
+      message: `The SKU '${spec.skuName}' is not available for AML file systems. Available SKUs: ${inLocation.map((s) => s.name).join(", ")}.`
+    }
   }
   const tib = spec.storageCapacityTiB
   if (!(tib > 0) || tib % sku.incrementTiB !== 0 || tib > sku.maximumTiB) {
-    return `storageCapacityTiB ${tib} is invalid for SKU '${sku.name}': it must be a multiple of ${sku.incrementTiB} TiB, at most ${sku.maximumTiB} TiB.`
+    return {
+      code: "InvalidParameter",
+      message: `The storage capacity ${tib} TiB is not valid for SKU ${sku.name}: it must be a multiple of ${sku.incrementTiB} TiB, ` +
+        `from ${sku.incrementTiB} to ${sku.maximumTiB} TiB.`
+    }
+  }
+  if (spec.zones.length > 1) return { code: "InvalidParameter", message: "The property 'zones' should only contain a single element." }
+  const zone = spec.zones[0]
+  if (zone !== undefined && !sku.zones.includes(zone)) {
+    return {
+      code: "InvalidAvailabilityZone",
+      message: sku.zones.length === 0
+        ? `The location '${sku.location}' does not support availability zones for AML file systems.`
+        : `The zone '${zone}' is not available in '${sku.location}': available zones are ${sku.zones.join(", ")}.`
+    }
   }
   return undefined
 }
@@ -453,8 +568,34 @@ const makeApi = (fake: Fake) => {
   const begin = (operation: AmlfsOperation, resourceGroup?: string, name?: string, job?: string) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const call: AmlfsCall = { operation, resourceGroup, name, atMillis: now, ...(job === undefined ? {} : { job }) }
+      const failure = yield* Ref.modify(fake.failures, (queued): [ScriptedFailure | undefined, ReadonlyArray<ScriptedFailure>] => {
+        const at = queued.findIndex((f) => f.operation === undefined || f.operation === operation)
+        return at < 0 ? [undefined, queued] : [queued[at], [...queued.slice(0, at), ...queued.slice(at + 1)]]
+      })
+      const call: AmlfsCall = {
+        operation,
+        resourceGroup,
+        name,
+        atMillis: now,
+        ...(job === undefined ? {} : { job }),
+        ...(failure === undefined ? {} : { failedByScript: true as const })
+      }
       yield* Ref.update(fake.calls, (calls) => [...calls, call])
+      if (failure !== undefined) {
+        const error = failure.error
+        // A scripted error is named after the call it answers, as the live layer names its errors.
+        return yield* Effect.fail(
+          error.operation === "scripted"
+            ? new ArmError({
+              operation: armOperationOf[operation],
+              statusCode: error.statusCode,
+              code: error.code,
+              message: error.message,
+              retryAfterMillis: error.retryAfterMillis
+            })
+            : error
+        )
+      }
       yield* Ref.update(fake.filesystems, (all) => {
         const gone = [...all].filter(([, fs]) => provisioningStateAt(fs, now) === "Gone")
         if (gone.length === 0) return all
@@ -462,25 +603,21 @@ const makeApi = (fake: Fake) => {
         for (const [key] of gone) kept.delete(key)
         return kept
       })
-      const failure = yield* Ref.modify(fake.failures, (queued): [ScriptedFailure | undefined, ReadonlyArray<ScriptedFailure>] => {
-        const at = queued.findIndex((f) => f.operation === undefined || f.operation === operation)
-        return at < 0 ? [undefined, queued] : [queued[at], [...queued.slice(0, at), ...queued.slice(at + 1)]]
-      })
-      if (failure !== undefined) return yield* Effect.fail(failure.error)
       return now
     })
 
   const findSku = (skuName: string) =>
     Effect.map(Ref.get(fake.skus), (skus) => skus.find((sku) => sku.name.toLowerCase() === skuName.toLowerCase()))
 
-  const freeAddresses = (subnetId: string) =>
+  /** Free addresses left in a subnet once the fake's filesystems (but `excludingKey`) took theirs. */
+  const freeAddresses = (subnetId: string, excludingKey?: string) =>
     Effect.gen(function*() {
       const configured = (yield* Ref.get(fake.subnetFreeAddresses)).get(subnetId.toLowerCase()) ??
         (yield* Ref.get(fake.defaultSubnetFreeAddresses))
       const skus = yield* Ref.get(fake.skus)
       let used = 0
-      for (const fs of (yield* Ref.get(fake.filesystems)).values()) {
-        if (fs.spec.filesystemSubnet.toLowerCase() !== subnetId.toLowerCase()) continue
+      for (const [key, fs] of yield* Ref.get(fake.filesystems)) {
+        if (key === excludingKey || fs.spec.filesystemSubnet.toLowerCase() !== subnetId.toLowerCase()) continue
         const sku = skus.find((s) => s.name.toLowerCase() === fs.spec.skuName.toLowerCase())
         if (sku !== undefined) used += requiredSubnetAddresses(sku.incrementTiB, fs.spec.storageCapacityTiB)
       }
@@ -495,12 +632,32 @@ const makeApi = (fake: Fake) => {
     return state === "Gone" ? Option.none<AmlFilesystem>() : Option.some(toAmlFilesystem(fs, state, now))
   }, oneAtATime)
 
+  const subnetRefusal = Effect.fnUntraced(function*(subnetId: string, skuName: string, storageCapacityTiB: number, excludingKey?: string) {
+    const sku = yield* findSku(skuName)
+    if (sku === undefined) return undefined
+    const required = requiredSubnetAddresses(sku.incrementTiB, storageCapacityTiB)
+    const free = yield* freeAddresses(subnetId, excludingKey)
+    return required <= free ? undefined : `The subnet '${subnetId}' does not have enough available IP addresses for an AML file system of ` +
+      `${storageCapacityTiB} TiB with SKU ${sku.name}: ${required} are required, ${free} are available.`
+  })
+
+  /** The operation a creation reads through; one GET per read, as ARM's. */
+  const operationOf = (id: string): ArmOperation => ({
+    read: Effect.gen(function*() {
+      const now = yield* begin("getOperation")
+      const op = (yield* Ref.get(fake.operations)).get(id)
+      if (op === undefined) return yield* armError("getAsyncOperation", 404, "NotFound", `The operation '${id}' was not found.`)
+      const status = operationStatusAt(op, now)
+      return { status, error: status === "Failed" ? op.error : undefined }
+    }).pipe(oneAtATime)
+  })
+
   const beginCreate = Effect.fn("AmlfsApiFake.beginCreate")(function*(resourceGroup: string, name: string, spec: AmlFilesystemSpec) {
     const now = yield* begin("beginCreate", resourceGroup, name)
-    const operation = "amlFilesystems.createOrUpdate"
-    const conflict = (message: string) => armError(operation, 409, "Conflict", message)
+    const operation = "createAmlFilesystem"
+    if (!namePattern.test(name)) return yield* invalidName(operation, name)
     const problem = specProblem(yield* Ref.get(fake.skus), spec)
-    if (problem !== undefined) return yield* armError(operation, 400, "InvalidParameter", problem)
+    if (problem !== undefined) return yield* armError(operation, 400, problem.code, problem.message)
     const all = yield* Ref.get(fake.filesystems)
     const key = keyOf(resourceGroup, name)
     const existing = all.get(key)
@@ -508,18 +665,27 @@ const makeApi = (fake: Fake) => {
     switch (state) {
       case "Creating":
       case "Deleting":
-        return yield* conflict(
-          `The AML file system '${name}' is ${state === "Creating" ? "being created" : "being deleted"} ` +
-            `(provisioningState ${state}); another operation cannot start until it finishes.`
+        return yield* armError(
+          operation,
+          409,
+          "Conflict",
+          `The AML file system '${existing?.name ?? name}' is busy: an operation is in progress (provisioningState ${state}). ` +
+            "Retry the request after it completes."
         )
       case "Succeeded": {
-        if (existing === undefined) return
-        const changed = changedImmutableFields(existing.spec, spec)
-        if (changed.length > 0) {
-          return yield* conflict(`The AML file system '${name}' exists with a different ${changed.join(", ")}, which cannot be updated.`)
+        if (existing === undefined) return Option.none<ArmOperation>()
+        if (changedImmutableFields(existing.spec, spec).length > 0) {
+          return yield* armError(
+            operation,
+            400,
+            "PropertyChangeNotAllowed",
+            `The AML file system '${existing.name}' exists with a different location, SKU, storage capacity, subnet, zones or identity; ` +
+              "those cannot be changed."
+          )
         }
         const updated = { ...existing, spec: { ...existing.spec, tags: spec.tags, maintenanceWindow: spec.maintenanceWindow } }
-        return yield* Ref.set(fake.filesystems, new Map(all).set(key, updated))
+        yield* Ref.set(fake.filesystems, new Map(all).set(key, updated))
+        return Option.none<ArmOperation>()
       }
       case "Gone":
       case "Failed": {
@@ -529,22 +695,34 @@ const makeApi = (fake: Fake) => {
             operation,
             409,
             "QuotaExceeded",
-            `${QUOTA_MESSAGE}. Maximum allowed: ${quota}, Current in use: ${all.size}, Additional requested: 1.`
+            `${QUOTA_MESSAGE}. Maximum allowed: ${quota}, Current in use: ${all.size}, Additional requested: 1. Please request a quota increase.`
           )
         }
-        const fails = yield* Ref.modify(fake.failNextCreates, (n): [boolean, number] => [n > 0, Math.max(0, n - 1)])
+        const refusal = yield* subnetRefusal(spec.filesystemSubnet, spec.skuName, spec.storageCapacityTiB, key)
+        if (refusal !== undefined) return yield* armError(operation, 400, "InvalidSubnet", refusal)
+        const error = yield* Ref.modify(
+          fake.failNextCreates,
+          (queued): [FakeOperationError | undefined, ReadonlyArray<FakeOperationError>] => [queued[0], queued.slice(1)]
+        )
+        const endsAtMillis = now + (yield* Ref.get(fake.createDurationMillis))
+        const id = `${key}/${now}/${(yield* Ref.get(fake.operations)).size}`
+        yield* Ref.update(fake.operations, (ops) =>
+          new Map(ops).set(id, { id, filesystemKey: key, endsAtMillis, error, canceledAtMillis: undefined }))
         const attempt: FakeFilesystem = {
           resourceGroup: existing?.resourceGroup ?? resourceGroup,
           name: existing?.name ?? name,
           spec,
           createdAtMillis: existing?.createdAtMillis ?? now,
-          createEndsAtMillis: now + (yield* Ref.get(fake.createDurationMillis)),
-          outcome: fails ? "Failed" : "Succeeded",
+          createEndsAtMillis: endsAtMillis,
+          outcome: error === undefined ? "Succeeded" : "Failed",
+          failedHealthDescription: "",
+          operationId: id,
           mgsAddress: existing?.mgsAddress ?? (yield* allocateMgsAddress(fake)),
           deleteEndsAtMillis: undefined,
           expansions: []
         }
-        return yield* Ref.set(fake.filesystems, new Map(all).set(key, attempt))
+        yield* Ref.set(fake.filesystems, new Map(all).set(key, attempt))
+        return Option.some(operationOf(id))
       }
     }
   }, oneAtATime)
@@ -553,13 +731,19 @@ const makeApi = (fake: Fake) => {
     const now = yield* begin("beginDelete", resourceGroup, name)
     const deleteMillis = yield* Ref.get(fake.deleteDurationMillis)
     const key = keyOf(resourceGroup, name)
-    yield* Ref.update(fake.filesystems, (all) => {
-      const existing = all.get(key)
-      if (existing === undefined) return all
-      const state = provisioningStateAt(existing, now)
-      if (state === "Gone" || state === "Deleting") return all
-      return new Map(all).set(key, { ...existing, deleteEndsAtMillis: now + deleteMillis })
-    })
+    const existing = (yield* Ref.get(fake.filesystems)).get(key)
+    if (existing === undefined) return
+    const state = provisioningStateAt(existing, now)
+    if (state === "Gone" || state === "Deleting") return
+    yield* Ref.update(fake.filesystems, (all) =>
+      new Map(all).set(key, { ...existing, deleteEndsAtMillis: now + deleteMillis, provisionedWhenDeleted: state === "Succeeded" }))
+    const running = existing.operationId
+    if (state === "Creating" && running !== undefined) {
+      yield* Ref.update(fake.operations, (ops) => {
+        const op = ops.get(running)
+        return op === undefined ? ops : new Map(ops).set(running, { ...op, canceledAtMillis: now })
+      })
+    }
   }, oneAtATime)
 
   const toExpansionJob = (job: FakeExpansionJob, now: number): ExpansionJob => {
@@ -626,6 +810,7 @@ const makeApi = (fake: Fake) => {
     const operation = "createExpansionJob"
     const invalid = (message: string) => armError(operation, 400, "InvalidParameter", message)
     const conflict = (message: string) => armError(operation, 409, "Conflict", message)
+    if (!namePattern.test(jobName)) return yield* invalidName(operation, jobName)
     const all = yield* Ref.get(fake.filesystems)
     const key = keyOf(resourceGroup, filesystemName)
     const fs = all.get(key)
@@ -695,34 +880,39 @@ const makeApi = (fake: Fake) => {
   const listSkus = Effect.fn("AmlfsApiFake.listSkus")(function*(location: string) {
     yield* begin("listSkus")
     const skus = yield* Ref.get(fake.skus)
-    return skus.filter((sku) => sku.location.toLowerCase() === location.toLowerCase())
+    return skus.filter((sku) => sku.location.toLowerCase() === location.replace(/\s+/g, "").toLowerCase())
   }, oneAtATime)
+
+  /** The SKU and capacity of a subnet query, refused as the emulator refuses them. */
+  const subnetQuery = Effect.fnUntraced(function*(operation: string, skuName: string, storageCapacityTiB: number) {
+    const sku = yield* findSku(skuName)
+    if (sku === undefined) {
+      return yield* armError(operation, 400, "InvalidSku", `The SKU '${skuName}' is not available for AML file systems.`)
+    }
+    if (!(storageCapacityTiB > 0) || storageCapacityTiB % sku.incrementTiB !== 0 || storageCapacityTiB > sku.maximumTiB) {
+      return yield* armError(
+        operation,
+        400,
+        "InvalidParameter",
+        `The storage capacity ${storageCapacityTiB} TiB is not valid for SKU ${sku.name}: it must be a multiple of ${sku.incrementTiB} TiB, ` +
+          `from ${sku.incrementTiB} to ${sku.maximumTiB} TiB.`
+      )
+    }
+    return sku
+  })
 
   const requiredSubnetSize = Effect.fn("AmlfsApiFake.requiredSubnetSize")(function*(skuName: string, storageCapacityTiB: number) {
     yield* begin("requiredSubnetSize")
-    const sku = yield* findSku(skuName)
-    if (sku === undefined) {
-      return yield* armError("getRequiredAmlFSSubnetsSize", 400, "InvalidParameter", `The SKU '${skuName}' is not valid.`)
-    }
+    const sku = yield* subnetQuery("getRequiredAmlFSSubnetsSize", skuName, storageCapacityTiB)
     return requiredSubnetAddresses(sku.incrementTiB, storageCapacityTiB)
   }, oneAtATime)
 
   const checkSubnet = Effect.fn("AmlfsApiFake.checkSubnet")(
     function*(subnetId: string, skuName: string, storageCapacityTiB: number, _location: string) {
       yield* begin("checkSubnet")
-      const sku = yield* findSku(skuName)
-      if (sku === undefined) {
-        return yield* armError("checkAmlFSSubnets", 400, "InvalidParameter", `The SKU '${skuName}' is not valid.`)
-      }
-      const required = requiredSubnetAddresses(sku.incrementTiB, storageCapacityTiB)
-      const free = yield* freeAddresses(subnetId)
-      if (required > free) {
-        return yield* new SubnetRefused({
-          subnetId,
-          message: `The subnet '${subnetId}' does not have enough available IP addresses for an AML file system of ` +
-            `${storageCapacityTiB} TiB with SKU ${sku.name}: ${required} are required, ${free} are available.`
-        })
-      }
+      yield* subnetQuery("checkAmlFSSubnets", skuName, storageCapacityTiB)
+      const refusal = yield* subnetRefusal(subnetId, skuName, storageCapacityTiB)
+      if (refusal !== undefined) return yield* new SubnetRefused({ subnetId, message: refusal })
     },
     oneAtATime
   )

@@ -17,8 +17,10 @@ import {
   type AmlFilesystemSpec,
   AmlfsApi,
   ArmError,
+  type ArmOperation,
   type AmlfsSku,
   type ExpansionJob,
+  isFeatureMissing,
   SubnetRefused
 } from "./AmlfsApi.js"
 
@@ -49,8 +51,6 @@ const defaultEndpoint = "https://management.azure.com"
 const defaultRequestTimeout = Duration.seconds(30)
 /** The first api-version with expansionJobs and currentStorageCapacityTiB. */
 export const defaultExpansionApiVersion = "2026-01-01"
-/** ARM's codes for an api-version the resource type does not know (a cloud that lags behind). */
-const unknownApiVersionCodes = new Set(["noregisteredproviderfound", "invalidapiversionparameter", "invalidresourcetype"])
 const amlfsResourceType = "amlFilesystems"
 /** The capability names the Go driver reads (pkg/azurelustre/dynamic_provisioning.go). */
 const incrementCapability = "OSS capacity increment (TiB)"
@@ -87,6 +87,15 @@ const ErrorBody = Schema.fromJsonString(Schema.Struct({
   }))
 }))
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+
+/** A long-running operation's status (GET of its Azure-AsyncOperation URL). */
+const decodeOperationWire = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({
+  status: Schema.String,
+  error: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    code: Schema.optionalKey(Schema.NullOr(Schema.String)),
+    message: Schema.optionalKey(Schema.NullOr(Schema.String))
+  })))
+})))
 
 /** A field ARM may leave out or send as null. */
 const loose = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
@@ -287,19 +296,30 @@ const make = (options: AmlfsApiLiveOptions) =>
         retryAfterMillis: undefined
       })
 
-    const fromResponse = (operation: string, status: number, headers: HeaderSource | undefined, body: string | null | undefined, fallback: { code?: string | undefined; message: string }) => {
+    const fromResponse = (
+      operation: string,
+      apiVersion: string,
+      status: number,
+      headers: HeaderSource | undefined,
+      body: string | null | undefined,
+      fallback: { code?: string | undefined; message: string }
+    ) => {
       const parsed = Option.getOrUndefined(decodeErrorBody(body ?? ""))
       return new ArmError({
         operation,
         statusCode: status,
         code: parsed?.error?.code ?? fallback.code ?? `HTTP${status}`,
         message: parsed?.error?.message ?? parsed?.filesystemSubnet?.message ?? fallback.message,
-        retryAfterMillis: retryAfterMillis(headers)
+        retryAfterMillis: retryAfterMillis(headers),
+        apiVersion
       })
     }
 
     const decodeCode = (body: string | null | undefined) => Option.getOrUndefined(decodeErrorBody(body ?? ""))?.error?.code
-    const toArmError = (operation: string) => (cause: unknown): ArmError => {
+    /** A 404 that says the resource is not there, not that the endpoint lacks its type. */
+    const isAbsent = (response: Pipeline.PipelineResponse) =>
+      response.status === 404 && !isFeatureMissing(404, decodeCode(response.bodyAsText) ?? "")
+    const toArmError = (operation: string, apiVersion: string = client.apiVersion) => (cause: unknown): ArmError => {
       if (pipeline.isRestError(cause) && cause.statusCode !== undefined && cause.statusCode !== 0) {
         const response = cause.response
         return new ArmError({
@@ -307,7 +327,8 @@ const make = (options: AmlfsApiLiveOptions) =>
           statusCode: cause.statusCode,
           code: cause.code ?? decodeCode(response?.bodyAsText) ?? `HTTP${cause.statusCode}`,
           message: cause.message,
-          retryAfterMillis: retryAfterMillis(response?.headers)
+          retryAfterMillis: retryAfterMillis(response?.headers),
+          apiVersion
         })
       }
       return noAnswer(operation, reasonOf(cause))
@@ -346,7 +367,7 @@ const make = (options: AmlfsApiLiveOptions) =>
      * a request ARM had accepted; the driver polls with `get` on its own Schedule instead.
      */
     const sendRaw = (operation: string, method: "GET" | "PUT" | "DELETE", url: string, body: unknown) =>
-      call(operation, (signal) =>
+      call(operation, (signal): Promise<Pipeline.PipelineResponse> =>
         client.sendRequest(pipeline.createPipelineRequest({
           url,
           method,
@@ -356,7 +377,7 @@ const make = (options: AmlfsApiLiveOptions) =>
             ...(body === undefined ? {} : { "content-type": "application/json; charset=utf-8" })
           }),
           ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })), toArmError(operation), (response) => String(response.status))
+        })), toArmError(operation, new URL(url).searchParams.get("api-version") ?? client.apiVersion), (response) => String(response.status))
 
     const filesystemPath = (resourceGroup: string, name: string) =>
       `${client.$host}/subscriptions/${segment(client.subscriptionId)}/resourceGroups/${segment(resourceGroup)}/providers/Microsoft.StorageCache/amlFilesystems/${
@@ -367,8 +388,10 @@ const make = (options: AmlfsApiLiveOptions) =>
     const expansionJobUrl = (resourceGroup: string, name: string, job: string) =>
       `${filesystemPath(resourceGroup, name)}/expansionJobs/${segment(job)}?${newer}`
 
+    const apiVersionOf = (response: Pipeline.PipelineResponse) =>
+      new URL(response.request.url).searchParams.get("api-version") ?? client.apiVersion
     const unexpected = (operation: string, what: string, response: Pipeline.PipelineResponse) =>
-      fromResponse(operation, response.status, response.headers, response.bodyAsText, {
+      fromResponse(operation, apiVersionOf(response), response.status, response.headers, response.bodyAsText, {
         message: `${operation} ${what}: ARM answered ${response.status}: ${response.bodyAsText ?? ""}`
       })
     const invalidResponse = (operation: string, what: string) =>
@@ -379,6 +402,27 @@ const make = (options: AmlfsApiLiveOptions) =>
         message: `${operation} ${what}: ARM's answer is not the JSON expected`,
         retryAfterMillis: undefined
       })
+
+    /** Only ARM's own host gets the credential: an operation URL elsewhere is not followed. */
+    const onArmHost = (url: string) => url.toLowerCase().startsWith(`${client.$host.toLowerCase()}/`)
+
+    /** The operation ARM named in Azure-AsyncOperation: one GET per read. */
+    const operationAt = (url: string): ArmOperation => ({
+      read: Effect.gen(function*() {
+        const operation = "getAsyncOperation"
+        const response = yield* sendRaw(operation, "GET", url, undefined)
+        if (response.status !== 200) return yield* unexpected(operation, "status", response)
+        const decoded = decodeOperationWire(response.bodyAsText ?? "")
+        if (Option.isNone(decoded)) return yield* invalidResponse(operation, "status")
+        const error = decoded.value.error ?? undefined
+        return {
+          status: decoded.value.status,
+          error: error === undefined || (error.code == null && error.message == null)
+            ? undefined
+            : { code: error.code ?? "", message: error.message ?? "" }
+        }
+      })
+    })
 
     /** Set once ARM refused the newer api-version for amlFilesystems: `get` uses the client's own then. */
     const newerApiRefused = yield* Ref.make(false)
@@ -391,15 +435,16 @@ const make = (options: AmlfsApiLiveOptions) =>
         toArmError(operation)
       ).pipe(
         Effect.map((fs) => Option.some(toFilesystem(resourceGroup, name, fs))),
-        Effect.catchIf((error) => error.statusCode === 404, () => Effect.succeed(Option.none<AmlFilesystem>()))
+        Effect.catchIf((error) => error.statusCode === 404 && !error.featureMissing, () => Effect.succeed(Option.none<AmlFilesystem>()))
       )
 
     const get = Effect.fn("AmlfsApi.get")(function*(resourceGroup: string, name: string) {
       const operation = "getAmlFilesystem"
       if (yield* Ref.get(newerApiRefused)) return yield* getThroughClient(operation, resourceGroup, name)
       const response = yield* sendRaw(operation, "GET", `${filesystemPath(resourceGroup, name)}?${newer}`, undefined)
-      if (response.status === 404) return Option.none<AmlFilesystem>()
-      if (response.status === 400 && unknownApiVersionCodes.has((decodeCode(response.bodyAsText) ?? "").toLowerCase())) {
+      if (isAbsent(response)) return Option.none<AmlFilesystem>()
+      // A cloud that lags behind: the type may still be there at the client's own api-version.
+      if (isFeatureMissing(response.status, decodeCode(response.bodyAsText) ?? "")) {
         yield* Ref.set(newerApiRefused, true)
         return yield* getThroughClient(operation, resourceGroup, name)
       }
@@ -413,7 +458,7 @@ const make = (options: AmlfsApiLiveOptions) =>
       const operation = "getExpansionJob"
       const what = `${filesystemName}/${jobName}`
       const response = yield* sendRaw(operation, "GET", expansionJobUrl(resourceGroup, filesystemName, jobName), undefined)
-      if (response.status === 404) return Option.none<ExpansionJob>()
+      if (isAbsent(response)) return Option.none<ExpansionJob>()
       if (response.status !== 200) return yield* unexpected(operation, what, response)
       const decoded = decodeExpansionJobWire(response.bodyAsText ?? "")
       if (Option.isNone(decoded)) return yield* invalidResponse(operation, what)
@@ -451,7 +496,7 @@ const make = (options: AmlfsApiLiveOptions) =>
         for (const job of decoded.value.value ?? []) jobs.push(toExpansionJob("", job))
         const next = decoded.value.nextLink ?? undefined
         // The credential goes with every request: follow ARM's own host only.
-        url = next !== undefined && next.toLowerCase().startsWith(`${client.$host.toLowerCase()}/`) ? next : undefined
+        url = next !== undefined && onArmHost(next) ? next : undefined
       }
       const all: ReadonlyArray<ExpansionJob> = jobs
       return all
@@ -460,19 +505,18 @@ const make = (options: AmlfsApiLiveOptions) =>
     const beginCreate = Effect.fn("AmlfsApi.beginCreate")(function*(resourceGroup: string, name: string, spec: AmlFilesystemSpec) {
       const operation = "createAmlFilesystem"
       const response = yield* sendRaw(operation, "PUT", filesystemUrl(resourceGroup, name), wireBody(spec))
-      if (response.status === 200 || response.status === 201 || response.status === 202) return
-      return yield* fromResponse(operation, response.status, response.headers, response.bodyAsText, {
-        message: `${operation} ${name}: ARM answered ${response.status}: ${response.bodyAsText ?? ""}`
-      })
+      if (response.status === 200 || response.status === 201 || response.status === 202) {
+        const url = response.headers.get("azure-asyncoperation")
+        return url !== undefined && onArmHost(url) ? Option.some(operationAt(url)) : Option.none<ArmOperation>()
+      }
+      return yield* unexpected(operation, name, response)
     })
 
     const beginDelete = Effect.fn("AmlfsApi.beginDelete")(function*(resourceGroup: string, name: string) {
       const operation = "deleteAmlFilesystem"
       const response = yield* sendRaw(operation, "DELETE", filesystemUrl(resourceGroup, name), undefined)
-      if ([200, 202, 204, 404].includes(response.status)) return
-      return yield* fromResponse(operation, response.status, response.headers, response.bodyAsText, {
-        message: `${operation} ${name}: ARM answered ${response.status}: ${response.bodyAsText ?? ""}`
-      })
+      if ([200, 202, 204].includes(response.status) || isAbsent(response)) return
+      return yield* unexpected(operation, name, response)
     })
 
     const listSkus = Effect.fn("AmlfsApi.listSkus")(function*(location: string) {

@@ -97,6 +97,13 @@ export interface ArmEmulatorOptions {
   readonly filesystems?: ReadonlyArray<SeedFilesystem>
   /** The openssl binary that makes the certificate (default `openssl` on PATH). */
   readonly openssl?: string
+  /** A certificate and key to serve with instead of a fresh one (tests that start many emulators). */
+  readonly certificate?: { readonly certificatePem: string; readonly keyPem: string }
+  /**
+   * ARM's time, in milliseconds since the epoch (default the real clock): durations, createdAt
+   * and the request log read it, so a test can move time on without waiting.
+   */
+  readonly clock?: () => number
 }
 
 /** Fault switches; each also has a JSON form in `POST /emulator/faults` (see FaultRequest). */
@@ -123,6 +130,10 @@ export interface ArmEmulatorFaults {
   readonly subnetFreeAddresses: (subnetId: string, free: number) => Effect.Effect<void>
   /** Every ARM request answers 403 AuthorizationFailed while on. */
   readonly forbidden: (on: boolean) => Effect.Effect<void>
+  /** An ARM that lags behind: no api-version after `version` (expansionJobs unknown before 2026-01-01); undefined: any. */
+  readonly latestApiVersion: (version: string | undefined) => Effect.Effect<void>
+  /** An ARM without Microsoft.StorageCache: every route of it is 404 InvalidResourceNamespace. */
+  readonly storageCacheMissing: (missing: boolean) => Effect.Effect<void>
   /** Every fault off; durations, subnets and quota back to the start options. */
   readonly reset: Effect.Effect<void>
   readonly current: Effect.Effect<FaultsSnapshot>
@@ -205,7 +216,9 @@ const FaultRequestSchema = Schema.Struct({
   creationMillis: Schema.optionalKey(Schema.Number),
   deletionMillis: Schema.optionalKey(Schema.Number),
   subnetFreeAddresses: Schema.optionalKey(Schema.Record(Schema.String, Schema.Number)),
-  forbidden: Schema.optionalKey(Schema.Boolean)
+  forbidden: Schema.optionalKey(Schema.Boolean),
+  latestApiVersion: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  storageCacheMissing: Schema.optionalKey(Schema.Boolean)
 })
 const decodeFaultRequest = Schema.decodeUnknownResult(FaultRequestSchema, { errors: "all", onExcessProperty: "error" })
 
@@ -410,20 +423,44 @@ const actionOf = (route: Route | undefined, method: string): string => {
   }
 }
 
-const checkApiVersion = (url: URL, resourceType: string, minimum: string = minimumApiVersion): Reply | undefined => {
+const checkApiVersion = (
+  url: URL,
+  resourceType: string,
+  minimum: string = minimumApiVersion,
+  latest: string | undefined = undefined
+): Reply | undefined => {
   const apiVersion = url.searchParams.get("api-version")
   if (apiVersion === null || apiVersion === "") {
     return armError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
   }
   const match = apiVersionPattern.exec(apiVersion)
-  if (match === null || match[1] === undefined || match[1] < minimum) {
+  if (match === null || match[1] === undefined || match[1] < minimum || (latest !== undefined && match[1] > latest)) {
     return armError(
       400,
       "NoRegisteredProviderFound",
-      `No registered resource provider found for API version '${apiVersion}' and type '${resourceType}'. The supported api-versions are '${minimum}' and newer.`
+      `No registered resource provider found for API version '${apiVersion}' and type '${resourceType}'. The supported api-versions are '${minimum}'${
+        latest === undefined ? " and newer" : ` to '${latest}'`
+      }.`
     )
   }
   return undefined
+}
+
+/** ARM's answer for a resource type the provider does not have (at this endpoint, or at all). */
+const unknownResourceType = (resourceType: string, apiVersion: string | null): Reply =>
+  armError(
+    404,
+    "InvalidResourceType",
+    `The resource type '${resourceType}' could not be found in the namespace 'Microsoft.StorageCache' for api version '${apiVersion ?? ""}'.`
+  )
+
+/** The resource type a path under providers/Microsoft.StorageCache names, for InvalidResourceType. */
+const storageCacheTypeOf = (rest: ReadonlyArray<string>): string | undefined => {
+  const at = rest.findIndex((segment, i) =>
+    segment.toLowerCase() === "providers" && rest[i + 1]?.toLowerCase() === "microsoft.storagecache"
+  )
+  if (at < 0) return undefined
+  return rest.slice(at + 2).filter((_, i) => i % 2 === 0).join("/")
 }
 
 /** Decodes a PUT body into a spec, with ARM-style refusals. */
@@ -524,6 +561,7 @@ const isReply = (value: FilesystemSpec | Reply): value is Reply => "statusCode" 
 interface Context {
   readonly state: EmulatorState
   readonly baseUrl: () => string
+  readonly clock: () => number
 }
 
 const operationUrls = (context: Context, op: OperationRecord, apiVersion: string) => {
@@ -799,12 +837,24 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
   if (subscriptionId.toLowerCase() !== state.settings.subscriptionId.toLowerCase()) {
     return armError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`)
   }
-  if (target === undefined) {
-    return armError(404, "NotFound", `The emulator has no resource at '${request.url.pathname}'.`)
+  const storageCacheType = storageCacheTypeOf(rest)
+  if (storageCacheType !== undefined && state.storageCacheMissing) {
+    return armError(404, "InvalidResourceNamespace", "The resource namespace 'Microsoft.StorageCache' is invalid.")
   }
-  const versionRefusal = target._tag === "ExpansionJob" || target._tag === "ExpansionJobs"
-    ? checkApiVersion(request.url, "amlFilesystems/expansionJobs", expansionApiVersion)
-    : checkApiVersion(request.url, target._tag === "Skus" ? "skus" : "amlFilesystems")
+  const requestedVersion = request.url.searchParams.get("api-version")
+  if (target === undefined) {
+    return storageCacheType !== undefined
+      ? unknownResourceType(storageCacheType, requestedVersion)
+      : armError(404, "NotFound", `The emulator has no resource at '${request.url.pathname}'.`)
+  }
+  const latest = state.latestApiVersion
+  const isExpansion = target._tag === "ExpansionJob" || target._tag === "ExpansionJobs"
+  if (isExpansion && latest !== undefined && latest < expansionApiVersion) {
+    return unknownResourceType("amlFilesystems/expansionJobs", requestedVersion)
+  }
+  const versionRefusal = isExpansion
+    ? checkApiVersion(request.url, "amlFilesystems/expansionJobs", expansionApiVersion, latest)
+    : checkApiVersion(request.url, target._tag === "Skus" ? "skus" : "amlFilesystems", minimumApiVersion, latest)
   if (versionRefusal !== undefined) return versionRefusal
   const apiVersion = request.url.searchParams.get("api-version") ?? minimumApiVersion
   state.tick(now)
@@ -917,7 +967,7 @@ const replyTo = (context: Context, method: string, url: URL, headers: Http.Incom
     if (malformed) return armError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
     const segments = segmentsOf(url.pathname)
     if (segments === undefined) return armError(400, "InvalidRequestUri", `The request URI '${url.pathname}' is not valid.`)
-    return route(context, { method, url, segments, body }, Date.now())
+    return route(context, { method, url, segments, body }, context.clock())
   } catch (error) {
     return armError(500, "InternalServerError", `The emulator failed: ${error instanceof Error ? error.message : String(error)}`)
   }
@@ -932,7 +982,7 @@ const handler = (context: Context) => (request: Http.IncomingMessage, response: 
     const url = new URL(request.url ?? "/", context.baseUrl())
     const reply = replyTo(context, method, url, request.headers, Buffer.concat(chunks).toString("utf8"))
     if (!url.pathname.toLowerCase().startsWith("/emulator/")) {
-      context.state.logRequest({ method, path: url.pathname, statusCode: reply.statusCode, at: Date.now() })
+      context.state.logRequest({ method, path: url.pathname, statusCode: reply.statusCode, at: context.clock() })
     }
     send(response, reply)
   })
@@ -947,7 +997,8 @@ const millis = (input: Duration.Input | undefined, fallback: number) =>
  */
 const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { certificatePem, keyPem } = yield* selfSignedCertificate(options.openssl)
+    const { certificatePem, keyPem } = options.certificate ?? (yield* selfSignedCertificate(options.openssl))
+    const clock = options.clock ?? Date.now
     const state = new EmulatorState({
       subscriptionId: options.subscriptionId ?? "00000000-0000-0000-0000-000000000000",
       skus: options.skus ?? defaultSkus,
@@ -961,11 +1012,11 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       subnetFreeAddresses: options.subnetFreeAddresses ?? {},
       filesystemQuota: options.filesystemQuota
     })
-    const started = Date.now()
+    const started = clock()
     for (const seed of options.filesystems ?? []) state.seed(seed, started)
     const host = options.host ?? "127.0.0.1"
     let baseUrl = `https://${host}`
-    const context: Context = { state, baseUrl: () => baseUrl }
+    const context: Context = { state, baseUrl: () => baseUrl, clock }
     const server = yield* Effect.acquireRelease(
       Effect.callback<Https.Server>((resume) => {
         const server = Https.createServer({ key: keyPem, cert: certificatePem }, handler(context))
@@ -1001,6 +1052,8 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       deletionDuration: (duration) => update({ deletionMillis: millis(duration, 0) }),
       subnetFreeAddresses: (subnetId, free) => update({ subnetFreeAddresses: { [subnetId]: free } }),
       forbidden: (on) => update({ forbidden: on }),
+      latestApiVersion: (version) => update({ latestApiVersion: version ?? null }),
+      storageCacheMissing: (missing) => update({ storageCacheMissing: missing }),
       reset: update({ reset: true }),
       current: Effect.sync(() => state.faults())
     }
@@ -1011,7 +1064,7 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       subscriptionId: state.settings.subscriptionId,
       faults,
       counters: Effect.sync(() => state.counters()),
-      seed: (filesystem) => Effect.sync(() => state.seed(filesystem, Date.now()))
+      seed: (filesystem) => Effect.sync(() => state.seed(filesystem, clock()))
     } satisfies ArmEmulator
   })
 

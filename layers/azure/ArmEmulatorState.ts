@@ -169,6 +169,8 @@ export interface FaultsSnapshot {
   readonly subnetFreeAddresses: Readonly<Record<string, number>>
   readonly defaultSubnetFreeAddresses: number
   readonly forbidden: boolean
+  readonly latestApiVersion: string | null
+  readonly storageCacheMissing: boolean
 }
 
 /**
@@ -202,6 +204,14 @@ export interface FaultRequest {
   readonly subnetFreeAddresses?: Readonly<Record<string, number>>
   /** Every ARM request answers 403 AuthorizationFailed (true) or not (false). */
   readonly forbidden?: boolean
+  /**
+   * The emulator is an ARM that lags behind (a sovereign cloud, Azure Stack): a newer api-version
+   * is 400 NoRegisteredProviderFound, and expansionJobs (2026-01-01) are 404 InvalidResourceType
+   * when this is older. null: every version from 2023-05-01 on.
+   */
+  readonly latestApiVersion?: string | null
+  /** The emulator is an ARM without Microsoft.StorageCache at all: its routes are 404 InvalidResourceNamespace. */
+  readonly storageCacheMissing?: boolean
 }
 
 export interface RequestLogEntry {
@@ -303,6 +313,8 @@ export class EmulatorState {
   deletionMillis: number
   subnetFreeAddresses = new Map<string, number>()
   forbidden = false
+  latestApiVersion: string | undefined = undefined
+  storageCacheMissing = false
 
   constructor(readonly settings: EmulatorSettings) {
     this.filesystemQuota = settings.filesystemQuota
@@ -362,6 +374,8 @@ export class EmulatorState {
       this.rollbackMillis = this.settings.rollbackMillis
       this.resetSubnets()
       this.forbidden = false
+      this.latestApiVersion = undefined
+      this.storageCacheMissing = false
     }
     if (request.throttle !== undefined) {
       this.throttle = { remaining: request.throttle.count, retryAfterSeconds: request.throttle.retryAfterSeconds ?? 1 }
@@ -392,6 +406,8 @@ export class EmulatorState {
       for (const [id, n] of Object.entries(request.subnetFreeAddresses)) this.subnetFreeAddresses.set(id.toLowerCase(), n)
     }
     if (request.forbidden !== undefined) this.forbidden = request.forbidden
+    if (request.latestApiVersion !== undefined) this.latestApiVersion = request.latestApiVersion ?? undefined
+    if (request.storageCacheMissing !== undefined) this.storageCacheMissing = request.storageCacheMissing
   }
 
   faults(): FaultsSnapshot {
@@ -408,7 +424,9 @@ export class EmulatorState {
       rollbackMillis: this.rollbackMillis,
       subnetFreeAddresses: Object.fromEntries(this.subnetFreeAddresses),
       defaultSubnetFreeAddresses: this.settings.defaultSubnetFreeAddresses,
-      forbidden: this.forbidden
+      forbidden: this.forbidden,
+      latestApiVersion: this.latestApiVersion ?? null,
+      storageCacheMissing: this.storageCacheMissing
     }
   }
 
@@ -501,8 +519,9 @@ export class EmulatorState {
         fs.health = healthAvailable
         fs.lastModifiedAt = new Date(now)
       } else {
+        // As ARM may: the health names no reason; the operation's error does.
         fs.provisioningState = "Failed"
-        fs.health = { state: "Unavailable", statusCode: op.outcome.error.code, statusDescription: op.outcome.error.message }
+        fs.health = { state: "Unavailable", statusCode: op.outcome.error.code, statusDescription: "" }
         fs.lastModifiedAt = new Date(now)
       }
     }

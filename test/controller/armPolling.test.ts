@@ -52,7 +52,7 @@ const measureCreation = (minutes: number) =>
   Effect.gen(function*() {
     const provisioner = yield* ClusterProvisioner
     const fake = yield* AmlfsApiFake
-    const name = `pvc-${minutes}min`
+    const name = `pvc-${Math.round(minutes * 60)}s`
     const fiber = yield* Effect.forkChild(provisioner.ensureCreated(request(name)))
     const { exit, doneAt } = yield* driveUntilDone(fiber)
     assert.isTrue(Exit.isSuccess(exit), String(exit))

@@ -247,7 +247,7 @@ const runModel = (commands: ReadonlyArray<Command>) =>
           yield* TestClock.adjust(Duration.seconds(command.seconds))
           break
         case "FailNextCreate":
-          yield* Ref.update(fake.failNextCreates, (n) => n + 1)
+          yield* fake.failNextCreate()
           break
       }
       // let the forked calls run until they wait (on ARM's clock or on each other)
@@ -256,7 +256,7 @@ const runModel = (commands: ReadonlyArray<Command>) =>
     assert.strictEqual(new Set(processes).size, processes.length, "each restart builds a new provisioner")
 
     // Settle: faults stop, in-flight work finishes.
-    yield* Ref.set(fake.failNextCreates, 0)
+    yield* Ref.set(fake.failNextCreates, [])
     yield* TestClock.adjust(Duration.hours(2))
     const stillWaiting = process.callers.filter((fiber) => fiber.pollUnsafe() === undefined).length
     assert.strictEqual(stillWaiting, 0, "(d) a call of the last process was still waiting two hours after the last command")
@@ -429,7 +429,7 @@ describe("ClusterProvisioner against the fake ARM: no duplicate PUT, no orphan, 
         ...api,
         beginCreate: (resourceGroup, name, spec) =>
           api.beginCreate(resourceGroup, name, spec).pipe(
-            Effect.andThen(
+            Effect.tap(() =>
               answersToLose-- > 0
                 ? Effect.fail(
                   new ArmError({ operation: "scripted", statusCode: 0, code: "ETIMEDOUT", message: "no answer", retryAfterMillis: undefined })

@@ -57,20 +57,67 @@ describe("dynamic provisioning through the real SDK against the ARM emulator", (
     expect(await driver.create("pvc-sdk-throttled")).toMatchObject({ ok: true })
   })
 
-  it("re-creates a cluster that ended Failed on the next call", async () => {
+  it("re-creates a cluster that ended Failed on the next call; the failure says ARM's reason, read from the creation's operation", async () => {
     const driver = await startController()
-    await Effect.runPromise(arm.emulator.faults.failNextCreate())
+    await Effect.runPromise(
+      arm.emulator.faults.failNextCreate({ code: "CreateTimeout", message: "Amlfilesystem creation did not complete because an operation timed out." })
+    )
     const failed = await driver.create("pvc-sdk-failed")
     expect(failed).toMatchObject({ ok: false, code: status.UNAVAILABLE })
-    expect(failed.ok ? "" : failed.details).toContain("ended Failed")
+    // The emulator, like ARM may, gives the Failed cluster no health description: the reason is the operation's.
+    expect(failed.ok ? "" : failed.details).toBe(
+      "Azure Managed Lustre pvc-sdk-failed ended Failed: CreateTimeout: Amlfilesystem creation did not complete because an " +
+        "operation timed out. It is being deleted, and the next retry creates it again"
+    )
     expect(await driver.create("pvc-sdk-failed")).toMatchObject({ ok: true })
     expect(await puts("pvc-sdk-failed")).toBe(2)
   })
 
-  it("answers quota RESOURCE_EXHAUSTED and 403 PERMISSION_DENIED", async () => {
+  it("a cluster found Failed after a restart says its health's description, else that ARM gave no reason: never 'Failed ()'", async () => {
+    const driver = await startController()
+    const tags = { "k8s-azure-created-by": "kubernetes-azurelustre-csi-driver" }
+    await Effect.runPromise(arm.emulator.seed({
+      resourceGroup: "rg-test",
+      name: "pvc-sdk-found-failed",
+      provisioningState: "Failed",
+      tags,
+      health: { state: "Unavailable", description: "The subnet has no route to the storage account." }
+    }))
+    await Effect.runPromise(arm.emulator.seed({
+      resourceGroup: "rg-test",
+      name: "pvc-sdk-mute",
+      provisioningState: "Failed",
+      tags,
+      health: { state: "Unavailable", description: "" }
+    }))
+    const described = await driver.create("pvc-sdk-found-failed")
+    expect(described.ok ? "" : described.details).toContain("ended Failed: The subnet has no route to the storage account. It is")
+    const mute = await driver.create("pvc-sdk-mute")
+    expect(mute.ok ? "" : mute.details).toContain("ended Failed: ARM gave no reason (health Unavailable). It is being deleted")
+    expect(mute.ok ? "" : mute.details).not.toContain("()")
+  })
+
+  it("on an ARM without Microsoft.StorageCache, DeleteVolume answers FAILED_PRECONDITION naming it: the cluster is not taken for gone", async () => {
+    const driver = await startController()
+    const created = await driver.create("pvc-sdk-no-provider")
+    const volumeId = created.ok ? created.value.volume?.volumeId ?? "" : ""
+    await Effect.runPromise(arm.emulator.faults.storageCacheMissing(true))
+    const deleted = await driver.remove(volumeId)
+    expect(deleted).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+    expect(deleted.ok ? "" : deleted.details).toContain(
+      "does not offer Azure Managed Lustre filesystems (Microsoft.StorageCache/amlFilesystems) at api-version 2023-05-01"
+    )
+    await Effect.runPromise(arm.emulator.faults.storageCacheMissing(false))
+    expect(await driver.remove(volumeId)).toEqual({ ok: true, value: {} })
+  })
+
+  it("answers quota RESOURCE_EXHAUSTED (ARM's message once, no doubled period) and 403 PERMISSION_DENIED", async () => {
     const driver = await startController()
     await Effect.runPromise(arm.emulator.faults.filesystemQuota(0))
-    expect(await driver.create("pvc-sdk-quota")).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED })
+    const quota = await driver.create("pvc-sdk-quota")
+    expect(quota).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED })
+    expect(quota.ok ? "" : quota.details).toContain("Please request a quota increase. Ask for more AMLFS quota")
+    expect(quota.ok ? "" : quota.details).not.toContain("..")
     await Effect.runPromise(arm.emulator.faults.reset)
     await Effect.runPromise(arm.emulator.faults.forbidden(true))
     expect(await driver.create("pvc-sdk-forbidden")).toMatchObject({ ok: false, code: status.PERMISSION_DENIED })

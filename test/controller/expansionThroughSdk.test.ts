@@ -180,6 +180,20 @@ describe("ControllerExpandVolume through the real SDK against the ARM emulator",
     expect(await expansionCounts(arm.emulator, "pvc-rollback")).toEqual({ puts: 2, started: 2 })
   })
 
+  it("on an ARM without expansionJobs answers FAILED_PRECONDITION naming the feature and the api-version, never NOT_FOUND", async () => {
+    const driver = await start()
+    const volumeId = await driver.createVolume("pvc-old-arm")
+    // An ARM that lags behind: 404 InvalidResourceType for amlFilesystems/expansionJobs.
+    await Effect.runPromise(arm.emulator.faults.latestApiVersion("2025-07-01"))
+    const answer = await driver.expand(volumeId, 48n * TIB)
+    expect(answer).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+    expect(details(answer)).toContain(
+      "does not offer AMLFS cluster expansion (Microsoft.StorageCache/amlFilesystems/expansionJobs) at api-version 2026-01-01"
+    )
+    expect(details(answer)).toContain("ARM answered 404 InvalidResourceType")
+    expect(await expansionCounts(arm.emulator, "pvc-old-arm")).toEqual({ puts: 0, started: 0 })
+  })
+
   it("retries ARM's throttling (429 with Retry-After) and then answers OK", async () => {
     const driver = await start()
     const volumeId = await driver.createVolume("pvc-throttled")

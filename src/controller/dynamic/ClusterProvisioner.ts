@@ -9,13 +9,14 @@ import {
   type AmlFilesystem,
   AmlfsApi,
   type AmlFilesystemSpec,
-  type ArmError
+  type ArmError,
+  type ArmOperation
 } from "../../../layers/azure/AmlfsApi.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
 import { armOperationWait, timed } from "../../observability/metrics.js"
-import { armCall } from "./armFailure.js"
-import { armPolling } from "./armSchedules.js"
+import { armCall, withoutFinalPeriod } from "./armFailure.js"
+import { armPolling, armRetry } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
 import { runOnce } from "./runOnce.js"
 import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
@@ -28,6 +29,29 @@ export interface ClusterRequest {
 }
 
 const isSettled = (state: string) => state === "Succeeded" || state === "Failed" || state === "Canceled"
+
+/**
+ * Why a creation ended Failed or Canceled, in ARM's words: its operation's error (when this
+ * controller started it) and the cluster's health description (when ARM filled it in). ARM may
+ * give neither: then it says so, with the health state.
+ */
+const failureReason = (cluster: AmlFilesystem, operation: Option.Option<ArmOperation>) =>
+  Effect.gen(function*() {
+    const reasons: Array<string> = []
+    if (Option.isSome(operation)) {
+      // A reason that cannot be read does not hold up the deletion: the health may still say it.
+      const status = yield* operation.value.read.pipe(Effect.retry(armRetry), Effect.option)
+      const error = Option.getOrUndefined(status)?.error
+      if (error !== undefined && (error.code !== "" || error.message.trim() !== "")) {
+        reasons.push(withoutFinalPeriod(error.code === "" ? error.message : `${error.code}: ${error.message}`))
+      }
+    }
+    const description = withoutFinalPeriod(cluster.health?.description ?? "")
+    if (description !== "" && !reasons.some((reason) => reason.includes(description))) reasons.push(description)
+    return reasons.length > 0
+      ? reasons.join("; ")
+      : `ARM gave no reason (health ${cluster.health?.state ?? "not reported"})`
+  })
 
 /**
  * Creates and deletes AMLFS clusters, exactly once per name. A CreateVolume for a name whose
@@ -80,11 +104,11 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         const acceptedAnyway = (failed: ArmError) =>
           failed.statusCode === 0 || failed.statusCode === 408 || failed.statusCode >= 500
             ? api.get(request.resourceGroup, request.name).pipe(
-              Effect.flatMap((existing) => (Option.isSome(existing) ? Effect.void : Effect.fail(failed))),
+              Effect.flatMap((existing) => (Option.isSome(existing) ? Effect.succeed(Option.none<ArmOperation>()) : Effect.fail(failed))),
               Effect.catchTag("ArmError", () => Effect.fail(failed))
             )
             : Effect.fail(failed)
-        yield* armCall(
+        const operation = yield* armCall(
           api.beginCreate(request.resourceGroup, request.name, spec).pipe(Effect.catchTag("ArmError", acceptedAnyway)),
           `creating AMLFS ${request.name} in ${request.resourceGroup}`
         )
@@ -94,6 +118,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         yield* recordOnPvc(events, request.pvc, "Normal", "ProvisioningStarted",
           `creating Azure Managed Lustre ${request.name} (${spec.skuName}, ${spec.storageCapacityTiB} TiB) in ` +
             `${request.resourceGroup}; this takes 10 to 20 minutes`)
+        return operation
       })
 
       const startDeletion = (resourceGroup: string, name: string) =>
@@ -124,11 +149,15 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         )
       })
 
-      const deleteFailed = Effect.fnUntraced(function*(request: ClusterRequest, cluster: AmlFilesystem) {
-        const reason = cluster.health?.description ?? "ARM gave no reason"
+      const deleteFailed = Effect.fnUntraced(function*(
+        request: ClusterRequest,
+        cluster: AmlFilesystem,
+        operation: Option.Option<ArmOperation>
+      ) {
+        const reason = yield* failureReason(cluster, operation)
         yield* startDeletion(request.resourceGroup, request.name)
-        const message = `Azure Managed Lustre ${request.name} ended ${cluster.provisioningState} (${reason}); ` +
-          "it is being deleted, and the next retry creates it again"
+        const message = `Azure Managed Lustre ${request.name} ended ${cluster.provisioningState}: ${reason}. ` +
+          "It is being deleted, and the next retry creates it again"
         yield* recordOnPvc(events, request.pvc, "Warning", "ProvisioningFailed", message)
         return yield* new Unavailable({ message })
       })
@@ -153,9 +182,11 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
       const create = Effect.fnUntraced(function*(request: ClusterRequest): Effect.fn.Return<AmlFilesystem, CsiError> {
         const existing = yield* read(request.resourceGroup, request.name)
         let startedAt: number
+        // The creation's operation, when this controller started it: it says why a creation failed.
+        let operation = Option.none<ArmOperation>()
         if (Option.isNone(existing)) {
           startedAt = yield* Clock.currentTimeMillis
-          yield* startCreation(request)
+          operation = yield* startCreation(request)
         } else {
           const cluster = existing.value
           if (!isCreatedByDriver(cluster.tags)) {
@@ -166,12 +197,12 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
           }
           if (cluster.provisioningState === "Succeeded") return yield* ready(request, cluster)
           if (cluster.provisioningState === "Failed" || cluster.provisioningState === "Canceled") {
-            return yield* deleteFailed(request, cluster)
+            return yield* deleteFailed(request, cluster, Option.none())
           }
           if (cluster.provisioningState === "Deleting") {
             yield* waitUntilGone(request.resourceGroup, request.name)
             startedAt = yield* Clock.currentTimeMillis
-            yield* startCreation(request)
+            operation = yield* startCreation(request)
           } else {
             startedAt = cluster.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis)
           }
@@ -182,7 +213,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
             message: `AMLFS ${request.name} disappeared while being created; the next retry creates it again`
           })
         }
-        if (settled.value.provisioningState !== "Succeeded") return yield* deleteFailed(request, settled.value)
+        if (settled.value.provisioningState !== "Succeeded") return yield* deleteFailed(request, settled.value, operation)
         const cluster = yield* ready(request, settled.value)
         yield* recordOnPvc(events, request.pvc, "Normal", "Provisioned",
           `Azure Managed Lustre ${request.name} is ready: MGS ${cluster.mgsAddress}`)
