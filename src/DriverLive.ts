@@ -114,7 +114,10 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     Layer.provideMerge(Layer.mergeAll(arm, controllerConfig, VolumeEvents.layerKube)),
     Layer.merge(StaticVolumes.layer)
   )
-})).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(Layer.provideMerge(KubeLive.layer))))
+})).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(
+  // Events say which driver reported them: this one's name, not the default's.
+  Layer.provideMerge(KubeLive.layerWith({ reportingController: options.driverName }))
+)))
 
 /** The node plugin is ready when LNet works: lnet-modules, lnet-nid, lnet-self-ping, lnet-interface. */
 const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, never, LnetProbe> = Effect.gen(function*() {

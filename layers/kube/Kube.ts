@@ -32,7 +32,7 @@ export interface KubeEventSubject {
 /**
  * A Kubernetes Event (events.k8s.io/v1) about an object, e.g. the PVC a CreateVolume is for.
  * `reason` is a short UpperCamelCase word (`ProvisioningInProgress`), `action` what the driver
- * was doing (`CreateVolume`), `note` the human-readable detail (cut to 1 KiB, the API's limit).
+ * was doing (`Provisioning`, `Expanding`), `note` the human-readable detail (cut to 1 KiB, the API's limit).
  */
 export interface KubeEvent {
   readonly regarding: KubeEventSubject
@@ -42,7 +42,7 @@ export interface KubeEvent {
   readonly note: string
 }
 
-/** The controller that reports Events (`reportingController`): the driver's name. */
+/** The controller that reports Events (`reportingController`) unless told the driver's name: the default driver name. */
 export const REPORTING_CONTROLLER = "azurelustre.csi.azure.com"
 
 /** The API server refuses an Event whose note is longer than 1024 bytes. */
@@ -76,7 +76,7 @@ export const truncateNote = (note: string, maxBytes: number = MAX_EVENT_NOTE_BYT
 export class Kube extends Context.Service<Kube, {
   /**
    * Records an Event (`POST /apis/events.k8s.io/v1/namespaces/<ns>/events`) about `regarding`,
-   * reported by `azurelustre.csi.azure.com` from this pod (POD_NAME, else the hostname).
+   * reported by the driver's name (`--driver-name`) from this pod (POD_NAME, else the hostname).
    */
   readonly recordEvent: (event: KubeEvent) => Effect.Effect<void, KubeError>
   /**

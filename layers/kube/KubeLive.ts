@@ -33,6 +33,8 @@ export interface KubeLiveOptions {
   readonly requestTimeout?: Duration.Input
   /** The `reportingInstance` of Events: default $POD_NAME, else the hostname. */
   readonly reportingInstance?: string
+  /** The `reportingController` of Events: the driver's name (`--driver-name`), default azurelustre.csi.azure.com. */
+  readonly reportingController?: string
 }
 
 type Source =
@@ -128,6 +130,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
       }).pipe(withinRequestTimeout(operation, subject, server, requestTimeout))
 
     const reportingInstance = limit(options.reportingInstance ?? defaultReportingInstance())
+    const reportingController = limit(options.reportingController ?? REPORTING_CONTROLLER)
 
     /** The PVC's uid, which `kubectl describe pvc` matches Events on; undefined when it cannot be read. */
     const uidOf = (namespace: string, name: string) =>
@@ -147,7 +150,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
         metadata: { generateName: `${name}.`, namespace },
         // V1MicroTime, not Date: it serialises with the microseconds the API server requires.
         eventTime: new k8s.V1MicroTime(),
-        reportingController: REPORTING_CONTROLLER,
+        reportingController,
         reportingInstance,
         action: limit(event.action),
         reason: limit(event.reason),
@@ -184,6 +187,8 @@ export const KubeLive = {
    * $KUBECONFIG, then ~/.kube/config. Fails with a KubeError when no configuration loads.
    */
   layer: Layer.effect(Kube, make({ _tag: "Environment" }, {})) satisfies Layer.Layer<Kube, KubeError>,
+  /** `layer` with options, e.g. Events reported by the driver's own name. */
+  layerWith: (options: KubeLiveOptions): Layer.Layer<Kube, KubeError> => Layer.effect(Kube, make({ _tag: "Environment" }, options)),
   /** A kubeconfig given as values, e.g. a test's fake API server. */
   layerFromConfig: (config: KubeConfigOptions, options: KubeLiveOptions = {}): Layer.Layer<Kube, KubeError> =>
     Layer.effect(Kube, make({ _tag: "Options", options: config }, options))

@@ -94,8 +94,8 @@ describe("ControllerExpandVolume of a driver-created volume grows its AMLFS clus
     const after = await driver.cluster()
     expect(after?.currentStorageCapacityTiB).toBe(48)
     expect({ ...after, currentStorageCapacityTiB: 0 }).toEqual({ ...before, currentStorageCapacityTiB: 0 })
-    expect(driver.events().map((e) => `${e.type} ${e.reason} ${e.pvc.namespace}/${e.pvc.name}`)).toEqual(
-      expect.arrayContaining(["Normal ExpansionStarted ml/training-data", "Normal Expanded ml/training-data"])
+    expect(driver.events().map((e) => `${e.type} ${e.action} ${e.reason} ${e.pvc.namespace}/${e.pvc.name}`)).toEqual(
+      expect.arrayContaining(["Normal Expanding ExpansionStarted ml/training-data", "Normal Expanding Expanded ml/training-data"])
     )
 
     // Asked again (the resizer's retry after a lost answer): the capacity, no second job.

@@ -61,8 +61,8 @@ describe("CreateVolume without mgs-ip-address creates an AMLFS cluster", () => {
       }
     })
     expect(await driver.arm((fake) => fake.count("beginCreate", "pvc-0a1b2c3d"))).toBe(1)
-    expect(driver.events().map((event) => `${event.type} ${event.reason} ${event.pvc.namespace}/${event.pvc.name}`)).toEqual(
-      expect.arrayContaining(["Normal ProvisioningStarted ml/training-data", "Normal Provisioned ml/training-data"])
+    expect(driver.events().map((event) => `${event.type} ${event.action} ${event.reason} ${event.pvc.namespace}/${event.pvc.name}`)).toEqual(
+      expect.arrayContaining(["Normal Provisioning ProvisioningStarted ml/training-data", "Normal Provisioning Provisioned ml/training-data"])
     )
     expect(await driver.create()).toEqual(answer)
     expect(await driver.arm((fake) => fake.count("beginCreate"))).toBe(1)

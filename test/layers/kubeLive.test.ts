@@ -237,6 +237,23 @@ describe("KubeLive Events (events.k8s.io/v1)", () => {
       })
     ))
 
+  it.live("reports Events as the driver it runs as (reportingController from --driver-name), with the Event's own action", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          yield* (yield* Kube).recordEvent({
+            regarding: { kind: "PersistentVolumeClaim", namespace: "apps", name: "claim-1", uid: "u" },
+            type: "Normal",
+            reason: "ExpansionStarted",
+            action: "Expanding",
+            note: "expanding"
+          })
+          const [event] = sentEvents(server)
+          assert.deepStrictEqual([event?.reportingController, event?.action], ["lustre.example.com", "Expanding"])
+        }),
+      (server) => KubeLive.layerFromConfig(configFor(server.url), { reportingController: "lustre.example.com" })
+    ))
+
   it.live("without a uid, looks the PVC up so that `kubectl describe pvc` shows the Event", () =>
     withEventsServer((server) =>
       Effect.gen(function*() {

@@ -115,7 +115,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
 
       const outcome = Effect.fnUntraced(function*(cluster: AmlFilesystem, job: ExpansionJob) {
         if (job.status === "Completed") {
-          yield* recordOnPvc(events, pvcOf(cluster), "Normal", "Expanded",
+          yield* recordOnPvc(events, pvcOf(cluster), "Expanding", "Normal", "Expanded",
             `Azure Managed Lustre ${cluster.name} now has ${job.newStorageCapacityTiB} TiB (expansion job ${job.name})`)
           return job.newStorageCapacityTiB
         }
@@ -123,7 +123,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
           `${isRunning(job) ? "is" : "ended"} ${job.status}${job.statusCode === undefined ? "" : ` (${job.statusCode})`}: ` +
           `${(job.statusMessage ?? "ARM gave no reason").replace(/\.$/, "")}. The volume keeps its size; once the job has ended, the next ` +
           "retry starts a new one"
-        yield* recordOnPvc(events, pvcOf(cluster), "Warning", "ExpansionFailed", message)
+        yield* recordOnPvc(events, pvcOf(cluster), "Expanding", "Warning", "ExpansionFailed", message)
         return yield* new Unavailable({ message })
       })
 
@@ -157,7 +157,7 @@ export class ClusterExpander extends Context.Service<ClusterExpander, {
         yield* Effect.logInfo("expanding an AMLFS cluster").pipe(
           Effect.annotateLogs({ cluster: name, resourceGroup, job: jobName, fromTiB: capacityOf(cluster), toTiB: tib })
         )
-        yield* recordOnPvc(events, pvcOf(cluster), "Normal", "ExpansionStarted",
+        yield* recordOnPvc(events, pvcOf(cluster), "Expanding", "Normal", "ExpansionStarted",
           `expanding Azure Managed Lustre ${name} from ${capacityOf(cluster)} to ${tib} TiB (expansion job ${jobName})`)
         return yield* waitFor(cluster, jobName, startedAt)
       })

@@ -115,7 +115,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         yield* Effect.logInfo("creating an AMLFS cluster").pipe(
           Effect.annotateLogs({ cluster: request.name, resourceGroup: request.resourceGroup, sku: spec.skuName, tib: spec.storageCapacityTiB })
         )
-        yield* recordOnPvc(events, request.pvc, "Normal", "ProvisioningStarted",
+        yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "ProvisioningStarted",
           `creating Azure Managed Lustre ${request.name} (${spec.skuName}, ${spec.storageCapacityTiB} TiB) in ` +
             `${request.resourceGroup}; this takes 10 to 20 minutes`)
         return operation
@@ -135,7 +135,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               if (now - lastEventAt < Duration.toMillis(config.progressEventEvery)) return
               lastEventAt = now
               const minutes = Math.round((now - startedAt) / 60_000)
-              yield* recordOnPvc(events, request.pvc, "Normal", "ProvisioningInProgress",
+              yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "ProvisioningInProgress",
                 `Azure Managed Lustre ${request.name} is ${current.value.provisioningState} (${minutes} minutes so far)`)
             })
           )
@@ -158,7 +158,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         yield* startDeletion(request.resourceGroup, request.name)
         const message = `Azure Managed Lustre ${request.name} ended ${cluster.provisioningState}: ${reason}. ` +
           "It is being deleted, and the next retry creates it again"
-        yield* recordOnPvc(events, request.pvc, "Warning", "ProvisioningFailed", message)
+        yield* recordOnPvc(events, request.pvc, "Provisioning", "Warning", "ProvisioningFailed", message)
         return yield* new Unavailable({ message })
       })
 
@@ -215,7 +215,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         }
         if (settled.value.provisioningState !== "Succeeded") return yield* deleteFailed(request, settled.value, operation)
         const cluster = yield* ready(request, settled.value)
-        yield* recordOnPvc(events, request.pvc, "Normal", "Provisioned",
+        yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "Provisioned",
           `Azure Managed Lustre ${request.name} is ready: MGS ${cluster.mgsAddress}`)
         return cluster
       })

@@ -10,16 +10,30 @@ export interface PvcRef {
   readonly name: string
 }
 
+/** What the driver was doing when it recorded an Event (the Event's `action`). */
+export type VolumeAction = "Provisioning" | "Expanding"
+
 export interface VolumeEvent {
   readonly pvc: PvcRef
   readonly type: "Normal" | "Warning"
+  readonly action: VolumeAction
   readonly reason: string
   readonly note: string
 }
 
+/** The fields of an Event for a log line: what `kubectl describe pvc` would have shown. */
+const logFields = (event: VolumeEvent) => ({
+  pvc: `${event.pvc.namespace}/${event.pvc.name}`,
+  eventType: event.type,
+  eventAction: event.action,
+  eventReason: event.reason,
+  eventNote: event.note
+})
+
 /**
  * Progress of slow operations, where users look: Kubernetes Events on their PVC. Recording one
- * never fails the operation; a refused Event is logged instead.
+ * never fails the operation; an Event the API server refuses or never gets (a controller run
+ * without a Kubernetes API) is logged instead, whole.
  */
 export class VolumeEvents extends Context.Service<VolumeEvents, {
   readonly record: (event: VolumeEvent) => Effect.Effect<void>
@@ -35,12 +49,12 @@ export class VolumeEvents extends Context.Service<VolumeEvents, {
             regarding: { kind: "PersistentVolumeClaim", namespace: event.pvc.namespace, name: event.pvc.name },
             type: event.type,
             reason: event.reason,
-            action: "Provisioning",
+            action: event.action,
             note: event.note
           }).pipe(
             Effect.catch((failed) =>
-              Effect.logWarning("cannot record an Event on the PVC").pipe(
-                Effect.annotateLogs({ pvc: `${event.pvc.namespace}/${event.pvc.name}`, reason: failed.message })
+              Effect.logWarning(`cannot record an Event on the PVC; the event was ${event.type} ${event.reason}: ${event.note}`).pipe(
+                Effect.annotateLogs({ ...logFields(event), reason: failed.message })
               )
             )
           )
@@ -54,7 +68,7 @@ export class VolumeEvents extends Context.Service<VolumeEvents, {
     VolumeEvents.of({
       record: (event) =>
         Effect.logInfo(`event ${event.type} ${event.reason}: ${event.note}`).pipe(
-          Effect.annotateLogs({ pvc: `${event.pvc.namespace}/${event.pvc.name}` })
+          Effect.annotateLogs(logFields(event))
         )
     })
   )
@@ -71,7 +85,8 @@ export class VolumeEvents extends Context.Service<VolumeEvents, {
 export const recordOnPvc = (
   events: VolumeEvents["Service"],
   pvc: PvcRef | undefined,
+  action: VolumeAction,
   type: VolumeEvent["type"],
   reason: string,
   note: string
-): Effect.Effect<void> => (pvc === undefined ? Effect.void : events.record({ pvc, type, reason, note }))
+): Effect.Effect<void> => (pvc === undefined ? Effect.void : events.record({ pvc, type, action, reason, note }))
