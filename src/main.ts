@@ -6,6 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import * as Fs from "node:fs"
 import { SimulationLive } from "../layers/simulation/SimulationLive.js"
 import { call } from "./cli/call.js"
 import { type Command, type LogLevelName, parseCommandLine } from "./cli/options.js"
@@ -13,14 +14,20 @@ import { DriverLive } from "./DriverLive.js"
 import { JsonLoggerLive } from "./observability/JsonLogger.js"
 import { VENDOR_VERSION } from "./version.js"
 
+// Exit codes, for every command: 0 done (a drained shutdown included), 1 failed, 2 a bad command line.
+const FAILED = 1
+const MISUSED = 2
+
 const logLevels = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" } as const
 const logLevelOf = (command: Command): LogLevelName =>
   command._tag === "Serve" || command._tag === "Sim" ? command.options.logLevel : "info"
 
+const exitWith = (code: number) => Effect.sync(() => { process.exitCode = code })
+
 const run = (command: Command): Effect.Effect<void, unknown> => {
   switch (command._tag) {
     case "Help":
-      return Console.log(command.text)
+      return command.misuse ? Console.error(command.text).pipe(Effect.andThen(exitWith(MISUSED))) : Console.log(command.text)
     case "Version":
       return Console.log(VENDOR_VERSION)
     case "Serve":
@@ -29,8 +36,10 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
       return Layer.launch(SimulationLive(command.options))
     case "Call":
       return call(command.options).pipe(
-        Effect.catchTag("CallFailed", (failed) =>
-          Console.error(failed.message).pipe(Effect.andThen(Effect.sync(() => { process.exitCode = 1 }))))
+        Effect.catchTags({
+          UsageError: (refused) => Console.error(`azurelustre-csi: ${refused.message}`).pipe(Effect.andThen(exitWith(MISUSED))),
+          CallFailed: (failed) => Console.error(failed.message).pipe(Effect.andThen(exitWith(FAILED)))
+        })
       )
   }
 }
@@ -44,12 +53,34 @@ const logWhyItStopped = (cause: Cause.Cause<unknown>) => {
     : Effect.logError("the driver stopped", cause)
 }
 
+/**
+ * The first SIGTERM or SIGINT drains the calls in flight (NodeRuntime interrupts the program); a
+ * second one, while that drain waits, stops the process at once: someone pressed Ctrl-C again.
+ */
+const stopAtSecondSignal = (socketPath: string) => {
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals < 2) return
+    const line = {
+      time: new Date().toISOString(),
+      level: "warn",
+      msg: `a second ${signal} during the drain: stopping now, cutting the CSI calls still in flight`
+    }
+    process.stderr.write(`${JSON.stringify(line)}\n`)
+    Fs.rmSync(socketPath, { force: true })
+    process.exit(FAILED)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+}
+
 const parsed = parseCommandLine(process.argv.slice(2), process.env)
 if (Result.isFailure(parsed)) {
   process.stderr.write(`azurelustre-csi: ${parsed.failure.message}\n`)
-  process.exitCode = 2
+  process.exitCode = MISUSED
 } else {
   const command = parsed.success
+  if (command._tag === "Serve" || command._tag === "Sim") stopAtSecondSignal(command.options.socketPath)
   const program = run(command).pipe(
     Effect.tapCause(logWhyItStopped),
     Effect.provide(JsonLoggerLive(logLevels[logLevelOf(command)]))
@@ -58,6 +89,6 @@ if (Result.isFailure(parsed)) {
     disableErrorReporting: true,
     // SIGTERM is how Kubernetes stops a pod: a drained shutdown is a clean exit.
     teardown: (exit, onExit) =>
-      onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)
+      onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : FAILED)
   })
 }

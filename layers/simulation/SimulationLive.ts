@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Path from "node:path"
+import { launcherCommand } from "../../src/cli/launcher.js"
 import type { SimOptions } from "../../src/cli/options.js"
 import { DriverConfig } from "../../src/config/DriverConfig.js"
 import { CsiServerLive } from "../../src/csi/CsiServer.js"
@@ -51,23 +52,26 @@ class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<strin
   "azurelustre/simulation/ArmEmulatorUrl"
 ) {}
 
-const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUrl: string) =>
-  Console.log([
+const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUrl: string) => {
+  const launcher = launcherCommand()
+  return Console.log([
     `azurelustre-csi ${VENDOR_VERSION}: the simulation serves Identity, Controller and Node on`,
     `  unix://${options.socketPath}`,
     "",
-    "Try it from another terminal:",
-    `  npx azurelustre-csi call GetPluginInfo --endpoint unix://${options.socketPath}`,
-    `  npx azurelustre-csi call Probe --endpoint unix://${options.socketPath}`,
+    "Try it from another terminal, in any directory:",
+    `  ${launcher} call GetPluginInfo --endpoint unix://${options.socketPath}`,
+    `  ${launcher} call Probe --endpoint unix://${options.socketPath}`,
+    ...(launcher.includes("/") ? [`  (export PATH="${Path.dirname(launcher)}:$PATH" to call it azurelustre-csi, as the README does)`] : []),
     "Make Probe answer not ready, then ready again:",
     `  touch ${Path.join(faultsDir, "not-ready")}; rm ${Path.join(faultsDir, "not-ready")}`,
     "  (lnet-no-nid, lnet-modules-missing, mgs-unreachable, mount-hang, ...: the README lists every fault file)",
     `Publish targets go below the simulated kubelet's pods folder, ${Path.join(options.kubeletDir, "pods")}`,
-    `Health and metrics: curl ${healthUrl}/healthz?verbose; curl ${healthUrl}/metrics`,
+    `Health and metrics: curl '${healthUrl}/healthz?verbose'; curl ${healthUrl}/metrics`,
     `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
-    "Ctrl-C drains in-flight calls and stops it.",
+    `Ctrl-C drains in-flight calls (up to ${options.drainTimeoutSeconds} s) and stops it; a second Ctrl-C stops it at once.`,
     ""
   ].join("\n"))
+}
 
 const SIM_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -159,7 +163,7 @@ export const SimulationLive = (options: SimOptions) => {
         vendorVersion: VENDOR_VERSION,
         mode: "all",
         nodeId: options.nodeId,
-        drainTimeout: Duration.seconds(10)
+        drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
       }),
       Layer.effect(
         NodeConfig,

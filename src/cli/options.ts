@@ -43,6 +43,7 @@ export interface SimOptions {
   readonly mountTimeoutSeconds: number
   readonly clusterCreationSeconds: number
   readonly healthPort: number
+  readonly drainTimeoutSeconds: number
 }
 
 export interface CallOptions {
@@ -56,7 +57,8 @@ export type Command =
   | { readonly _tag: "Serve"; readonly options: ServeOptions }
   | { readonly _tag: "Sim"; readonly options: SimOptions }
   | { readonly _tag: "Call"; readonly options: CallOptions }
-  | { readonly _tag: "Help"; readonly text: string }
+  /** `misuse`: printed because the command line named no command (on stderr, exit code 2). */
+  | { readonly _tag: "Help"; readonly text: string; readonly misuse?: true }
   | { readonly _tag: "Version" }
 
 /** A command line the driver cannot run: the message names the flag and what it accepts. */
@@ -71,6 +73,9 @@ interface FlagSpec {
   readonly help: string
   readonly default?: string
 }
+
+const DRAIN_TIMEOUT_DEFAULT = "20"
+const DRAIN_TIMEOUT_HELP = "seconds in-flight calls may finish after SIGTERM or SIGINT; a second signal stops at once"
 
 const serveFlags = {
   endpoint: { env: "CSI_ENDPOINT", default: "unix:///csi/csi.sock", help: "CSI endpoint: unix:///abs/path or a path" },
@@ -88,7 +93,7 @@ const serveFlags = {
   "driver-name": { env: "DRIVER_NAME", default: DEFAULT_DRIVER_NAME, help: "CSI driver name" },
   mode: { env: "CSI_MODE", default: "all", help: "services to serve: controller, node or all" },
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error (debug logs each request, secrets redacted)" },
-  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: "20", help: "seconds in-flight calls may finish after SIGTERM" },
+  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: DRAIN_TIMEOUT_DEFAULT, help: DRAIN_TIMEOUT_HELP },
   "mount-timeout": { env: "MOUNT_TIMEOUT_SECONDS", default: "60", help: "seconds a Lustre mount may take before the publish answers UNAVAILABLE" },
   "arm-poll-quiet": {
     env: "ARM_POLL_QUIET_SECONDS",
@@ -119,7 +124,8 @@ const simFlags = {
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
   "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" },
   "cluster-creation": { default: "30", help: "seconds the ARM emulator takes to create an AMLFS cluster" },
-  "health-port": { default: String(NODE_HEALTH_PORT), help: "loopback port of /healthz, /livez and /metrics (0: any free port)" }
+  "health-port": { default: String(NODE_HEALTH_PORT), help: "loopback port of /healthz, /livez and /metrics (0: any free port)" },
+  "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: DRAIN_TIMEOUT_DEFAULT, help: DRAIN_TIMEOUT_HELP }
 } satisfies Record<string, FlagSpec>
 
 const callFlags = {
@@ -138,6 +144,8 @@ const usageOf = (command: string, synopsis: string, flags: Record<string, FlagSp
     )
   ].join("\n")
 
+const versionFlags: Record<string, FlagSpec> = {}
+
 export const USAGE = [
   "azurelustre-csi: the Azure Managed Lustre CSI driver",
   "",
@@ -149,13 +157,20 @@ export const USAGE = [
   "  call     send one CSI call to a driver and print the answer as JSON",
   "  version  print the driver's version",
   "",
-  "`azurelustre-csi <command> --help` lists the command's flags."
+  "`azurelustre-csi <command> --help` lists the command's flags. Exit codes: 0 done, 1 failed, 2 a bad command line."
 ].join("\n")
 
 const SERVE_USAGE = usageOf("serve", "[flags]", serveFlags)
 const SIM_USAGE = usageOf("sim", "[flags]", simFlags)
-const CALL_USAGE = usageOf("call", "<Method> [request-json] [flags]", callFlags) +
-  "\n\nexample: azurelustre-csi call GetPluginInfo\n         azurelustre-csi call NodeGetVolumeStats '{\"volumeId\":\"…\",\"volumePath\":\"/mnt/x\"}'"
+const CALL_USAGE = usageOf("call", "<Method> [request-json] [flags]", callFlags) + "\n\n" + [
+  "The request is protobuf JSON (field names as in the CSI spec, camelCase or snake_case); a field",
+  "the method's request does not have is refused by name. The answer is printed as JSON; a failed call",
+  "prints `CODE: message` and exits 1, a bad command line or request exits 2.",
+  "",
+  "example: azurelustre-csi call GetPluginInfo",
+  "         azurelustre-csi call NodeGetVolumeStats '{\"volumeId\":\"…\",\"volumePath\":\"/mnt/x\"}'"
+].join("\n")
+const VERSION_USAGE = "usage: azurelustre-csi version\n\nprints the driver's version"
 
 interface Parsed {
   readonly flags: Record<string, string>
@@ -170,13 +185,10 @@ const parseFlags = (
 ): Result.Result<Parsed, UsageError> => {
   const flags: Record<string, string> = {}
   const positionals: Array<string> = []
-  let help = false
+  // Asking for help is never wrong, whatever else is on the command line.
+  if (argv.some(isHelpFlag)) return Result.succeed({ flags, positionals, help: true })
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === "--help" || arg === "-h") {
-      help = true
-      continue
-    }
     if (!arg.startsWith("-")) {
       positionals.push(arg)
       continue
@@ -189,8 +201,10 @@ const parseFlags = (
     if (value === undefined) return Result.fail(new UsageError({ message: `flag --${name} needs a value` }))
     flags[name] = value
   }
-  return Result.succeed({ flags, positionals, help })
+  return Result.succeed({ flags, positionals, help: false })
 }
+
+const isHelpFlag = (arg: string) => arg === "--help" || arg === "-h"
 
 const splitOnce = (text: string): [string, string | undefined] => {
   const at = text.indexOf("=")
@@ -298,7 +312,8 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
         logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
         mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout")),
         clusterCreationSeconds: yield* seconds("--cluster-creation", get("cluster-creation")),
-        healthPort: yield* port("--health-port", get("health-port"))
+        healthPort: yield* port("--health-port", get("health-port")),
+        drainTimeoutSeconds: yield* seconds(sourceOf(parsed, "drain-timeout", simFlags["drain-timeout"]), get("drain-timeout"))
       }
     } as const
   })
@@ -322,6 +337,19 @@ const parseCall = (argv: ReadonlyArray<string>, env: Environment): Result.Result
     } as const
   })
 
+const usages: Record<string, string> = { serve: SERVE_USAGE, sim: SIM_USAGE, call: CALL_USAGE, version: VERSION_USAGE }
+
+/** `help`, `help <command>`. */
+const helpFor = (rest: ReadonlyArray<string>): Result.Result<Command, UsageError> => {
+  const [topic, extra] = rest.filter((arg) => !isHelpFlag(arg))
+  if (topic === undefined) return Result.succeed({ _tag: "Help", text: USAGE })
+  const text = usages[topic]
+  if (text === undefined || extra !== undefined) {
+    return Result.fail(new UsageError({ message: `no help on ${JSON.stringify(rest.join(" "))}; the commands are sim, serve, call and version` }))
+  }
+  return Result.succeed({ _tag: "Help", text })
+}
+
 /** The command a command line asks for. */
 export const parseCommandLine = (argv: ReadonlyArray<string>, env: Environment): Result.Result<Command, UsageError> => {
   const [command, ...rest] = argv
@@ -334,12 +362,16 @@ export const parseCommandLine = (argv: ReadonlyArray<string>, env: Environment):
       return parseCall(rest, env)
     case "version":
     case "--version":
-      return Result.succeed({ _tag: "Version" })
+      return parseFlags("version", rest, versionFlags).pipe(
+        Result.flatMap((parsed) => noPositionals("version", parsed)),
+        Result.map((parsed): Command => (parsed.help ? { _tag: "Help", text: VERSION_USAGE } : { _tag: "Version" }))
+      )
     case undefined:
+      return Result.succeed({ _tag: "Help", text: USAGE, misuse: true })
     case "help":
     case "--help":
     case "-h":
-      return Result.succeed({ _tag: "Help", text: USAGE })
+      return helpFor(rest)
     default:
       return Result.fail(new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are sim, serve, call and version` }))
   }

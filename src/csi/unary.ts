@@ -17,6 +17,18 @@ export type Program<Req, Res, R> = (request: Req) => Effect.Effect<Res, CsiError
 
 export type UnaryAdapter<R> = <Req, Res>(method: string, program: Program<Req, Res, R>) => grpc.handleUnaryCall<Req, Res>
 
+export interface ServerShutdownState {
+  cutReason: string | undefined
+}
+
+/**
+ * Set by the CSI server when it cuts the calls still running at the end of its drain: the reason
+ * a cut call's log line gives instead of "cancelled by the caller". Each server provides its own.
+ */
+export const ServerShutdown = Context.Reference<ServerShutdownState>("azurelustre/csi/ServerShutdown", {
+  defaultValue: () => ({ cutReason: undefined })
+})
+
 const CORRELATION_HEADER = "x-correlation-id"
 
 // Unique per call and cheap: a random prefix per process, then a counter.
@@ -45,6 +57,7 @@ const stringField = (request: unknown, field: string): string | undefined =>
 export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
   const run = Effect.runForkWith(services)
   const logsRequests = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
+  const shutdown = Context.get(services, ServerShutdown)
 
   return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => {
     const recordCall = grpcCallRecorder(method)
@@ -54,6 +67,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
       const volumeName = stringField(call.request, "name")
       const started = performance.now()
       let cancelledAtDeadline = false
+      let cutByShutdown: string | undefined
       let answer: CallStatus = ok
 
       const logCall = (exit: Exit.Exit<Res, CsiError>) => {
@@ -61,6 +75,8 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
           ? ok
           : cancelledAtDeadline
           ? deadlineExceeded
+          : cutByShutdown !== undefined
+          ? { code: grpc.status.UNAVAILABLE, details: cutByShutdown }
           : statusOfFailure(exit.cause, correlationId)
         const code = grpc.status[answer.code]
         const durationMs = performance.now() - started
@@ -90,6 +106,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
       )
       call.once("cancelled", () => {
         cancelledAtDeadline = deadlineHasPassed(call.getDeadline())
+        cutByShutdown = shutdown.cutReason
         fiber.interruptUnsafe()
       })
       fiber.addObserver((exit) => {

@@ -89,6 +89,19 @@ describe("the command line", () => {
     expect(sim).toMatchObject({ options: { kubeletDir: `${sim._tag === "Sim" ? sim.options.stateDir : ""}/kubelet` } })
   })
 
+  it("sim drains for serve's default 20 s, or --drain-timeout", () => {
+    expect(Result.getOrThrow(parse(["sim"]))).toMatchObject({ options: { drainTimeoutSeconds: 20 } })
+    expect(Result.getOrThrow(parse(["sim", "--drain-timeout", "2.5"]))).toMatchObject({ options: { drainTimeoutSeconds: 2.5 } })
+  })
+
+  it("no command is help given as a misuse (exit 2); help and --help on any command are help", () => {
+    expect(Result.getOrThrow(parse([]))).toMatchObject({ _tag: "Help", misuse: true })
+    for (const argv of [["help"], ["help", "sim"], ["version", "--help"], ["call", "-h"], ["serve", "--nope", "--help"]]) {
+      const help = Result.getOrThrow(parse(argv))
+      expect(help._tag === "Help" && help.misuse).toBe(undefined)
+    }
+  })
+
   it("help for each command lists its flags and their environment variables", () => {
     const help = Result.getOrThrow(parse(["serve", "--help"]))
     expect(help._tag === "Help" && help.text).toContain("--node-id")

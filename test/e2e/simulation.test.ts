@@ -6,6 +6,8 @@ import * as csi from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
 import { type DriverProcess, runDriver, startSimulation } from "../support/driverProcess.js"
 
+const LAUNCHER = Path.resolve(import.meta.dirname, "../../bin/azurelustre-csi.js")
+
 let running: Array<DriverProcess> = []
 afterEach(() => {
   for (const driver of running) driver.child.kill("SIGKILL")
@@ -20,9 +22,10 @@ const simulation = async (args: ReadonlyArray<string> = []) => {
 describe("azurelustre-csi sim (the real process)", () => {
   it("prints its socket and an example call, answers Probe, and follows the not-ready switch", async () => {
     const driver = await simulation()
-    // The banner follows once the ARM emulator is up, just after the socket serves.
-    await expect.poll(() => driver.output()).toContain("npx azurelustre-csi call GetPluginInfo")
-    expect(driver.output()).toContain(`unix://${driver.socketPath}`)
+    // The banner follows once the ARM emulator is up, just after the socket serves. Its calls work
+    // from any directory: the clone's launcher by its absolute path, never `npx` (a registry lookup).
+    await expect.poll(() => driver.output()).toContain(`${LAUNCHER} call GetPluginInfo --endpoint unix://${driver.socketPath}`)
+    expect(driver.output()).not.toContain("npx")
     const client = csiClient(driver.socketPath)
 
     expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
@@ -47,6 +50,48 @@ describe("azurelustre-csi sim (the real process)", () => {
     expect(await driver.exited).toBe(0)
     expect(Fs.existsSync(driver.socketPath)).toBe(false)
     expect(driver.output()).toContain("draining in-flight CSI calls")
+    client.close()
+  })
+
+  it("a second SIGTERM during the drain stops it at once: exit 1, the socket removed, the cut said", async () => {
+    const driver = await simulation(["--drain-timeout", "60"])
+    const client = csiClient(driver.socketPath)
+    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
+    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "60000")
+    const inFlight = ask(client.identity, client.identity.probe, {})
+    // Over the connection the first Probe opened, the call reaches the driver within milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    driver.child.kill("SIGTERM")
+    await expect.poll(() => driver.output()).toContain("draining in-flight CSI calls")
+    driver.child.kill("SIGTERM")
+
+    expect(await driver.exited).toBe(1)
+    expect(driver.output()).toContain("a second SIGTERM during the drain: stopping now, cutting the CSI calls still in flight")
+    expect(Fs.existsSync(driver.socketPath)).toBe(false)
+    expect(await inFlight).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE })
+    client.close()
+  })
+
+  it("takes serve's --drain-timeout (default 20 s); a call it cuts is logged as cut by the shutdown", async () => {
+    const help = runDriver(["sim", "--help"])
+    expect(await help.exited).toBe(0)
+    expect(help.output()).toMatch(/--drain-timeout +seconds in-flight calls may finish after SIGTERM or SIGINT.*\(default 20\)/)
+
+    const driver = await simulation(["--drain-timeout", "1"])
+    const client = csiClient(driver.socketPath)
+    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
+    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "60000")
+    const inFlight = ask(client.identity, client.identity.probe, {})
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    driver.child.kill("SIGTERM")
+    expect(await driver.exited).toBe(0)
+    expect(await inFlight).toMatchObject({ ok: false })
+    const cut = driver.output().split("\n").find((line) => line.includes('"code":"UNAVAILABLE"'))
+    expect(cut).toContain('"method":"Probe"')
+    expect(cut).toContain("cut by the driver's shutdown: the call was still running when its 1s drain timeout ended")
+    expect(driver.output()).not.toContain("cancelled by the caller")
     client.close()
   })
 
