@@ -6,7 +6,7 @@ import * as Result from "effect/Result"
 import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
 import { AzureConfig } from "../layers/azure/AzureConfig.js"
 import { AmlfsApi } from "../layers/azure/AmlfsApi.js"
-import { chooseArmCredential, makeArmCredential } from "../layers/azure/AzureCredential.js"
+import { chooseArmCredential, makeArmCredential, tokenEndpointOf } from "../layers/azure/AzureCredential.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
@@ -105,8 +105,10 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
   const checks = Layer.effect(
     ControllerChecks,
     Effect.gen(function*() {
-      const identity = Result.match(chooseArmCredential(azure, process.env), { onSuccess: (choice) => choice._tag, onFailure: () => "no identity" })
-      const token = yield* armTokenCheck(credential, azure.armScope, identity)
+      const choice = Result.getOrUndefined(chooseArmCredential(azure, process.env))
+      const token = yield* armTokenCheck(credential, azure.armScope, choice?._tag ?? "no identity", {
+        ...(choice === undefined ? {} : { tokenEndpoint: tokenEndpointOf(choice, process.env) })
+      })
       return options.checkArm ? [token, yield* armReachableCheck(yield* AmlfsApi, azure.location)] : [token]
     })
   )

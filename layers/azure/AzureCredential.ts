@@ -2,7 +2,7 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { AzureConfigError, type AzureConfigValues, DEFAULT_FEDERATED_TOKEN_FILE } from "./AzureConfig.js"
+import { AZURE_CLOUDS, AzureConfigError, type AzureConfigValues, DEFAULT_FEDERATED_TOKEN_FILE } from "./AzureConfig.js"
 
 /**
  * Which identity the controller signs in to ARM with, chosen like the Go driver and
@@ -91,6 +91,50 @@ export const chooseArmCredential = (
 
 const reasonOf = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
+const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, "")
+
+/** The Microsoft Entra ID hosts of the clouds the identity library knows. */
+const knownAuthorityHosts: ReadonlySet<string> = new Set(
+  Object.values(AZURE_CLOUDS).map((cloud) => cloud.authorityHost.toLowerCase())
+)
+
+/**
+ * Whether the identity library can check `authorityHost` with Microsoft's instance discovery. It
+ * cannot for an Entra ID it does not know (Azure Stack, a sovereign or private cloud, a test
+ * server): there the credential is told not to ask (`disableInstanceDiscovery`), else every
+ * sign-in fails asking login.microsoftonline.com about a host it has never heard of.
+ */
+export const isKnownAuthorityHost = (authorityHost: string): boolean =>
+  knownAuthorityHosts.has(withoutTrailingSlash(authorityHost).toLowerCase())
+
+/** IMDS, where a managed identity gets its tokens on an Azure VM (AKS nodes included). */
+const IMDS_TOKEN_PATH = "/metadata/identity/oauth2/token"
+
+/**
+ * Where the identity asks for tokens, as a failed sign-in should name it: Microsoft Entra ID
+ * (`<authority host>/<tenant>`) for workload identity and service principals, and for a managed
+ * identity the endpoint @azure/identity picks from the environment: IDENTITY_ENDPOINT (App
+ * Service, Azure Arc), MSI_ENDPOINT (Cloud Shell), else IMDS (at AZURE_POD_IDENTITY_AUTHORITY_HOST
+ * when set).
+ */
+export const tokenEndpointOf = (choice: ArmCredentialChoice, env: Environment): string => {
+  switch (choice._tag) {
+    case "WorkloadIdentity":
+    case "ServicePrincipal":
+      return `${withoutTrailingSlash(choice.authorityHost)}/${choice.tenantId}`
+    case "ManagedIdentity": {
+      const identityEndpoint = present(env["IDENTITY_ENDPOINT"])
+      if (identityEndpoint !== undefined) return `${identityEndpoint} (IDENTITY_ENDPOINT)`
+      const msiEndpoint = present(env["MSI_ENDPOINT"])
+      if (msiEndpoint !== undefined) return `${msiEndpoint} (MSI_ENDPOINT)`
+      const podIdentity = present(env["AZURE_POD_IDENTITY_AUTHORITY_HOST"])
+      return podIdentity !== undefined
+        ? `${withoutTrailingSlash(podIdentity)}${IMDS_TOKEN_PATH} (AZURE_POD_IDENTITY_AUTHORITY_HOST)`
+        : `http://169.254.169.254${IMDS_TOKEN_PATH} (the instance metadata service)`
+    }
+  }
+}
+
 /**
  * The credential the controller signs in to ARM with (see `ArmCredentialChoice`). @azure/identity
  * is imported here, not at the top of the module, so a process that never builds a credential
@@ -114,7 +158,8 @@ export const makeArmCredential = (
               tenantId: choice.tenantId,
               clientId: choice.clientId,
               tokenFilePath: choice.tokenFilePath,
-              authorityHost: choice.authorityHost
+              authorityHost: choice.authorityHost,
+              disableInstanceDiscovery: !isKnownAuthorityHost(choice.authorityHost)
             })
           case "ManagedIdentity":
             return choice.clientId === undefined
@@ -125,7 +170,7 @@ export const makeArmCredential = (
               choice.tenantId,
               choice.clientId,
               Redacted.value(choice.clientSecret),
-              { authorityHost: choice.authorityHost }
+              { authorityHost: choice.authorityHost, disableInstanceDiscovery: !isKnownAuthorityHost(choice.authorityHost) }
             )
         }
       },
@@ -135,6 +180,7 @@ export const makeArmCredential = (
     yield* Effect.logInfo("signing in to Azure Resource Manager").pipe(
       Effect.annotateLogs({
         identity: choice._tag,
+        tokenEndpoint: tokenEndpointOf(choice, env),
         ...(choice._tag === "ManagedIdentity"
           ? { clientId: choice.clientId ?? "(system-assigned)" }
           : { clientId: choice.clientId, tenantId: choice.tenantId })

@@ -16,20 +16,27 @@ export const armTokenCheck = (
   credential: TokenCredential,
   scope: string,
   identity: string,
-  options: { readonly timeout?: Duration.Input; readonly cacheFor?: Duration.Input } = {}
+  options: {
+    readonly timeout?: Duration.Input
+    readonly cacheFor?: Duration.Input
+    /** Where the credential asks for tokens (see tokenEndpointOf): named when it fails. */
+    readonly tokenEndpoint?: string
+  } = {}
 ): Effect.Effect<ReadinessCheck> => {
   const timeout = options.timeout ?? Duration.seconds(10)
+  const from = options.tokenEndpoint === undefined ? "" : ` from ${options.tokenEndpoint}`
   const attempt = Effect.tryPromise({
     try: (abortSignal) => credential.getToken(scope, { abortSignal }),
     catch: (cause) =>
       new NotReady({
-        reason: `cannot obtain an Azure Resource Manager token (${identity}): ${reasonOf(cause)}; ` +
-          "check the controller's identity (workload identity federation, the managed identity, or azure.json)"
+        reason: `cannot obtain an Azure Resource Manager token (${identity})${from}: ${reasonOf(cause)}; ` +
+          "check the controller's identity (workload identity federation, the managed identity, or azure.json)" +
+          (options.tokenEndpoint === undefined ? "" : " and that the pod reaches that endpoint")
       })
   }).pipe(
     Effect.flatMap((token) =>
       token === null
-        ? Effect.fail(new NotReady({ reason: `the ${identity} credential returned no Azure Resource Manager token` }))
+        ? Effect.fail(new NotReady({ reason: `the ${identity} credential returned no Azure Resource Manager token${from}` }))
         : Effect.void
     ),
     Effect.timeoutOrElse({
@@ -37,8 +44,8 @@ export const armTokenCheck = (
       orElse: () =>
         Effect.fail(
           new NotReady({
-            reason: `no Azure Resource Manager token within ${Duration.format(Duration.fromInputUnsafe(timeout))} (${identity}); ` +
-              "check that the pod reaches Microsoft Entra ID"
+            reason: `no Azure Resource Manager token within ${Duration.format(Duration.fromInputUnsafe(timeout))} (${identity})${from}; ` +
+              (options.tokenEndpoint === undefined ? "check that the pod reaches Microsoft Entra ID" : "check that the pod reaches it")
           })
         )
     })
