@@ -1,10 +1,14 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { PrometheusMetrics } from "effect/observability"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { DriverConfig, type Mode, servesController } from "../config/DriverConfig.js"
+import { ControllerService, IdentityService, NodeService } from "../gen/csi.js"
+import { registerAtZero, type ServedMetrics } from "../observability/metrics.js"
 import { Readiness, type ReadinessReport } from "./Readiness.js"
 
 /** The health server could not listen: the message names the address and the flag that sets it. */
@@ -59,6 +63,21 @@ const route = (url: URL): Effect.Effect<Answer, never, Readiness> => {
   }
 }
 
+const methodsOf = (service: Record<string, { readonly path: string }>) =>
+  Object.values(service).map((method) => method.path.slice(method.path.lastIndexOf("/") + 1))
+
+/** The metrics a process of this mode exports; without a DriverConfig (a test's bare server), the generic ones. */
+export const servedMetrics = (mode: Mode | undefined): ServedMetrics =>
+  mode === undefined ? { methods: [], controller: false, node: false } : {
+    methods: [
+      ...methodsOf(IdentityService),
+      ...(servesController(mode) ? methodsOf(ControllerService) : []),
+      ...(mode !== "controller" ? methodsOf(NodeService) : [])
+    ],
+    controller: servesController(mode),
+    node: mode !== "controller"
+  }
+
 /**
  * /healthz (readiness), /livez (the process serves) and /metrics (Prometheus text) over plain
  * HTTP, for kubelet's probes and for Prometheus. It answers from the driver's own context, so
@@ -73,6 +92,11 @@ export class HealthServer extends Context.Service<HealthServer, {
       Effect.gen(function*() {
         const context = yield* Effect.context<Readiness>()
         const answer = Effect.runPromiseWith(context)
+        // Every metric is scraped from the start: the process's own at zero, and the readiness gauges
+        // from a first report, made beside start-up rather than before it (LNet checks take a moment).
+        const config = yield* Effect.serviceOption(DriverConfig)
+        yield* registerAtZero(servedMetrics(Option.getOrUndefined(Option.map(config, (c) => c.mode))))
+        yield* Effect.forkScoped(Readiness.use((readiness) => readiness.report))
         const server = Http.createServer((request, response) => {
           if (request.method !== "GET" && request.method !== "HEAD") {
             response.writeHead(405, { "content-type": TEXT, allow: "GET, HEAD" }).end("only GET and HEAD\n")

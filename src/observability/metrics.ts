@@ -105,6 +105,45 @@ export const observeMillis = (
 export const setGauge = (gauge: Metric.Metric<number, unknown>, labels: Readonly<Record<string, string>>, value: number) =>
   Metric.update(withLabels(gauge, labels), value)
 
+/** What a driver process serves, which decides the metrics it exports. */
+export interface ServedMetrics {
+  /** The CSI methods it serves (the Identity methods and its mode's). */
+  readonly methods: ReadonlyArray<string>
+  readonly controller: boolean
+  readonly node: boolean
+}
+
+/**
+ * Registers every metric of the process's mode at its zero, with the label values known up front,
+ * so that each is scraped from the start: a series that first appears at 1 hides that first
+ * increase from rate() and increase(), and an alert on absent() cannot tell "none yet" from "not
+ * exported". `Metric.value` registers a series without changing it. The readiness gauges are set
+ * by the first readiness report; ARM's request statuses are open, so that counter starts as one
+ * unlabelled series at 0.
+ */
+export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
+  const outcomes = ["ok", "error", "interrupted"]
+  const series: Array<Metric.Metric<number, unknown>> = [ready]
+  for (const method of served.methods) {
+    series.push(withLabels(grpcRequests, { method, code: "OK" }), withLabels(grpcRequestDuration, { method }))
+  }
+  if (served.controller) {
+    series.push(armRequests)
+    for (const operation of ["create", "delete", "expand"]) {
+      for (const outcome of outcomes) series.push(withLabels(armOperationWait, { operation, outcome }))
+    }
+    for (const outcome of ["started", "completed", "failed"]) series.push(withLabels(expansionJobs, { outcome }))
+    for (const outcome of ["completed", "failed"]) series.push(withLabels(expansionJobDuration, { outcome }))
+  }
+  if (served.node) {
+    series.push(lustreMounts, startupTaintRemoved)
+    for (const operation of ["mount", "unmount"]) {
+      for (const outcome of outcomes) series.push(withLabels(lustreMountDuration, { operation, outcome }))
+    }
+  }
+  return Effect.forEach(series, Metric.value, { discard: true })
+}
+
 /**
  * Runs `effect` and records how long it took (by the Clock, so TestClock drives it too) in
  * `histogram`, labelled with `labels` and an `outcome`: `ok`, `error` or `interrupted`.
