@@ -101,7 +101,13 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     vnetName: azure.vnetName ?? "",
     subnetName: azure.subnetName ?? ""
   })
-  const arm = AmlfsApiLive.layer({ subscriptionId: azure.subscriptionId, credential, endpoint: azure.armEndpoint })
+  const arm = AmlfsApiLive.layer({
+    subscriptionId: azure.subscriptionId,
+    credential,
+    endpoint: azure.armEndpoint,
+    // The token the arm-token check asks for is the token ARM requests carry.
+    credentialScope: azure.armScope
+  })
   const checks = Layer.effect(
     ControllerChecks,
     Effect.gen(function*() {

@@ -29,10 +29,15 @@ export interface AmlfsApiLiveOptions {
   /** Any @azure/identity credential; a static token for the emulator. */
   readonly credential: TokenCredential
   /**
-   * The ARM endpoint, for sovereign clouds and the emulator (default https://management.azure.com).
-   * Both the client's `$host` (operation URLs) and `endpoint` (token scope `<endpoint>/.default`).
+   * The ARM endpoint, for sovereign clouds and the emulator (default https://management.azure.com):
+   * the client's `$host` (operation URLs) and `endpoint`.
    */
   readonly endpoint?: string
+  /**
+   * The scope of the tokens sent (default `<endpoint>/.default`): the cloud's ARM when `endpoint`
+   * is a proxy or an emulator in front of it, the same scope the arm-token readiness check asks for.
+   */
+  readonly credentialScope?: string
   /**
    * A PEM certificate this client trusts on top of Node's root certificates (the emulator's
    * self-signed one). Only this client's HTTPS agent sees it.
@@ -276,6 +281,7 @@ const make = (options: AmlfsApiLiveOptions) =>
     const client = new sdk.StorageCacheManagementClient(options.credential, options.subscriptionId, {
       $host: endpoint,
       endpoint,
+      credentialScopes: [options.credentialScope ?? `${endpoint}/.default`],
       // Our Schedules retry; the SDK must not retry behind them.
       retryOptions: { maxRetries: 0 },
       ...(options.trustedCertificatePem === undefined

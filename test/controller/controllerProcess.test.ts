@@ -35,6 +35,8 @@ let identityEndpoint = ""
 let entra: Https.Server
 let authorityHost = ""
 const entraRequests: Array<string> = []
+/** The scopes the token requests asked for. */
+const entraScopes: Array<string> = []
 const SP = { tenant: "tenant-sp", clientId: "sp-client", secret: "sp-secret-never-logged" }
 
 beforeAll(async () => {
@@ -66,6 +68,7 @@ beforeAll(async () => {
       }
       if (request.method === "POST" && url.startsWith(`/${SP.tenant}/oauth2/v2.0/token`)) {
         const form = new URLSearchParams(body)
+        entraScopes.push(form.get("scope") ?? "")
         return form.get("client_id") === SP.clientId && form.get("client_secret") === SP.secret
           ? answer(200, { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: "sp-token" })
           : answer(401, { error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret provided." })
@@ -212,6 +215,7 @@ describe("serve --mode controller against another ARM", () => {
 
   it("a service principal signs in to an Entra ID the identity library does not know (AZURE_AUTHORITY_HOST), and provisions", async () => {
     entraRequests.length = 0
+    entraScopes.length = 0
     const controller = await startController("sp", [], {
       AZURE_CONFIG_FILE: Path.join(home, "sp.json"),
       AZURE_AUTHORITY_HOST: authorityHost,
@@ -227,6 +231,10 @@ describe("serve --mode controller against another ARM", () => {
         `GET /${SP.tenant}/v2.0/.well-known/openid-configuration`,
         `POST /${SP.tenant}/oauth2/v2.0/token`
       ]))
+      // ARM_ENDPOINT is the emulator, but the tokens are ARM's (the cloud's), for readiness and requests alike.
+      expect(new Set(entraScopes.map((scope) => scope.split(" ").filter((s) => s.endsWith("/.default")).join(" ")))).toEqual(
+        new Set(["https://management.azure.com/.default"])
+      )
       expect(controller.driver.output()).toContain(`"tokenEndpoint":"${authorityHost}/${SP.tenant}"`)
       expect(controller.driver.output()).not.toContain(SP.secret)
     } finally {
