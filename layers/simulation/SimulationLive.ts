@@ -15,7 +15,6 @@ import { ClusterExpander } from "../../src/controller/dynamic/ClusterExpander.js
 import { ClusterProvisioner } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
 import { SkuCatalog } from "../../src/controller/dynamic/SkuCatalog.js"
-import { VolumeEvents } from "../../src/controller/dynamic/VolumeEvents.js"
 import { AmlfsApi, type ArmError } from "../azure/AmlfsApi.js"
 import { AmlfsApiLive } from "../azure/AmlfsApiLive.js"
 import { ArmEmulator } from "../azure/ArmEmulator.js"
@@ -32,6 +31,7 @@ import { resolveNodeDirectories } from "../../src/node/nodeDirectories.js"
 import { LnetProbe } from "../lnet/LnetProbe.js"
 import { LnetProbeSimulation } from "../lnet/LnetProbeSimulation.js"
 import { LustreShellSimulation } from "../lustre/LustreShellSimulation.js"
+import { SimulationEvents } from "./SimulationEvents.js"
 import { SimulationFaults, simulationReadinessCheck } from "./SimulationFaults.js"
 
 /**
@@ -138,7 +138,7 @@ const SimulatedController = (options: SimOptions) =>
         deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
         progressEventEvery: Duration.seconds(10)
       }),
-      VolumeEvents.layerLog
+      SimulationEvents(options.clusterCreationSeconds)
     )),
     Layer.merge(StaticVolumes.layer)
   )

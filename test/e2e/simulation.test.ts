@@ -4,6 +4,7 @@ import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import * as csi from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
+import { createVolumeRequest } from "../support/csiRequests.js"
 import { type DriverProcess, runDriver, startSimulation } from "../support/driverProcess.js"
 
 const LAUNCHER = Path.resolve(import.meta.dirname, "../../bin/azurelustre-csi.js")
@@ -92,6 +93,26 @@ describe("azurelustre-csi sim (the real process)", () => {
     expect(cut).toContain('"method":"Probe"')
     expect(cut).toContain("cut by the driver's shutdown: the call was still running when its 1s drain timeout ended")
     expect(driver.output()).not.toContain("cancelled by the caller")
+    client.close()
+  })
+
+  it("its Events speak of the simulation's durations, not Azure's", async () => {
+    const driver = await simulation(["--cluster-creation", "2"])
+    const client = csiClient(driver.socketPath)
+    const created = await ask(client.controller, client.controller.createVolume, createVolumeRequest("pvc-events", {
+      "sku-name": "AMLFS-Durable-Premium-125",
+      zone: "1",
+      "maintenance-day-of-week": "Sunday",
+      "maintenance-time-of-day-utc": "02:00",
+      "csi.storage.k8s.io/pvc/name": "data",
+      "csi.storage.k8s.io/pvc/namespace": "ml"
+    }), { deadlineMs: 30_000 })
+    expect(created.ok).toBe(true)
+    const events = driver.output().split("\n").filter((line) => line.includes('"msg":"event '))
+    expect(events.find((line) => line.includes("ProvisioningStarted"))).toContain(
+      "this takes 2 s in the simulation (10 to 20 minutes in Azure)"
+    )
+    expect(events.filter((line) => /minutes so far|takes 10 to 20 minutes"/.test(line))).toEqual([])
     client.close()
   })
 
