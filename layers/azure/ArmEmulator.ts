@@ -16,6 +16,10 @@
  * - POST /subscriptions/{sub}/providers/Microsoft.StorageCache/checkAmlFSSubnets
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/locations/{loc}/ascOperations/{id}[?monitor=true]
  * Control (no auth, not counted): GET/POST /emulator/faults, GET /emulator/counters.
+ * Another resource type under Microsoft.StorageCache is 404 InvalidResourceType, as in ARM. The
+ * `latestApiVersion` and `storageCacheMissing` faults make it an ARM that lags behind (no
+ * expansionJobs, newer api-versions refused) or one without Microsoft.StorageCache at all. Its
+ * clock can be the test's (`clock`), so durations pass without waiting.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
