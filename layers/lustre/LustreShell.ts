@@ -89,10 +89,11 @@ export class LustreShell extends Context.Service<LustreShell, {
     options: ReadonlyArray<string>
   ) => Effect.Effect<void, MountFailed>
   /**
-   * `mount --no-canonicalize --bind /proc/<pid>/fd/<n> <target>`: one mount(2), so the bind is
+   * `mount --no-canonicalize --bind /proc/<pid>/fd/<n> /proc/<pid>/fd/<m>`: one mount(2) of the
+   * directory opened onto the directory opened, so neither path is looked up again; the bind is
    * read-only from its first instant when `source` was opened through a read-only mount.
    */
-  readonly bindMount: (source: OpenDirectory, target: string) => Effect.Effect<void, MountFailed>
+  readonly bindMount: (source: OpenDirectory, target: OpenDirectory) => Effect.Effect<void, MountFailed>
   /** `mount -o remount,bind,ro <target>`. */
   readonly remountReadOnly: (target: string) => Effect.Effect<void, MountFailed>
   /** `umount <target>`, `umount -f <target>` or `umount -l <target>`. */
@@ -116,8 +117,14 @@ export class LustreShell extends Context.Service<LustreShell, {
   readonly identityOf: (path: string) => Effect.Effect<string | undefined, PathFailed>
   /** Creates a directory (and parents) outside any Lustre filesystem: the driver's own mount points. */
   readonly ensureDirectory: (path: string) => Effect.Effect<void, PathFailed>
-  /** rmdir(2) of a target or mount point once unmounted; a missing or non-empty directory is left alone. */
+  /** rmdir(2) of one of the driver's own mount points once unmounted; a missing or non-empty directory is left alone. */
   readonly removeEmptyDirectory: (path: string) => Effect.Effect<void>
+  /**
+   * rmdir(2) of `root/<components>`, reached as openDirectoryBeneath reaches it (no symlink
+   * followed), so a symlink swapped into the path never leads it outside `root`. A missing or
+   * non-empty directory, or anything that is not a directory, is left alone.
+   */
+  readonly removeEmptyDirectoryBeneath: (root: string, components: ReadonlyArray<string>) => Effect.Effect<void>
   /** Whether `path` exists (without following a final symlink), and what errno it gives if reading it fails. */
   readonly pathState: (path: string) => Effect.Effect<"missing" | "directory" | "other" | { readonly error: string }>
 }>()("azurelustre/lustre/LustreShell") {}

@@ -207,7 +207,8 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
     yield* Ref.update(directories, (set) => new Set([...set, key({ mount: undefined, source, fsPath: "/" })]))
   })
 
-  const bindMount = Effect.fn("LustreShellFake.bindMount")(function*(source: OpenDirectory, target: string) {
+  const bindMount = Effect.fn("LustreShellFake.bindMount")(function*(source: OpenDirectory, directory: OpenDirectory) {
+    const target = directory.path
     const operation = `mount --no-canonicalize --bind ${source.procPath} ${target}`
     yield* record(operation)
     if ((yield* script).failBindFor?.has(target)) {
@@ -310,8 +311,24 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
     yield* addDirectories(ancestry(path))
   })
 
+  const removeEmptyDirectoryBeneath = Effect.fn("LustreShellFake.removeEmptyDirectoryBeneath")(function*(
+    root: string,
+    components: ReadonlyArray<string>
+  ) {
+    const path = Path.posix.join(root, ...components)
+    yield* record(`removeEmptyDirectoryBeneath ${root} ${components.join("/")}`)
+    const symlinks = (yield* script).symlinks
+    const walked = components.map((_, i) => Path.posix.join(root, ...components.slice(0, i + 1)))
+    if (walked.some((step) => symlinks?.has(step))) return
+    yield* removeDirectory(path)
+  })
+
   const removeEmptyDirectory = Effect.fn("LustreShellFake.removeEmptyDirectory")(function*(path: string) {
     yield* record(`removeEmptyDirectory ${path}`)
+    yield* removeDirectory(path)
+  })
+
+  const removeDirectory = (path: string) => Effect.gen(function*() {
     const mounts = yield* table
     if (mounts.some((entry) => entry.mountPoint === path)) return
     const location = key(locate(mounts, path))
@@ -342,6 +359,7 @@ const makeFakeShell = (state: LustreShellFake["Service"], directories: Ref.Ref<R
     identityOf,
     ensureDirectory,
     removeEmptyDirectory,
+    removeEmptyDirectoryBeneath,
     pathState
   })
 }

@@ -51,8 +51,8 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     yield* command("mount", ["-t", "lustre", ...optionArgs, `${filesystem.mgsAddress}@tcp:/${filesystem.fsName}`, target])
   })
 
-  const bindMount = Effect.fn("LustreShell.bindMount")(function*(source: OpenDirectory, target: string) {
-    yield* command("mount", ["--no-canonicalize", "--bind", source.procPath, target])
+  const bindMount = Effect.fn("LustreShell.bindMount")(function*(source: OpenDirectory, target: OpenDirectory) {
+    yield* command("mount", ["--no-canonicalize", "--bind", source.procPath, target.procPath])
   })
 
   const remountReadOnly = Effect.fn("LustreShell.remountReadOnly")(function*(target: string) {
@@ -115,14 +115,30 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     yield* tryPath(path, "create", () => Fs.mkdir(path, { recursive: true }))
   })
 
-  const removeEmptyDirectory = Effect.fn("LustreShell.removeEmptyDirectory")(function*(path: string) {
-    yield* Effect.promise(() =>
-      Fs.rmdir(path).then(() => undefined, (error: unknown) => errnoOf(error))
-    ).pipe(
+  const rmdirQuietly = (path: string, shown: string) =>
+    Effect.promise(() => Fs.rmdir(path).then(() => undefined, (error: unknown) => errnoOf(error))).pipe(
       Effect.flatMap((code) =>
-        code === undefined || code === "ENOENT" || code === "ENOTEMPTY" || code === "EEXIST"
+        code === undefined || ["ENOENT", "ENOTEMPTY", "EEXIST", "ENOTDIR"].includes(code)
           ? Effect.void
-          : Effect.logWarning("cannot remove a directory").pipe(Effect.annotateLogs({ path, code }))
+          : Effect.logWarning("cannot remove a directory").pipe(Effect.annotateLogs({ path: shown, code }))
+      )
+    )
+
+  const removeEmptyDirectory = Effect.fn("LustreShell.removeEmptyDirectory")(function*(path: string) {
+    yield* rmdirQuietly(path, path)
+  })
+
+  const removeEmptyDirectoryBeneath = Effect.fn("LustreShell.removeEmptyDirectoryBeneath")(function*(
+    root: string,
+    components: ReadonlyArray<string>
+  ) {
+    const last = components.at(-1)
+    if (last === undefined) return
+    yield* Effect.scoped(
+      openDirectoryBeneath(root, components.slice(0, -1), { symlinks: "refuse" }).pipe(
+        Effect.flatMap((parent) => rmdirQuietly(`${parent.procPath}/${last}`, `${parent.path}/${last}`)),
+        // A parent that is gone, or not reachable without a symlink, holds nothing of ours.
+        Effect.catch(() => Effect.void)
       )
     )
   })
@@ -147,6 +163,7 @@ export const makeLustreShell = (run: RunCommand): LustreShell["Service"] => {
     identityOf,
     ensureDirectory,
     removeEmptyDirectory,
+    removeEmptyDirectoryBeneath,
     pathState
   })
 }

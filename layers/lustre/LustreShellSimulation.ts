@@ -55,12 +55,11 @@ const makeSimulatedShell = (
       catch: (error) =>
         new MountFailed({ operation: `mount -t lustre ${label} ${target}`, message: `cannot create ${directory}: ${String(error)}` })
     })
-    yield* Effect.scoped(
-      live.openDirectoryBeneath(directory, [], { symlinks: "refuse" }).pipe(
-        Effect.mapError((failed) => new MountFailed({ operation: `mount -t lustre ${label} ${target}`, message: failed.message })),
-        Effect.flatMap((opened) => live.bindMount(opened, target))
+    const open = (path: string) =>
+      live.openDirectoryBeneath(path, [], { symlinks: "refuse" }).pipe(
+        Effect.mapError((failed) => new MountFailed({ operation: `mount -t lustre ${label} ${target}`, message: failed.message }))
       )
-    )
+    yield* Effect.scoped(Effect.flatMap(Effect.all([open(directory), open(target)]), ([from, onto]) => live.bindMount(from, onto)))
   })
 
   const unmount = Effect.fn("LustreShellSimulation.unmount")(function*(target: string, mode: "normal" | "force" | "lazy") {

@@ -49,3 +49,31 @@ export const sharedMountOf = (
 /** The node's shared Lustre mounts: the mounts directly under `mountRoot`. */
 export const sharedMountsIn = (table: ReadonlyArray<MountEntry>, mountRoot: string): ReadonlyArray<MountEntry> =>
   table.filter((entry) => Path.dirname(entry.mountPoint) === mountRoot)
+
+/**
+ * Mounts below `podsDir` that a mount at `path` would nest with: one on a folder above it (the
+ * new mount would land inside another mount) or below it (the new mount would hide it). Kubelet
+ * never nests volume targets; the node plugin refuses to.
+ */
+export const mountsNestingWith = (table: ReadonlyArray<MountEntry>, podsDir: string, path: string): ReadonlyArray<MountEntry> =>
+  table.filter((entry) =>
+    entry.mountPoint !== path && isWithin(podsDir, entry.mountPoint) && entry.mountPoint !== podsDir &&
+    (isWithin(entry.mountPoint, path) || isWithin(path, entry.mountPoint))
+  )
+
+/**
+ * A mount below `podsDir` on a folder above `entry`'s mount point that `entry` was not mounted
+ * inside of (it is not among `entry`'s parents): it hides `entry`, which can then be neither
+ * reached nor unmounted by its path.
+ */
+export const mountHiding = (table: ReadonlyArray<MountEntry>, podsDir: string, entry: MountEntry): MountEntry | undefined => {
+  const byId = new Map(table.map((mount) => [mount.mountId, mount]))
+  const parents = new Set<number>()
+  for (let parent = byId.get(entry.parentId); parent !== undefined && !parents.has(parent.mountId); parent = byId.get(parent.parentId)) {
+    parents.add(parent.mountId)
+  }
+  return table.find((other) =>
+    other.mountPoint !== entry.mountPoint && isWithin(podsDir, other.mountPoint) && isWithin(other.mountPoint, entry.mountPoint) &&
+    !parents.has(other.mountId)
+  )
+}

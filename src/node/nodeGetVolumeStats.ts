@@ -9,7 +9,7 @@ import {
 } from "../gen/csi.js"
 import { mountAt, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
-import { within } from "./nodeFailures.js"
+import { pathFailure, within } from "./nodeFailures.js"
 import { requirePodPath } from "./podPath.js"
 import { readMountTable } from "./sharedMount.js"
 
@@ -21,7 +21,7 @@ const abnormal = (message: string): NodeGetVolumeStatsResponse => ({
 /** Bytes and inodes of the published volume, or an abnormal condition saying why there are none. */
 export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(request: NodeGetVolumeStatsRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
-  const { path: volumePath, shown } = yield* requirePodPath("volume_path", request.volumePath)
+  const { path: volumePath, shown, components } = yield* requirePodPath("volume_path", request.volumePath)
   yield* requireKnownVolume(volumeId)
   const shell = yield* LustreShell
   const config = yield* NodeConfig
@@ -29,9 +29,14 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
   const table = yield* readMountTable
   const published = mountAt(table, volumePath)
   if (published === undefined) {
-    if ((yield* shell.pathState(volumePath)) === "missing") {
-      return yield* new NotFound({ message: `volume_path ${shown} does not exist on this node` })
-    }
+    // Looked at as publishes are made: below the pods folder, no symlink followed.
+    const present = yield* Effect.scoped(shell.openDirectoryBeneath(config.podsDir, components, { symlinks: "refuse" })).pipe(
+      within(config.statsTimeout, `opening ${shown}`),
+      Effect.as(true),
+      Effect.catchTag("PathFailed", (failed) => failed.code === "ENOENT" ? Effect.succeed(false) : Effect.fail(failed)),
+      Effect.mapError(pathFailure("volume_path"))
+    )
+    if (!present) return yield* new NotFound({ message: `volume_path ${shown} does not exist on this node` })
     return abnormal(`${shown} is not mounted: the volume's mount is gone; restarting the pod publishes it again`)
   }
   if (sharedMountOf(table, config.mountRoot, published) === undefined) {

@@ -1,13 +1,13 @@
 import * as Effect from "effect/Effect"
 import { LustreShell, type MountEntry, type OpenDirectory } from "../../layers/lustre/LustreShell.js"
-import { AlreadyExists, InvalidArgument } from "../csi/errors.js"
+import { AlreadyExists, FailedPrecondition, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
 import { bounded } from "../domain/BoundedText.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
 import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import type { NodePublishVolumeRequest, NodePublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
-import { mountAt, sharedMountPoint } from "./mountTable.js"
+import { mountAt, mountsNestingWith, sharedMountPoint } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { internalFailure, pathFailure, within } from "./nodeFailures.js"
 import { type PodPath, requirePodPath } from "./podPath.js"
@@ -47,19 +47,27 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
     // Missing directories are made through the writable mount, even for a read-only publish.
     const writable = yield* openSubDir(shared.mountPoint, volume, SUB_DIR_MODE)
     const source = readOnly ? yield* openSubDir(yield* ensureReadOnlyView(shared), volume, undefined) : writable
-    const published = mountAt(yield* readMountTable, target.path)
+    const table = yield* readMountTable
+    const published = mountAt(table, target.path)
     if (published !== undefined) return yield* alreadyPublished(target, published, source, readOnly)
-    yield* openTarget(target)
+    const nesting = mountsNestingWith(table, config.podsDir, target.path)[0]
+    if (nesting !== undefined) {
+      return yield* new FailedPrecondition({
+        message: `target_path ${target.shown} would nest with the mount at ${bounded(nesting.mountPoint)}; ` +
+          "volume targets never nest: unpublish that one first"
+      })
+    }
+    const onto = yield* openTarget(target)
     // Not cut half-way by a deadline: a bind of an open directory is one quick mount(2).
-    yield* bindAtTarget(source, target).pipe(Effect.uninterruptible)
+    yield* bindAtTarget(source, onto, target).pipe(Effect.uninterruptible)
   }).pipe(
     Effect.scoped,
     Effect.onError(() => releaseSharedMountIfUnused(sharedPoint).pipe(Effect.ignore))
   )
-  // Target first, then filesystem, everywhere: the fixed order keeps the two locks deadlock-free.
+  // Pod folder first, then filesystem, everywhere: the fixed order keeps the two locks deadlock-free.
   yield* publish.pipe(
     locks.withLock(`filesystem ${sharedPoint}`, config.lockWait),
-    locks.withLock(`target ${target.path}`, config.lockWait)
+    locks.withLock(`pod folder ${target.podFolder}`, config.lockWait)
   )
   const response: NodePublishVolumeResponse = {}
   return response
@@ -79,18 +87,17 @@ const openSubDir = (root: string, volume: PublishedVolume, createMode: number | 
     )
   })
 
-/** The target directory, below the pods directory, made if missing; no symlink on the way. */
+/** The target directory, below the pods directory, made if missing; no symlink on the way; open. */
 const openTarget = (target: PodPath) =>
   Effect.gen(function*() {
     const shell = yield* LustreShell
     const config = yield* NodeConfig
-    yield* Effect.scoped(
-      shell.openDirectoryBeneath(config.podsDir, target.components, { symlinks: "refuse", createMode: TARGET_MODE })
-    ).pipe(Effect.mapError(pathFailure("target_path")))
+    return yield* shell.openDirectoryBeneath(config.podsDir, target.components, { symlinks: "refuse", createMode: TARGET_MODE })
+      .pipe(Effect.mapError(pathFailure("target_path")))
   })
 
-const bindAtTarget = (source: OpenDirectory, target: PodPath) =>
-  LustreShell.use((shell) => shell.bindMount(source, target.path)).pipe(
+const bindAtTarget = (source: OpenDirectory, onto: OpenDirectory, target: PodPath) =>
+  LustreShell.use((shell) => shell.bindMount(source, onto)).pipe(
     Effect.mapError(internalFailure(`bind-mount the volume at ${target.shown}`))
   )
 

@@ -2,9 +2,10 @@ import * as Effect from "effect/Effect"
 import { LustreShell } from "../../layers/lustre/LustreShell.js"
 import { FailedPrecondition, Internal } from "../csi/errors.js"
 import { requireField, requireKnownVolume } from "../csi/requireValid.js"
+import { bounded } from "../domain/BoundedText.js"
 import type { NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
-import { mountAt, sharedMountOf } from "./mountTable.js"
+import { mountAt, mountHiding, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { requirePodPath } from "./podPath.js"
 import { readMountTable, releaseSharedMountIfUnused } from "./sharedMount.js"
@@ -31,7 +32,15 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
     const sharedMountPoints = new Set<string>()
     // A target may hold stacked binds (left by a driver before canonical paths): take down all of ours.
     for (let published = mountAt(yield* readMountTable, target.path); published !== undefined;) {
-      const shared = sharedMountOf(yield* readMountTable, config.mountRoot, published)
+      const table = yield* readMountTable
+      const hiding = mountHiding(table, config.podsDir, published)
+      if (hiding !== undefined) {
+        return yield* new FailedPrecondition({
+          message: `target_path ${target.shown} is hidden under the mount at ${bounded(hiding.mountPoint)}, made after it; ` +
+            "unpublish that one first"
+        })
+      }
+      const shared = sharedMountOf(table, config.mountRoot, published)
       if (shared === undefined) {
         return yield* new FailedPrecondition({
           message: `target_path ${target.shown} has a mount that is not this driver's (${published.fsType} ` +
@@ -46,9 +55,9 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       }
       published = next
     }
-    yield* shell.removeEmptyDirectory(target.path)
+    yield* shell.removeEmptyDirectoryBeneath(config.podsDir, target.components)
     return sharedMountPoints
-  }).pipe(locks.withLock(`target ${target.path}`, config.lockWait))
+  }).pipe(locks.withLock(`pod folder ${target.podFolder}`, config.lockWait))
 
   for (const sharedMountPoint of released) {
     yield* releaseSharedMountIfUnused(sharedMountPoint).pipe(locks.withLock(`filesystem ${sharedMountPoint}`, config.lockWait))

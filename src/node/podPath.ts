@@ -12,6 +12,11 @@ export interface PodPath {
   readonly components: ReadonlyArray<string>
   /** The path cut for messages and logs (a path may be 4 KiB long). */
   readonly shown: string
+  /**
+   * The pod's folder (the first component below the pods directory): the lock of every publish
+   * and unpublish there, so two targets that could nest are never worked on at once.
+   */
+  readonly podFolder: string
 }
 
 /**
@@ -28,5 +33,5 @@ export const requirePodPath = Effect.fnUntraced(function*(field: string, value: 
         "into pods (if kubelet runs with another --root-dir, start the plugin with the same --kubelet-dir)"
     })
   }
-  return { path, components, shown: bounded(path) } satisfies PodPath
+  return { path, components, shown: bounded(path), podFolder: `${podsDir}/${components[0]}` } satisfies PodPath
 })

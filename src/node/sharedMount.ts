@@ -91,11 +91,11 @@ export const ensureReadOnlyView = Effect.fnUntraced(function*(shared: MountEntry
     // A view of an earlier mount of the filesystem is stale: replace it.
     if (existing !== undefined) yield* unmountEscalating(view)
     yield* shell.ensureDirectory(view).pipe(Effect.mapError(internalFailure(`create ${view}`)))
+    const open = (path: string) =>
+      shell.openDirectoryBeneath(path, [], { symlinks: "refuse" }).pipe(Effect.mapError(internalFailure(`open ${path}`)))
     yield* Effect.scoped(
-      shell.openDirectoryBeneath(shared.mountPoint, [], { symlinks: "refuse" }).pipe(
-        Effect.mapError(internalFailure(`open ${shared.mountPoint}`)),
-        Effect.flatMap((whole) => shell.bindMount(whole, view).pipe(Effect.mapError(internalFailure(`bind ${shared.mountPoint} at ${view}`))))
-      )
+      Effect.flatMap(Effect.all([open(shared.mountPoint), open(view)]), ([whole, onto]) =>
+        shell.bindMount(whole, onto).pipe(Effect.mapError(internalFailure(`bind ${shared.mountPoint} at ${view}`))))
     )
   }
   // Made just now, or left writable by a cut: read-only before anything is bound from it.

@@ -91,6 +91,40 @@ asRoot.describe("the node plugin acts only on what is provably its own", () => {
     expect(mountPointsUnder(scratch)).toEqual([])
     expect(mountPointsUnder(Fs.realpathSync(driver.stateDir))).toEqual([])
   })
+
+  it("never removes a folder outside the pods folder through a symlink, nor reports on one", async () => {
+    const { unpublish, stats } = await simulation()
+    const volumeId = "pv-s#lustrefs#10.0.0.4#s#f#"
+    const outside = scratchFolder("csi-outside-")
+    Fs.mkdirSync(Path.join(outside, "mount"))
+    Fs.symlinkSync(outside, Path.join(pods, "linked"))
+    expect(await unpublish(volumeId, Path.join(pods, "linked", "mount"))).toEqual(ok)
+    expect(Fs.existsSync(Path.join(outside, "mount"))).toBe(true)
+    expect(await stats(volumeId, Path.join(pods, "linked", "mount"))).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
+  })
+
+  it("never nests targets, and a target hidden by a later mount answers FAILED_PRECONDITION, not INTERNAL", async () => {
+    const { publish, unpublish } = await simulation()
+    const volumeId = "pv-n#lustrefs#10.0.0.4#n#f#"
+    const outer = target("nest")
+    const inner = Path.join(outer, "nested")
+    expect(await publish(volumeId, inner)).toEqual(ok)
+    expect(await publish(volumeId, outer)).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+    expect(await unpublish(volumeId, inner)).toEqual(ok)
+    expect(await publish(volumeId, outer)).toEqual(ok)
+    expect(await publish(volumeId, Path.join(outer, "deeper"))).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+    // Nested by hand, as no publish would: the hidden bind is left for its owner, with the reason.
+    const hidden = target("hidden")
+    expect(await publish(volumeId, Path.join(hidden, "nested"))).toEqual(ok)
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", hidden])
+    const answer = await unpublish(volumeId, Path.join(hidden, "nested"))
+    expect(answer).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION })
+    expect(answer.ok ? "" : answer.details).toContain("hidden under the mount")
+    execFileSync("umount", [hidden])
+    expect(await unpublish(volumeId, Path.join(hidden, "nested"))).toEqual(ok)
+    expect(await unpublish(volumeId, outer)).toEqual(ok)
+    expect(mountPointsUnder(scratch)).toEqual([])
+  })
 })
 
 asRoot.describe("target paths in canonical form", () => {

@@ -18,13 +18,13 @@ describe("LustreShellFake", () => {
       const fake = yield* LustreShellFake
       yield* shell.mountLustre(filesystem, shared, ["flock"])
       const teamA = yield* open(shared, "team/a")
-      yield* shell.bindMount(teamA, pod("p1"))
+      yield* shell.bindMount(teamA, yield* open(pod("p1"), ""))
       yield* shell.ensureDirectory("/ro")
-      yield* shell.bindMount(yield* open(shared, ""), "/ro")
+      yield* shell.bindMount(yield* open(shared, ""), yield* open("/ro", ""))
       yield* shell.remountReadOnly("/ro")
       // A bind taken through a read-only mount is read-only, as the kernel makes it.
-      yield* shell.bindMount(yield* open("/ro", "team/a"), pod("p2"))
-      yield* shell.bindMount(yield* open("/data", ""), pod("p3"))
+      yield* shell.bindMount(yield* open("/ro", "team/a"), yield* open(pod("p2"), ""))
+      yield* shell.bindMount(yield* open("/data", ""), yield* open(pod("p3"), ""))
       const table = yield* shell.mountTable
       assert.deepStrictEqual(
         table.map((e) => [e.mountPoint, e.device, e.root, e.fsType, e.source, e.options.join(",")]),
@@ -71,7 +71,7 @@ describe("LustreShellFake", () => {
       assert.match((yield* Effect.flip(shell.mountLustre(filesystem, "/nowhere", []))).message, /mount point does not exist/)
       yield* shell.ensureDirectory("/t")
       const gone = { procPath: "/missing", path: "/missing", identity: "none" }
-      assert.match((yield* Effect.flip(shell.bindMount(gone, "/t"))).message, /does not exist/)
+      assert.match((yield* Effect.flip(shell.bindMount(gone, { procPath: "/t", path: "/t", identity: "t" }))).message, /does not exist/)
       assert.deepStrictEqual(yield* shell.mountTable, [])
     }).pipe(Effect.provide(LustreShellFake.layer())))
 

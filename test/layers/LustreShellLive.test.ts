@@ -47,7 +47,7 @@ describe("the live Lustre shell's commands", () => {
         const shell = yield* LustreShell
         yield* shell.mountLustre({ mgsAddress: "10.0.0.4", fsName: "lustrefs" }, "/m", ["flock", "noatime"])
         yield* shell.mountLustre({ mgsAddress: "10.0.0.4", fsName: "lustrefs" }, "/n", [])
-        yield* shell.bindMount({ procPath: "/proc/7/fd/21", path: "/m/sub dir", identity: "1:2" }, "/pod/a")
+        yield* shell.bindMount({ procPath: "/proc/7/fd/21", path: "/m/sub dir", identity: "1:2" }, { procPath: "/proc/7/fd/22", path: "/pod/a", identity: "1:3" })
         yield* shell.remountReadOnly("/pod/a")
         yield* shell.unmount("/pod/a", "normal")
         yield* shell.unmount("/pod/b", "force")
@@ -55,7 +55,7 @@ describe("the live Lustre shell's commands", () => {
         assert.deepStrictEqual(yield* Ref.get(calls), [
           "mount -t lustre -o flock,noatime 10.0.0.4@tcp:/lustrefs /m",
           "mount -t lustre 10.0.0.4@tcp:/lustrefs /n",
-          "mount --no-canonicalize --bind /proc/7/fd/21 /pod/a",
+          "mount --no-canonicalize --bind /proc/7/fd/21 /proc/7/fd/22",
           "mount -o remount,bind,ro /pod/a",
           "umount /pod/a",
           "umount -f /pod/b",

@@ -84,7 +84,7 @@ asRoot.layer(LustreShellSimulation.layer(stateDir).pipe(Layer.provideMerge(Simul
         for (const n of [1, 2]) yield* shell.ensureDirectory(podTarget(n))
         // The directories opened are closed again (Effect.scoped): an open fd keeps a mount busy.
         const bind = (root: string, relative: string, target: string) =>
-          Effect.scoped(Effect.flatMap(open(root, relative, 0o755), (directory) => shell.bindMount(directory, target)))
+          Effect.scoped(Effect.flatMap(Effect.all([open(root, relative, 0o755), open(target, "")]), ([from, onto]) => shell.bindMount(from, onto)))
         yield* bind(shared, "team/a", podTarget(1))
         // Read-only: bound through a read-only view of the whole shared mount.
         yield* shell.ensureDirectory(readOnlyView)
