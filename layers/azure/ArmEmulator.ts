@@ -950,7 +950,7 @@ const segmentsOf = (pathname: string): ReadonlyArray<string> | undefined => {
 
 /** One request's reply; never throws (a bug in the emulator is a 500, not a crashed process). */
 const replyTo = (context: Context, method: string, url: URL, headers: Http.IncomingHttpHeaders, text: string): Reply => {
-  let body: unknown = undefined
+  let body: unknown 
   let malformed = false
   if (text.trim() !== "") {
     try {

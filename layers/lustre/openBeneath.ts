@@ -54,15 +54,14 @@ export const openDirectoryBeneath = (
   options: OpenBeneathOptions
 ): Effect.Effect<OpenDirectory, PathFailed | PathEscapes, Scope.Scope> =>
   Effect.gen(function*() {
-    const chain: Array<{ readonly handle: Fs.FileHandle; readonly shown: string }> = [
-      { handle: yield* openScoped(root, root), shown: root }
-    ]
+    const rootDirectory = { handle: yield* openScoped(root, root), shown: root }
+    const chain: Array<{ readonly handle: Fs.FileHandle; readonly shown: string }> = [rootDirectory]
     const pending = [...components]
     let symlinksFollowed = 0
     while (pending.length > 0) {
       const name = pending.shift() ?? ""
       if (name === "" || name === ".") continue
-      const parent = chain[chain.length - 1] ?? chain[0]!
+      const parent = chain.at(-1) ?? rootDirectory
       const shown = `${parent.shown}/${name}`
       if (name === "..") {
         if (chain.length === 1) return yield* new PathEscapes({ path: shown, message: `${shown} leads above ${root}` })
@@ -85,7 +84,8 @@ export const openDirectoryBeneath = (
         const handle = opened.handle
         yield* Effect.addFinalizer(() => Effect.promise(() => handle.close().catch(() => undefined)))
         // mkdir's mode is cut by the umask; the fd is the directory just made (or its replacement).
-        if (created && options.createMode !== undefined) yield* attempt(shown, "chmod", () => handle.chmod(options.createMode!))
+        const createMode = options.createMode
+        if (created && createMode !== undefined) yield* attempt(shown, "chmod", () => handle.chmod(createMode))
         chain.push({ handle, shown })
         continue
       }
@@ -111,7 +111,7 @@ export const openDirectoryBeneath = (
       }
       pending.unshift(...target.split("/"))
     }
-    const last = chain[chain.length - 1] ?? chain[0]!
+    const last = chain.at(-1) ?? rootDirectory
     const stats = yield* attempt(last.shown, "inspect", () => last.handle.stat())
     return {
       procPath: `/proc/${process.pid}/fd/${last.handle.fd}`,

@@ -188,7 +188,7 @@ const parseFlags = (
   // Asking for help is never wrong, whatever else is on the command line.
   if (argv.some(isHelpFlag)) return Result.succeed({ flags, positionals, help: true })
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
+    const arg = argv[i] ?? ""
     if (!arg.startsWith("-")) {
       positionals.push(arg)
       continue
@@ -212,7 +212,7 @@ const splitOnce = (text: string): [string, string | undefined] => {
 }
 
 /** The value of a flag: the command line first, then its environment variable, then its default. */
-const valueOf = (parsed: Parsed, env: Environment, name: string, spec: FlagSpec): string | undefined => {
+const flagValue = (parsed: Parsed, env: Environment, name: string, spec: FlagSpec): string | undefined => {
   const fromEnv = spec.env !== undefined ? env[spec.env] : undefined
   return parsed.flags[name] ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined) ?? spec.default
 }
@@ -262,10 +262,10 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
   Result.gen(function*() {
     const parsed = yield* parseFlags("serve", argv, serveFlags).pipe(Result.flatMap((p) => noPositionals("serve", p)))
     if (parsed.help) return { _tag: "Help", text: SERVE_USAGE } as const
-    const get = (name: keyof typeof serveFlags) => valueOf(parsed, env, name, serveFlags[name]) ?? ""
+    const get = (name: keyof typeof serveFlags) => flagValue(parsed, env, name, serveFlags[name]) ?? ""
     const source = (name: keyof typeof serveFlags) => sourceOf(parsed, name, serveFlags[name])
     const mode = yield* decodeFlag(Mode, source("mode"), get("mode"), "expected controller, node or all")
-    const nodeId = valueOf(parsed, env, "node-id", serveFlags["node-id"])
+    const nodeId = flagValue(parsed, env, "node-id", serveFlags["node-id"])
     if (mode !== "controller" && nodeId === undefined) {
       return yield* Result.fail(new UsageError({ message: `--node-id (or NODE_ID) is required in ${mode} mode: set it to the Kubernetes node name` }))
     }
@@ -277,7 +277,7 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
       options: {
         socketPath: yield* socketPathFlag(source("endpoint"), get("endpoint")),
         nodeId,
-        zone: valueOf(parsed, env, "zone", serveFlags.zone),
+        zone: flagValue(parsed, env, "zone", serveFlags.zone),
         mountRoot: mountRoot === "" ? Path.join(kubeletDir, "plugins", driverName, "mounts") : mountRoot,
         kubeletDir,
         driverName,
@@ -288,7 +288,7 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
         armPollQuietSeconds: yield* seconds(source("arm-poll-quiet"), get("arm-poll-quiet")),
         healthPort: yield* port(
           source("health-port"),
-          valueOf(parsed, env, "health-port", serveFlags["health-port"]) ??
+          flagValue(parsed, env, "health-port", serveFlags["health-port"]) ??
             String(mode === "controller" ? CONTROLLER_HEALTH_PORT : NODE_HEALTH_PORT)
         ),
         removeNodeTaint: yield* bool(source("remove-node-taint"), get("remove-node-taint")),
@@ -301,7 +301,7 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
   Result.gen(function*() {
     const parsed = yield* parseFlags("sim", argv, simFlags).pipe(Result.flatMap((p) => noPositionals("sim", p)))
     if (parsed.help) return { _tag: "Help", text: SIM_USAGE } as const
-    const get = (name: keyof typeof simFlags) => valueOf(parsed, env, name, simFlags[name]) ?? ""
+    const get = (name: keyof typeof simFlags) => flagValue(parsed, env, name, simFlags[name]) ?? ""
     return {
       _tag: "Sim",
       options: {
@@ -325,7 +325,7 @@ const parseCall = (argv: ReadonlyArray<string>, env: Environment): Result.Result
     const [method, requestJson = "{}", extra] = parsed.positionals
     if (method === undefined) return yield* Result.fail(new UsageError({ message: `\`call\` needs a CSI method name, e.g. azurelustre-csi call Probe` }))
     if (extra !== undefined) return yield* Result.fail(new UsageError({ message: `unexpected argument ${JSON.stringify(extra)} for \`call\`` }))
-    const get = (name: keyof typeof callFlags) => valueOf(parsed, env, name, callFlags[name]) ?? ""
+    const get = (name: keyof typeof callFlags) => flagValue(parsed, env, name, callFlags[name]) ?? ""
     return {
       _tag: "Call",
       options: {

@@ -1,5 +1,5 @@
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import type { DriverName } from "../domain/DriverName.js"
 

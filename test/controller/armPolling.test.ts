@@ -10,7 +10,7 @@
  * seen at its end.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Ref } from "effect"
+import { Duration, Effect, Exit, type Fiber, Layer, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { AmlfsApiFake, type AmlfsApiFakeOptions, armErrors } from "../../layers/azure/AmlfsApiFake.js"
 import { ClusterProvisioner, type ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
@@ -163,13 +163,12 @@ describe("armPolling per operation: a deletion is read at once and soon after, n
       assert.deepStrictEqual([measured.doneAt, measured.reads.length], [5 * MINUTE + 5_000, 35])
     }).pipe(Effect.provide(provisionerWith({ deleteDurationMillis: 5 * MINUTE }))))
 
-  it.effect("a creation keeps its quiet period while a deletion in the same controller polls early", () =>
-    Effect.gen(function*() {
-      assert.deepStrictEqual(
-        [config.creationPolling.quietPeriod, config.deletionPolling.quietPeriod, config.deletionPolling.firstRead],
-        [Duration.seconds(450), Duration.zero, Duration.seconds(1)]
-      )
-    }))
+  it("a creation keeps its quiet period while a deletion in the same controller polls early", () => {
+    assert.deepStrictEqual(
+      [config.creationPolling.quietPeriod, config.deletionPolling.quietPeriod, config.deletionPolling.firstRead],
+      [Duration.seconds(450), Duration.zero, Duration.seconds(1)]
+    )
+  })
 })
 
 describe("armRetry: Retry-After honoured, then UNAVAILABLE", () => {

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js"
-import { Effect } from "effect"
+import type { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { AmlfsApiFake, type AmlfsApiFakeOptions, armErrors } from "../../layers/azure/AmlfsApiFake.js"
 import { CREATED_BY_TAG } from "../../src/domain/ClusterTags.js"

@@ -202,7 +202,7 @@ class ExpressionParser {
       const inner = this.parsePipeline(false)
       if (this.next() !== ")") throw new TemplateError(`${this.where}: missing )`)
       const follow = this.peek()
-      if (follow !== undefined && follow.startsWith(".") && follow.length > 1) {
+      if (follow?.startsWith(".") && follow.length > 1) {
         this.next()
         return { _tag: "Field", base: inner, path: follow.slice(1).split(".") }
       }
@@ -605,7 +605,7 @@ export class Chart {
   }
 
   private evalPipeline(pipeline: Pipeline, scope: Scope, at: string): Value {
-    let result: Value | undefined = undefined
+    let result: Value | undefined 
     for (const command of pipeline.commands) result = this.evalCommand(command, scope, at, result)
     if (result === undefined) throw new TemplateError(`${at}: empty pipeline`)
     for (const name of pipeline.declare) scope.variables.set(name, result)

@@ -143,8 +143,8 @@ asRoot.describe("static volumes on the simulation (real bind mounts)", () => {
     }
     Fs.mkdirSync(Path.join(driver.stateDir, "filesystems", MGS, "lustrefs"), { recursive: true })
     Fs.symlinkSync(scratch, Path.join(driver.stateDir, "filesystems", MGS, "lustrefs", "link-out"))
-    const escape = await ask(client.node, client.node.nodePublishVolume, publishRequest(volumeId, target("sym"), { volumeContext: { "sub-dir": "link-out/x" } }))
-    expect(escape).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
+    const escaped = await ask(client.node, client.node.nodePublishVolume, publishRequest(volumeId, target("sym"), { volumeContext: { "sub-dir": "link-out/x" } }))
+    expect(escaped).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT })
     client.close()
   })
 

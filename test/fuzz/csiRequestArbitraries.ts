@@ -237,7 +237,7 @@ export const nodeGetVolumeStatsRequest = (world: FuzzWorld): Arb<NodeGetVolumeSt
   })
 
 /** The request of an RPC whose request has no fields: only corruption varies it. */
-export const emptyRequest: Arb<{}> = constant({})
+export const emptyRequest: Arb<Record<string, never>> = constant({})
 
 export const createVolumeRequest: Arb<CreateVolumeRequest> = Arbitrary.map(
   Arbitrary.all({
