@@ -60,9 +60,7 @@ describe("AmlfsApiLive against the ARM emulator over HTTPS", () => {
     withEmulator((emulator) =>
       Effect.gen(function*() {
         const api = yield* AmlfsApi
-        const started = Date.now()
         const operation = yield* api.beginCreate(rg, "fs1", spec())
-        assert.isBelow(Date.now() - started, 400, "beginCreate must not wait for the operation")
         assert.isTrue(Option.isSome(operation))
         assert.isFalse((yield* emulator.counters).requests.some((r) => r.path.includes("ascOperations")))
         assert.strictEqual((yield* Option.getOrThrow(operation).read).status, "InProgress")
@@ -165,9 +163,9 @@ describe("AmlfsApiLive expansion jobs against the ARM emulator (api-version 2026
     withEmulator((emulator) =>
       Effect.gen(function*() {
         const api = yield* AmlfsApi
-        const started = Date.now()
         yield* api.beginExpansion(rg, "big", "grow-32", 32, "eastus")
-        assert.isBelow(Date.now() - started, 300, "beginExpansion must not wait for the job")
+        // It did not wait for the job: the job still runs.
+        assert.notStrictEqual(Option.getOrUndefined(yield* api.getExpansionJob(rg, "big", "grow-32"))?.status, "Completed")
         yield* api.beginExpansion(rg, "big", "grow-32", 32, "East US")
         yield* Effect.flip(api.beginExpansion(rg, "big", "grow-48", 48, "eastus"))
         const done = Option.getOrThrow(yield* pollJob("big", "grow-32", (s) => s === "Completed"))
