@@ -1,0 +1,175 @@
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Path from "node:path"
+import { AmlfsApi, type ArmError } from "../layers/azure/AmlfsApi.js"
+import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
+import { ArmEmulator } from "../layers/azure/ArmEmulator.js"
+import { staticCredential } from "../layers/azure/AzureCredential.js"
+import { LnetProbe } from "../layers/lnet/LnetProbe.js"
+import { LnetProbeSimulation } from "../layers/lnet/LnetProbeSimulation.js"
+import { LustreShellSimulation } from "../layers/lustre/LustreShellSimulation.js"
+import { SimulationFaults } from "../layers/simulation/SimulationFaults.js"
+import { launcherCommand } from "./cli/launcher.js"
+import type { SimOptions } from "./cli/options.js"
+import { DriverConfig } from "./config/DriverConfig.js"
+import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
+import { SimulationEvents } from "./controller/dynamic/SimulationEvents.js"
+import { CsiServerLive } from "./csi/CsiServer.js"
+import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
+import { DEFAULT_DRIVER_NAME } from "./domain/DriverName.js"
+import { HealthServer } from "./health/HealthServer.js"
+import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { Readiness } from "./health/Readiness.js"
+import { simulationReadinessCheck } from "./health/simulationReadinessCheck.js"
+import { countArmRequest } from "./observability/metrics.js"
+import { ControllerServices, NodeServices } from "./ServiceLayers.js"
+import { VENDOR_VERSION } from "./version.js"
+
+/**
+ * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
+ * and the simulation's own `not-ready` switch. LNet results are kept for a second, not five, so
+ * that a fault switched on shows at the next Probe.
+ */
+const SimulationReadiness = Layer.effect(
+  Readiness,
+  Effect.gen(function*() {
+    const lnet = yield* lnetReadinessChecks(yield* LnetProbe, { cacheFor: Duration.seconds(1) })
+    return Readiness.fromChecks([lnet, simulationReadinessCheck(yield* SimulationFaults)])
+  })
+).pipe(Layer.provide(LnetProbeSimulation.layer))
+
+/** Where the simulation's ARM emulator listens, once it does: for the banner. */
+class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<string, ArmError>>()(
+  "azurelustre/simulation/ArmEmulatorUrl"
+) {}
+
+const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUrl: string) => {
+  const launcher = launcherCommand()
+  return Console.log([
+    `azurelustre-csi ${VENDOR_VERSION}: the simulation serves Identity, Controller and Node on`,
+    `  unix://${options.socketPath}`,
+    "",
+    "Try it from another terminal, in any directory:",
+    `  ${launcher} call GetPluginInfo --endpoint unix://${options.socketPath}`,
+    `  ${launcher} call Probe --endpoint unix://${options.socketPath}`,
+    ...(launcher.includes("/") ? [`  (export PATH="${Path.dirname(launcher)}:$PATH" to call it azurelustre-csi, as the README does)`] : []),
+    "Make Probe answer not ready, then ready again:",
+    `  touch ${Path.join(faultsDir, "not-ready")}; rm ${Path.join(faultsDir, "not-ready")}`,
+    "  (lnet-no-nid, lnet-modules-missing, mgs-unreachable, mount-hang, ...: the README lists every fault file)",
+    `Publish targets go below the simulated kubelet's pods folder, ${Path.join(options.kubeletDir, "pods")}`,
+    `Health and metrics: curl '${healthUrl}/healthz?verbose'; curl ${healthUrl}/metrics`,
+    `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
+    `Ctrl-C drains in-flight calls (up to ${options.drainTimeoutSeconds} s) and stops it; a second Ctrl-C stops it at once.`,
+    ""
+  ].join("\n"))
+}
+
+const SIM_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+/**
+ * The ARM emulator (a real HTTPS server on loopback) and the real @azure/arm-storagecache client
+ * pointed at it. Both start in the background, so the CSI socket does not wait for a certificate
+ * to be made or the SDK to load; calls to ARM wait for them.
+ */
+const SimulatedArm = (options: SimOptions) =>
+  Layer.effectContext(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const ready = yield* Deferred.make<{ readonly api: AmlfsApi["Service"]; readonly url: string }, ArmError>()
+    yield* Effect.gen(function*() {
+      const emulator = yield* ArmEmulator.start({
+        subscriptionId: SIM_SUBSCRIPTION,
+        creationDuration: Duration.seconds(options.clusterCreationSeconds),
+        deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3)))
+      })
+      const client = yield* Layer.buildWithScope(
+        AmlfsApiLive.layer({
+          subscriptionId: SIM_SUBSCRIPTION,
+          credential: staticCredential("simulation"),
+          endpoint: emulator.url,
+          trustedCertificatePem: emulator.certificatePem,
+          onRequest: countArmRequest
+        }),
+        scope
+      )
+      yield* Effect.logInfo("ARM emulator serving").pipe(Effect.annotateLogs({ url: emulator.url }))
+      return { api: Context.get(client, AmlfsApi), url: emulator.url }
+    }).pipe(
+      Effect.provideService(Scope.Scope, scope),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(ready, exit)),
+      Effect.forkIn(scope)
+    )
+    const api = Effect.map(Deferred.await(ready), (arm) => arm.api)
+    return Context.make(AmlfsApi, AmlfsApi.of({
+      get: (...args) => Effect.flatMap(api, (arm) => arm.get(...args)),
+      beginCreate: (...args) => Effect.flatMap(api, (arm) => arm.beginCreate(...args)),
+      beginDelete: (...args) => Effect.flatMap(api, (arm) => arm.beginDelete(...args)),
+      listSkus: (...args) => Effect.flatMap(api, (arm) => arm.listSkus(...args)),
+      requiredSubnetSize: (...args) => Effect.flatMap(api, (arm) => arm.requiredSubnetSize(...args)),
+      checkSubnet: (...args) => Effect.flatMap(api, (arm) => arm.checkSubnet(...args)),
+      getExpansionJob: (...args) => Effect.flatMap(api, (arm) => arm.getExpansionJob(...args)),
+      beginExpansion: (...args) => Effect.flatMap(api, (arm) => arm.beginExpansion(...args)),
+      listExpansionJobs: (...args) => Effect.flatMap(api, (arm) => arm.listExpansionJobs(...args))
+    })).pipe(Context.add(ArmEmulatorUrl, Effect.map(Deferred.await(ready), (arm) => arm.url)))
+  }))
+
+/** The controller on the ARM emulator, watching clusters often so a walk-through takes a minute, not twenty. */
+const SimulatedController = (options: SimOptions) =>
+  ControllerServices({
+    arm: SimulatedArm(options),
+    config: Layer.succeed(ControllerConfig, {
+      subscriptionId: SIM_SUBSCRIPTION,
+      networkSubscriptionId: SIM_SUBSCRIPTION,
+      location: "eastus",
+      resourceGroup: "sim-rg",
+      vnetResourceGroup: "sim-rg",
+      vnetName: "sim-vnet",
+      subnetName: "sim-subnet",
+      creationPolling: { quietPeriod: Duration.seconds(options.clusterCreationSeconds / 3), interval: Duration.seconds(2) },
+      deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
+      progressEventEvery: Duration.seconds(10)
+    }),
+    events: SimulationEvents(options.clusterCreationSeconds)
+  })
+
+/** All three CSI services on the simulation: no Azure, no Lustre, state under `options.stateDir`. */
+export const SimulationLive = (options: SimOptions) => {
+  const faultsDir = Path.join(options.stateDir, "faults")
+  const printBanner = Effect.gen(function*() {
+    const armUrl = yield* (yield* ArmEmulatorUrl)
+    yield* banner(options, faultsDir, armUrl, `http://127.0.0.1:${(yield* HealthServer).port}`)
+  })
+  return Layer.effectDiscard(printBanner).pipe(
+    Layer.provideMerge(
+      CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService]))
+    ),
+    // Before the CSI socket, as in a pod: the probes can watch the driver start.
+    Layer.provideMerge(HealthServer.layer({ host: "127.0.0.1", port: options.healthPort })),
+    Layer.provideMerge(SimulatedController(options)),
+    Layer.provide(Layer.mergeAll(
+      Layer.succeed(DriverConfig, {
+        driverName: DEFAULT_DRIVER_NAME,
+        vendorVersion: VENDOR_VERSION,
+        mode: "all",
+        nodeId: options.nodeId,
+        drainTimeout: Duration.seconds(options.drainTimeoutSeconds)
+      }),
+      SimulationReadiness,
+      NodeServices({
+        nodeId: options.nodeId,
+        kubeletDir: options.kubeletDir,
+        mountRoot: Path.join(options.stateDir, "mounts"),
+        zone: Effect.succeed(undefined),
+        mountTimeoutSeconds: options.mountTimeoutSeconds,
+        shell: LustreShellSimulation.layer(options.stateDir),
+        lnet: LnetProbeSimulation.layer
+      })
+    )),
+    Layer.provide(SimulationFaults.layer(faultsDir))
+  )
+}
