@@ -14,23 +14,18 @@ import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
 import type { ServeOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
-import { ClusterExpander } from "./controller/dynamic/ClusterExpander.js"
-import { ClusterProvisioner } from "./controller/dynamic/ClusterProvisioner.js"
 import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
-import { SkuCatalog } from "./controller/dynamic/SkuCatalog.js"
 import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
-import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
 import { armReachableCheck, armTokenCheck } from "./health/armReadinessChecks.js"
 import { HealthServer } from "./health/HealthServer.js"
 import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
 import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
-import { KeyedLocks } from "./locks/KeyedLocks.js"
-import { NodeConfig } from "./node/NodeConfig.js"
-import { resolveNodeDirectories } from "./node/nodeDirectories.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
 import { removeStartupTaint } from "./node/startupTaint.js"
+import { countArmRequest } from "./observability/metrics.js"
+import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
 
 /**
@@ -50,24 +45,15 @@ const nodeZone = (options: ServeOptions, nodeId: string): Effect.Effect<string |
 
 /** What the Node service needs: the Lustre shell, LNet, per-target locks. */
 const NodeLayers = (options: ServeOptions, nodeId: string) =>
-  Layer.mergeAll(
-    Layer.effect(
-      NodeConfig,
-      Effect.gen(function*() {
-        const directories = yield* resolveNodeDirectories(options.kubeletDir, options.mountRoot)
-        return {
-          ...NodeConfig.defaults,
-          ...directories,
-          nodeId,
-          zone: yield* nodeZone(options, nodeId),
-          mountTimeout: Duration.seconds(options.mountTimeoutSeconds)
-        }
-      })
-    ),
-    KeyedLocks.layer,
-    LustreShellLive.layerNode,
-    LnetProbeLive.layerNode
-  )
+  NodeServices({
+    nodeId,
+    kubeletDir: options.kubeletDir,
+    mountRoot: options.mountRoot,
+    zone: nodeZone(options, nodeId),
+    mountTimeoutSeconds: options.mountTimeoutSeconds,
+    shell: LustreShellLive.layerNode,
+    lnet: LnetProbeLive.layerNode
+  })
 
 /**
  * In the background, removes this node's start-up taint once it is ready (see startupTaint.ts),
@@ -106,7 +92,8 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     credential,
     endpoint: azure.armEndpoint,
     // The token the arm-token check asks for is the token ARM requests carry.
-    credentialScope: azure.armScope
+    credentialScope: azure.armScope,
+    onRequest: countArmRequest
   })
   const checks = Layer.effect(
     ControllerChecks,
@@ -118,9 +105,8 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
       return options.checkArm ? [token, yield* armReachableCheck(yield* AmlfsApi, azure.location)] : [token]
     })
   )
-  return Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer)), checks).pipe(
-    Layer.provideMerge(Layer.mergeAll(arm, controllerConfig, VolumeEvents.layerKube)),
-    Layer.merge(StaticVolumes.layer)
+  return checks.pipe(
+    Layer.provideMerge(ControllerServices({ arm, config: controllerConfig, events: VolumeEvents.layerKube }))
   )
 })).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(
   // Events say which driver reported them: this one's name, not the default's.

@@ -11,7 +11,6 @@ import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Tls from "node:tls"
-import { armRequests, count } from "../../src/observability/metrics.js"
 import {
   type AmlFilesystem,
   type AmlFilesystemSpec,
@@ -50,6 +49,18 @@ export interface AmlfsApiLiveOptions {
    * (for currentStorageCapacityTiB). Default 2026-01-01, the first with expansionJobs.
    */
   readonly expansionApiVersion?: string
+  /**
+   * Told of every ARM request once it ends: the operation and the HTTP status (or no_response,
+   * cancelled). The driver counts them in `azurelustre_csi_arm_requests_total`.
+   */
+  readonly onRequest?: (request: ArmRequestEnded) => Effect.Effect<void>
+}
+
+/** One ARM request, ended: what `AmlfsApiLiveOptions.onRequest` is told. */
+export interface ArmRequestEnded {
+  readonly operation: string
+  /** The HTTP status, `no_response` or `cancelled`. */
+  readonly status: string
 }
 
 const defaultEndpoint = "https://management.azure.com"
@@ -289,6 +300,7 @@ const make = (options: AmlfsApiLiveOptions) =>
         : { tlsOptions: { ca: [...Tls.rootCertificates, options.trustedCertificatePem] } })
     })
     const expansionApiVersion = options.expansionApiVersion ?? defaultExpansionApiVersion
+    const onRequest = options.onRequest ?? (() => Effect.void)
     const requestTimeout = options.requestTimeout === undefined
       ? defaultRequestTimeout
       : Duration.fromInputUnsafe(options.requestTimeout)
@@ -342,7 +354,7 @@ const make = (options: AmlfsApiLiveOptions) =>
 
     /**
      * One ARM request: bounded by the request timeout, cancelled (aborted) when interrupted,
-     * counted in `azurelustre_csi_arm_requests_total`.
+     * told to `options.onRequest`.
      */
     const call = <A, E>(
       operation: string,
@@ -357,7 +369,7 @@ const make = (options: AmlfsApiLiveOptions) =>
           orElse: () => Effect.fail(noAnswer(operation, `no answer within ${Duration.format(requestTimeout)}`))
         }),
         Effect.onExit((exit) =>
-          count(armRequests, { operation, status: Exit.isSuccess(exit) ? statusOfAnswer(exit.value) : armStatusOf(exit) })
+          onRequest({ operation, status: Exit.isSuccess(exit) ? statusOfAnswer(exit.value) : armStatusOf(exit) })
         )
       )
 

@@ -94,6 +94,10 @@ const withLabels = (metric: Metric.Metric<number, unknown>, labels: Readonly<Rec
 export const count = (counter: Metric.Metric<number, unknown>, labels: Readonly<Record<string, string>>) =>
   Metric.update(withLabels(counter, labels), 1)
 
+/** Counts one ended ARM request (AmlfsApiLive's `onRequest`) by operation and status. */
+export const countArmRequest = (request: { readonly operation: string; readonly status: string }) =>
+  count(armRequests, { operation: request.operation, status: request.status })
+
 /** Records a duration, in seconds, given in milliseconds. */
 export const observeMillis = (
   histogram: Metric.Metric<number, unknown>,

@@ -4,6 +4,7 @@ import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
 import { ArmEmulator, type ArmEmulatorOptions } from "../../layers/azure/ArmEmulator.js"
 import { staticCredential } from "../../layers/azure/AzureCredential.js"
 import { Readiness } from "../../src/health/Readiness.js"
+import { countArmRequest } from "../../src/observability/metrics.js"
 import { startInProcessDriver, testControllerConfig } from "./inProcessDriver.js"
 
 type InProcessDriver = Awaited<ReturnType<typeof startInProcessDriver>>
@@ -63,7 +64,8 @@ export const armEmulatorForTests = (options: Omit<ArmEmulatorOptions, "subscript
           subscriptionId: testControllerConfig.subscriptionId,
           credential: staticCredential("test"),
           endpoint: armEmulator.url,
-          trustedCertificatePem: armEmulator.certificatePem
+          trustedCertificatePem: armEmulator.certificatePem,
+          onRequest: countArmRequest
         }),
         ...driverOptions
       })
