@@ -55,7 +55,7 @@ asRoot.describe("sub-dir symlink race (CVE-2021-25741 class), on the simulation'
           if (Fs.readFileSync(Path.join(target, "marker"), "utf8") !== "inside") escapes++
           expect(await ask(client.node, client.node.nodeUnpublishVolume, { volumeId, targetPath: target })).toEqual({ ok: true, value: {} })
         } else {
-          expect(answer).toMatchObject({ code: status.INVALID_ARGUMENT })
+          expect(answer, answer.ok ? "" : answer.details).toMatchObject({ code: status.INVALID_ARGUMENT })
           refused++
         }
       }
