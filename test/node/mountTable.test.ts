@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { MountEntry } from "../../layers/lustre/LustreShell.js"
-import { mountAt, publishesOf, readOnlyViewPoint, sharedMountOf, sharedMountPoint } from "../../src/node/mountTable.js"
+import { mountAt, mountHiding, mountsNestingWith, publishesOf, readOnlyViewPoint, sharedMountOf, sharedMountPoint } from "../../src/node/mountTable.js"
 
 const entry = (mountPoint: string, device: string, root: string, id = 1): MountEntry => ({
   mountId: id,
@@ -54,5 +54,25 @@ describe("the kernel's mount table, read for shared Lustre mounts", () => {
   it("takes the last of stacked mounts at a path", () => {
     const stacked = entry(podA.mountPoint, "0:99", "/", 9)
     expect(mountAt([podA, stacked], podA.mountPoint)).toBe(stacked)
+  })
+
+  it("finds mounts below the pods folder a new target would nest with, above it or below it", () => {
+    const pods = "/var/lib/kubelet/pods"
+    const outer = entry(`${pods}/a/mount`, "0:51", "/", 20)
+    const inner = entry(`${pods}/a/mount/nested`, "0:51", "/", 21)
+    const podsItself = entry(pods, "8:1", "/", 22)
+    expect(mountsNestingWith([podsItself, outer], pods, `${pods}/a/mount/nested`)).toEqual([outer])
+    expect(mountsNestingWith([podsItself, inner], pods, `${pods}/a/mount`)).toEqual([inner])
+    expect(mountsNestingWith([podsItself, outer, podA], pods, `${pods}/b/mount`)).toEqual([])
+  })
+
+  it("tells a mount hidden by a later mount above it from one mounted inside its parent", () => {
+    const pods = "/var/lib/kubelet/pods"
+    const outer = { ...entry(`${pods}/a/mount`, "0:51", "/", 30), parentId: 1 }
+    const insideOuter = { ...entry(`${pods}/a/mount/nested`, "0:51", "/n", 31), parentId: 30 }
+    expect(mountHiding([outer, insideOuter], pods, insideOuter)).toBeUndefined()
+    const hiddenFirst = { ...entry(`${pods}/b/mount/nested`, "0:51", "/n", 40), parentId: 1 }
+    const coverLater = { ...entry(`${pods}/b/mount`, "0:60", "/", 41), parentId: 1 }
+    expect(mountHiding([hiddenFirst, coverLater], pods, hiddenFirst)).toBe(coverLater)
   })
 })
