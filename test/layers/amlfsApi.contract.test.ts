@@ -12,34 +12,22 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer, Option, Ref, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { type AmlFilesystemSpec, AmlfsApi, type ArmError, type SubnetRefused } from "../../layers/azure/AmlfsApi.js"
+import { AmlfsApi, type ArmError, type SubnetRefused } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, armErrors } from "../../layers/azure/AmlfsApiFake.js"
 import { AmlfsApiLive } from "../../layers/azure/AmlfsApiLive.js"
 import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
 import { staticCredential } from "../../layers/azure/AzureCredential.js"
 import { selfSignedCertificate } from "../../layers/azure/selfSignedCertificate.js"
+import { emulatorClusterSpec, emulatorSmallSubnet, emulatorSubnet } from "../support/clusterFixtures.js"
 
 const MINUTE = 60_000
 /** The same durations in both models. */
 const durations = { creation: 10 * MINUTE, deletion: 2 * MINUTE, expansion: 20 * MINUTE, rollback: 5 * MINUTE }
 
-const subnet =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/amlfs"
-const small =
-  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/small"
+const subnet = emulatorSubnet
+const small = emulatorSmallSubnet
 const rg = "rg1"
-
-const spec = (overrides: Partial<AmlFilesystemSpec> = {}): AmlFilesystemSpec => ({
-  location: "eastus",
-  skuName: "AMLFS-Durable-Premium-125",
-  storageCapacityTiB: 16,
-  filesystemSubnet: subnet,
-  zones: ["2"],
-  maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "03:00" },
-  tags: { "k8s-azure-created-by": "kubernetes-azurelustre-csi-driver" },
-  identities: [],
-  ...overrides
-})
+const spec = emulatorClusterSpec
 
 interface Counters {
   readonly putsByName: Readonly<Record<string, number>>

@@ -2,29 +2,18 @@ import type { TokenCredential } from "@azure/core-auth"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Schedule } from "effect"
 import * as Net from "node:net"
-import { type AmlFilesystemSpec, AmlfsApi } from "../../layers/azure/AmlfsApi.js"
+import { AmlfsApi } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiLive, type AmlfsApiLiveOptions, retryAfterMillis } from "../../layers/azure/AmlfsApiLive.js"
 import { ArmEmulator, type ArmEmulatorOptions } from "../../layers/azure/ArmEmulator.js"
+import { emulatorClusterSpec, emulatorSmallSubnet } from "../support/clusterFixtures.js"
 
 const credential: TokenCredential = {
   getToken: () => Promise.resolve({ token: "emulator-token", expiresOnTimestamp: Date.now() + 3_600_000 })
 }
 
-const subnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/amlfs"
-const small = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/small"
+const small = emulatorSmallSubnet
 const rg = "rg1"
-
-const spec = (overrides: Partial<AmlFilesystemSpec> = {}): AmlFilesystemSpec => ({
-  location: "eastus",
-  skuName: "AMLFS-Durable-Premium-125",
-  storageCapacityTiB: 16,
-  filesystemSubnet: subnet,
-  zones: ["2"],
-  maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "03:00" },
-  tags: { "k8s-azure-created-by": "azurelustre-csi" },
-  identities: [],
-  ...overrides
-})
+const spec = emulatorClusterSpec
 
 /** An emulator and an AmlfsApiLive pointed at it, trusting its certificate. */
 const withEmulator = <A, E>(

@@ -5,13 +5,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as Https from "node:https"
 import { ArmEmulator, type ArmEmulatorOptions } from "../../layers/azure/ArmEmulator.js"
+import { emulatorSubnet } from "../support/clusterFixtures.js"
 
 /** The emulator accepts any bearer token, but wants one. */
 const credential: TokenCredential = {
   getToken: () => Promise.resolve({ token: "emulator-token", expiresOnTimestamp: Date.now() + 3_600_000 })
 }
 
-const subnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/amlfs"
+const subnet = emulatorSubnet
 
 const body = (capacity = 16) => ({
   location: "eastus",

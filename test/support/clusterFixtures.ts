@@ -28,3 +28,23 @@ export const testControllerDefaults: ControllerConfig["Service"] = {
   subnetName: "lustre",
   ...ControllerConfig.polling
 }
+
+const emulatorSubnetPrefix =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets"
+
+/** The ARM emulator's subnets: `amlfs` with room for any cluster, `small` for scripted shortages. */
+export const emulatorSubnet = `${emulatorSubnetPrefix}/amlfs`
+export const emulatorSmallSubnet = `${emulatorSubnetPrefix}/small`
+
+/** A cluster the ARM emulator (and the fake, which shares its tables) accepts: 16 TiB of -125 in eastus zone 2. */
+export const emulatorClusterSpec = (overrides: Partial<AmlFilesystemSpec> = {}): AmlFilesystemSpec => ({
+  location: "eastus",
+  skuName: "AMLFS-Durable-Premium-125",
+  storageCapacityTiB: 16,
+  filesystemSubnet: emulatorSubnet,
+  zones: ["2"],
+  maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "03:00" },
+  tags: { [CREATED_BY_TAG]: CREATED_BY_VALUE },
+  identities: [],
+  ...overrides
+})
