@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   CreateVolumeRequest,
   DeleteVolumeRequest,
@@ -7,10 +7,8 @@ import {
   ProbeRequest,
   ValidateVolumeCapabilitiesRequest
 } from "../../src/gen/csi.js"
-import { Readiness } from "../../src/health/Readiness.js"
 import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
-import { startInProcessDriver } from "../support/inProcessDriver.js"
-import { askRaw, rawClient } from "../support/rawCall.js"
+import { askRaw, rawDriverForFile } from "../support/rawCall.js"
 
 /** `encoded` with the first run of DEL bytes as long as `bytes` replaced by them: the field that held it. */
 const patched = (encoded: Uint8Array, bytes: ReadonlyArray<number>): Uint8Array => {
@@ -25,16 +23,7 @@ const placeholder = (bytes: ReadonlyArray<number>) => "\x7f".repeat(bytes.length
 const badPath = [0x2f, 0x70, 0xc3, 0x2f]
 const latin1Name = [0x70, 0x76, 0xe9]
 
-let driver: Awaited<ReturnType<typeof startInProcessDriver>>
-let client: grpc.Client
-beforeAll(async () => {
-  driver = await startInProcessDriver({ readiness: Readiness.layerFromChecks([]) })
-  client = rawClient(driver.socketPath)
-})
-afterAll(async () => {
-  client.close()
-  await driver.stop()
-})
+const raw = rawDriverForFile()
 
 describe("invalid UTF-8 in a request, through the gRPC server", () => {
   const cases = [
@@ -86,7 +75,7 @@ describe("invalid UTF-8 in a request, through the gRPC server", () => {
 
   for (const { bytes, field, path } of cases) {
     it(`${path} with invalid UTF-8 in ${field} answers INVALID_ARGUMENT naming it`, async () => {
-      expect(await askRaw(client, path, bytes)).toEqual({
+      expect(await askRaw(raw.client, path, bytes)).toEqual({
         ok: false,
         code: grpc.status.INVALID_ARGUMENT,
         details: `${field} is not valid UTF-8; send the text UTF-8 encoded`
@@ -99,9 +88,9 @@ describe("invalid UTF-8 in a request, through the gRPC server", () => {
       volumeId: "pvc-1#lustrefs#10.0.0.4", publishContext: {}, stagingTargetPath: "", targetPath: "/t",
       volumeCapability: mountCapability(), readonly: false, secrets: {}, volumeContext: {}
     }).finish().subarray(0, 10)
-    const answer = await askRaw(client, "/csi.v1.Node/NodePublishVolume", truncated)
+    const answer = await askRaw(raw.client, "/csi.v1.Node/NodePublishVolume", truncated)
     expect(answer).toMatchObject({ ok: false, code: grpc.status.INVALID_ARGUMENT })
     expect(answer.ok ? "" : answer.details).toMatch(/^the request is not a csi\.v1\.NodePublishVolumeRequest \(.+\); send the message protobuf-encoded/)
-    expect(await askRaw(client, "/csi.v1.Identity/Probe", ProbeRequest.encode({}).finish())).toMatchObject({ ok: true })
+    expect(await askRaw(raw.client, "/csi.v1.Identity/Probe", ProbeRequest.encode({}).finish())).toMatchObject({ ok: true })
   })
 })

@@ -1,12 +1,10 @@
 import * as grpc from "@grpc/grpc-js"
 import { Predicate } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { MAX_DETAILS_BYTES } from "../../src/csi/callStatus.js"
 import * as Csi from "../../src/gen/csi.js"
 import { ControllerService, IdentityService, NodeService } from "../../src/gen/csi.js"
-import { Readiness } from "../../src/health/Readiness.js"
-import { startInProcessDriver } from "../support/inProcessDriver.js"
-import { askRaw, rawClient } from "../support/rawCall.js"
+import { askRaw, rawDriverForFile } from "../support/rawCall.js"
 
 const HUGE = 70_000
 const huge = (prefix: string) => prefix + "a".repeat(HUGE)
@@ -85,16 +83,7 @@ const services = [
   { owned: false, methods: Object.values(NodeService) }
 ]
 
-let driver: Awaited<ReturnType<typeof startInProcessDriver>>
-let client: grpc.Client
-beforeAll(async () => {
-  driver = await startInProcessDriver({ readiness: Readiness.layerFromChecks([]) })
-  client = rawClient(driver.socketPath)
-})
-afterAll(async () => {
-  client.close()
-  await driver.stop()
-})
+const raw = rawDriverForFile()
 
 describe("oversized fields (70,000+ characters) in every CSI RPC", () => {
   it("every RPC answers with bounded details, never echoing a secret; the connection serves a Probe afterwards", async () => {
@@ -106,7 +95,7 @@ describe("oversized fields (70,000+ characters) in every CSI RPC", () => {
         const variants = Object.entries(oversized)
           .map(([field, change]) => ({ field, bytes: requestBytes(method.path, { ...baseline, ...change }) }))
           .filter(({ bytes }) => !plain.equals(bytes))
-        const answers = await Promise.all(variants.map(({ bytes }) => askRaw(client, method.path, bytes)))
+        const answers = await Promise.all(variants.map(({ bytes }) => askRaw(raw.client, method.path, bytes)))
         for (const [index, answer] of answers.entries()) {
           const what = `${method.path} with oversized ${variants[index]!.field}`
           calls++
@@ -119,18 +108,18 @@ describe("oversized fields (70,000+ characters) in every CSI RPC", () => {
     }
     expect(calls).toBeGreaterThan(100)
 
-    const probe = await askRaw(client, "/csi.v1.Identity/Probe", Csi.ProbeRequest.encode({}).finish())
+    const probe = await askRaw(raw.client, "/csi.v1.Identity/Probe", Csi.ProbeRequest.encode({}).finish())
     expect(probe.ok && Csi.ProbeResponse.decode(probe.value)).toEqual({ ready: true })
 
-    expect(driver.logs.filter((line) => line.includes(SECRET))).toEqual([])
-    const callLines = driver.logs.filter((line) => line.includes('"msg":"CSI call"'))
+    expect(raw.driver.logs.filter((line) => line.includes(SECRET))).toEqual([])
+    const callLines = raw.driver.logs.filter((line) => line.includes('"msg":"CSI call"'))
     expect(callLines.length).toBeGreaterThanOrEqual(calls)
     for (const line of callLines) expect(line.length).toBeLessThan(8 * 1024)
   })
 
   it("a volume id is quoted bounded, with its length, in the answer", async () => {
     const id = huge("pvc-")
-    const answer = await askRaw(client, ControllerService.validateVolumeCapabilities.path, requestBytes(
+    const answer = await askRaw(raw.client, ControllerService.validateVolumeCapabilities.path, requestBytes(
       ControllerService.validateVolumeCapabilities.path,
       { ...baseline, volumeId: id }
     ))
@@ -141,7 +130,7 @@ describe("oversized fields (70,000+ characters) in every CSI RPC", () => {
   it("a driver-made volume whose resource group or name ARM would refuse is left alone, never sent to ARM", async () => {
     for (const volumeId of [oversized["volume_id of a driver-made volume with a huge resource group"]!.volumeId, `pvc-1#lustrefs#10.0.0.4##t#rg/..`]) {
       for (const path of [ControllerService.deleteVolume.path, ControllerService.controllerExpandVolume.path]) {
-        const answer = await askRaw(client, path, requestBytes(path, { ...baseline, volumeId }))
+        const answer = await askRaw(raw.client, path, requestBytes(path, { ...baseline, volumeId }))
         expect(answer, path).toMatchObject({ ok: false, code: grpc.status.FAILED_PRECONDITION })
         expect(answer.ok ? "" : answer.details).toMatch(/says the driver created it but its resource group ".+"( \(\d+ characters\))? is not an Azure resource group name/)
       }
