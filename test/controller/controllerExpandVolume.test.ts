@@ -13,16 +13,13 @@ import type { ControllerExpandVolumeRequest } from "../../src/gen/csi.js"
 import { Readiness } from "../../src/health/Readiness.js"
 import { ask } from "../support/csiClient.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
-import { createVolumeRequest } from "../support/csiRequests.js"
+import { createVolumeRequest, dynamicParameters } from "../support/csiRequests.js"
 import { sampleSum } from "../support/prometheus.js"
 
 const TIB = 1n << 40n
 const CLUSTER = "pvc-0a1b2c3d"
 const parameters = {
-  "sku-name": "AMLFS-Durable-Premium-125",
-  zone: "1",
-  "maintenance-day-of-week": "Sunday",
-  "maintenance-time-of-day-utc": "02:00",
+  ...dynamicParameters,
   "csi.storage.k8s.io/pvc/name": "training-data",
   "csi.storage.k8s.io/pvc/namespace": "ml",
   "csi.storage.k8s.io/pv/name": CLUSTER

@@ -20,7 +20,7 @@ import { ArmEmulator } from "../../layers/azure/ArmEmulator.js"
 import { selfSignedCertificate } from "../../layers/azure/selfSignedCertificate.js"
 import type { CreateVolumeResponse } from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
-import { createVolumeRequest } from "../support/csiRequests.js"
+import { createVolumeRequest, dynamicParameters } from "../support/csiRequests.js"
 import { healthUrlOf, runDriver } from "../support/driverProcess.js"
 import { fakeKubeApiServer, type FakeKubeApiServer, statusJson, waitFor } from "../support/fakeKubeApiServer.js"
 
@@ -164,10 +164,7 @@ const startController = async (name: string, extraArgs: ReadonlyArray<string>, e
       client.controller,
       client.controller.createVolume,
       createVolumeRequest(volume, {
-        "sku-name": "AMLFS-Durable-Premium-125",
-        zone: "1",
-        "maintenance-day-of-week": "Sunday",
-        "maintenance-time-of-day-utc": "02:00",
+        ...dynamicParameters,
         "csi.storage.k8s.io/pvc/name": "data",
         "csi.storage.k8s.io/pvc/namespace": "ml"
       }),

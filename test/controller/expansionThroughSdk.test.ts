@@ -6,7 +6,7 @@ import { type ArmEmulator, expansionFailedError, expansionRolledBackError } from
 import { armEmulatorForTests } from "../support/armEmulatorForTests.js"
 import type { Answer } from "../support/csiClient.js"
 import { ask } from "../support/csiClient.js"
-import { createVolumeRequest } from "../support/csiRequests.js"
+import { createVolumeRequest, dynamicParameters } from "../support/csiRequests.js"
 import { testControllerConfig } from "../support/inProcessDriver.js"
 
 // ControllerExpandVolume as it runs, down to the wire: gRPC on a unix socket, the controller's
@@ -78,10 +78,7 @@ const until = async (done: () => Promise<boolean>) => {
 const details = (answer: Answer<unknown>) => (answer.ok ? "" : answer.details)
 
 const PARAMETERS = {
-  "sku-name": "AMLFS-Durable-Premium-125",
-  zone: "1",
-  "maintenance-day-of-week": "Sunday",
-  "maintenance-time-of-day-utc": "02:00"
+  ...dynamicParameters
 }
 
 /** The controller (real SDK, the emulator) in this process, with helpers for one volume's calls. */

@@ -4,7 +4,7 @@ import * as Path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import * as csi from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
-import { createVolumeRequest } from "../support/csiRequests.js"
+import { createVolumeRequest, dynamicParameters } from "../support/csiRequests.js"
 import { type DriverProcess, runDriver, startSimulation } from "../support/driverProcess.js"
 
 const LAUNCHER = Path.resolve(import.meta.dirname, "../../bin/azurelustre-csi.js")
@@ -18,6 +18,20 @@ const simulation = async (args: ReadonlyArray<string> = []) => {
   const driver = await startSimulation(args)
   running.push(driver)
   return driver
+}
+
+/**
+ * A Probe the driver holds (its readiness checks wait a minute, by the probe-delay fault), sent
+ * over a connection a first Probe opened, so it reaches the driver within milliseconds.
+ */
+const probeInFlight = async (driver: DriverProcess) => {
+  const client = csiClient(driver.socketPath)
+  expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
+  Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "60000")
+  const inFlight = ask(client.identity, client.identity.probe, {})
+  // Nothing observable says the call has arrived: wait well over the milliseconds it takes.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  return { client, inFlight }
 }
 
 describe("azurelustre-csi sim (the real process)", () => {
@@ -56,12 +70,7 @@ describe("azurelustre-csi sim (the real process)", () => {
 
   it("a second SIGTERM during the drain stops it at once: exit 1, the socket removed, the cut said", async () => {
     const driver = await simulation(["--drain-timeout", "60"])
-    const client = csiClient(driver.socketPath)
-    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
-    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "60000")
-    const inFlight = ask(client.identity, client.identity.probe, {})
-    // Over the connection the first Probe opened, the call reaches the driver within milliseconds.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { client, inFlight } = await probeInFlight(driver)
 
     driver.child.kill("SIGTERM")
     await expect.poll(() => driver.output()).toContain("draining in-flight CSI calls")
@@ -80,11 +89,7 @@ describe("azurelustre-csi sim (the real process)", () => {
     expect(help.output()).toMatch(/--drain-timeout +seconds in-flight calls may finish after SIGTERM or SIGINT.*\(default 20\)/)
 
     const driver = await simulation(["--drain-timeout", "1"])
-    const client = csiClient(driver.socketPath)
-    expect(await ask(client.identity, client.identity.probe, {})).toEqual({ ok: true, value: { ready: true } })
-    Fs.writeFileSync(Path.join(driver.stateDir, "faults", "probe-delay"), "60000")
-    const inFlight = ask(client.identity, client.identity.probe, {})
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { client, inFlight } = await probeInFlight(driver)
 
     driver.child.kill("SIGTERM")
     expect(await driver.exited).toBe(0)
@@ -100,10 +105,7 @@ describe("azurelustre-csi sim (the real process)", () => {
     const driver = await simulation(["--cluster-creation", "2"])
     const client = csiClient(driver.socketPath)
     const created = await ask(client.controller, client.controller.createVolume, createVolumeRequest("pvc-events", {
-      "sku-name": "AMLFS-Durable-Premium-125",
-      zone: "1",
-      "maintenance-day-of-week": "Sunday",
-      "maintenance-time-of-day-utc": "02:00",
+      ...dynamicParameters,
       "csi.storage.k8s.io/pvc/name": "data",
       "csi.storage.k8s.io/pvc/namespace": "ml"
     }), { deadlineMs: 30_000 })

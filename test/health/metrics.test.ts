@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest"
 import { Readiness } from "../../src/health/Readiness.js"
 import { armEmulatorForTests } from "../support/armEmulatorForTests.js"
 import { ask } from "../support/csiClient.js"
-import { createVolumeRequest, mountCapability } from "../support/csiRequests.js"
+import { createVolumeRequest, dynamicParameters, publishRequest } from "../support/csiRequests.js"
 import { startInProcessDriver } from "../support/inProcessDriver.js"
 import { sampleSum } from "../support/prometheus.js"
 
@@ -50,16 +50,7 @@ describe("metrics, scraped over HTTP", () => {
       const { node } = driver.client
       const volumeId = "pv-1#lustrefs#10.0.0.4##f#"
       for (const targetPath of targets) {
-        const published = await ask(node, node.nodePublishVolume, {
-          volumeId,
-          publishContext: {},
-          stagingTargetPath: "",
-          targetPath,
-          volumeCapability: mountCapability(),
-          readonly: false,
-          secrets: {},
-          volumeContext: {}
-        })
+        const published = await ask(node, node.nodePublishVolume, publishRequest(volumeId, targetPath))
         expect(published).toEqual({ ok: true, value: {} })
       }
       let text = await scrape(driver.healthUrl)
@@ -91,10 +82,7 @@ describe("ARM metrics, through the real client against the emulator", () => {
         controller,
         controller.createVolume,
         createVolumeRequest("pvc-metrics", {
-          "sku-name": "AMLFS-Durable-Premium-125",
-          zone: "1",
-          "maintenance-day-of-week": "Sunday",
-          "maintenance-time-of-day-utc": "02:00"
+          ...dynamicParameters
         })
       )
       expect(created.ok).toBe(true)

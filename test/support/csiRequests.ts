@@ -47,3 +47,11 @@ export const publishRequest = (
   volumeContext: {},
   ...overrides
 })
+
+/** The StorageClass parameters a dynamic volume needs at least: the SKU, a zone and the maintenance window. */
+export const dynamicParameters = {
+  "sku-name": "AMLFS-Durable-Premium-125",
+  zone: "1",
+  "maintenance-day-of-week": "Sunday",
+  "maintenance-time-of-day-utc": "02:00"
+} as const
