@@ -75,21 +75,16 @@ describe("dynamic provisioning through the real SDK against the ARM emulator", (
 
   it("a cluster found Failed after a restart says its health's description, else that ARM gave no reason: never 'Failed ()'", async () => {
     const driver = await startController()
-    const tags = { "k8s-azure-created-by": "kubernetes-azurelustre-csi-driver" }
-    await Effect.runPromise(arm.emulator.seed({
-      resourceGroup: "rg-test",
-      name: "pvc-sdk-found-failed",
-      provisioningState: "Failed",
-      tags,
-      health: { state: "Unavailable", description: "The subnet has no route to the storage account." }
-    }))
-    await Effect.runPromise(arm.emulator.seed({
-      resourceGroup: "rg-test",
-      name: "pvc-sdk-mute",
-      provisioningState: "Failed",
-      tags,
-      health: { state: "Unavailable", description: "" }
-    }))
+    const seedFailed = (name: string, description: string) =>
+      Effect.runPromise(arm.emulator.seed({
+        resourceGroup: "rg-test",
+        name,
+        provisioningState: "Failed",
+        tags: { "k8s-azure-created-by": "kubernetes-azurelustre-csi-driver" },
+        health: { state: "Unavailable", description }
+      }))
+    await seedFailed("pvc-sdk-found-failed", "The subnet has no route to the storage account.")
+    await seedFailed("pvc-sdk-mute", "")
     const described = await driver.create("pvc-sdk-found-failed")
     expect(described.ok ? "" : described.details).toContain("ended Failed: The subnet has no route to the storage account. It is")
     const mute = await driver.create("pvc-sdk-mute")
