@@ -21,7 +21,7 @@ import { selfSignedCertificate } from "../../layers/azure/selfSignedCertificate.
 import type { CreateVolumeResponse } from "../../src/gen/csi.js"
 import { ask, csiClient } from "../support/csiClient.js"
 import { createVolumeRequest, dynamicParameters } from "../support/csiRequests.js"
-import { healthUrlOf, runDriver } from "../support/driverProcess.js"
+import { healthUrlOf, runDriver, servingCsi } from "../support/driverProcess.js"
 import { fakeKubeApiServer, type FakeKubeApiServer, statusJson, waitFor } from "../support/fakeKubeApiServer.js"
 
 const IDENTITY_HEADER = "controller-process-test"
@@ -150,14 +150,7 @@ const startController = async (name: string, extraArgs: ReadonlyArray<string>, e
       ...env
     }
   )
-  const deadline = Date.now() + 10_000
-  while (!driver.output().includes("serving CSI")) {
-    if (Date.now() > deadline || driver.child.exitCode !== null) {
-      driver.child.kill("SIGKILL")
-      throw new Error(`the controller did not start:\n${driver.output()}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await servingCsi(driver, "the controller")
   const client = csiClient(socketPath)
   const create = (volume: string) =>
     ask<ReturnType<typeof createVolumeRequest>, CreateVolumeResponse>(

@@ -38,13 +38,9 @@ export const emulatorSmallSubnet = `${emulatorSubnetPrefix}/small`
 
 /** A cluster the ARM emulator (and the fake, which shares its tables) accepts: 16 TiB of -125 in eastus zone 2. */
 export const emulatorClusterSpec = (overrides: Partial<AmlFilesystemSpec> = {}): AmlFilesystemSpec => ({
-  location: "eastus",
-  skuName: "AMLFS-Durable-Premium-125",
-  storageCapacityTiB: 16,
+  ...testClusterSpec,
   filesystemSubnet: emulatorSubnet,
   zones: ["2"],
   maintenanceWindow: { dayOfWeek: "Sunday", timeOfDayUTC: "03:00" },
-  tags: { [CREATED_BY_TAG]: CREATED_BY_VALUE },
-  identities: [],
   ...overrides
 })

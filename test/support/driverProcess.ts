@@ -32,15 +32,20 @@ export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Pr
   const driver = runDriver([
     "sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--health-port", "0", ...extraArgs
   ])
+  await servingCsi(driver, "the simulation")
+  return { ...driver, socketPath, stateDir }
+}
+
+/** Resolves once a started driver logs that it serves CSI; kills it and throws with its output if it does not in 10 s. */
+export const servingCsi = async (driver: Pick<DriverProcess, "child" | "output">, what: string): Promise<void> => {
   const deadline = Date.now() + 10_000
   while (!driver.output().includes("serving CSI")) {
     if (Date.now() > deadline || driver.child.exitCode !== null) {
       driver.child.kill("SIGKILL")
-      throw new Error(`the simulation did not start:\n${driver.output()}`)
+      throw new Error(`${what} did not start:\n${driver.output()}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  return { ...driver, socketPath, stateDir }
 }
 
 const HEALTH_LINE = /"serving \/healthz, \/livez and \/metrics","address":"http:\/\/[\d.]+:(\d+)"/
