@@ -18,7 +18,6 @@ import { launcherCommand } from "./cli/launcher.js"
 import type { SimOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
 import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
-import { SimulationEvents } from "./controller/dynamic/SimulationEvents.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
 import { DEFAULT_DRIVER_NAME } from "./domain/DriverName.js"
@@ -29,6 +28,7 @@ import { simulationReadinessCheck } from "./health/simulationReadinessCheck.js"
 import { countArmRequest } from "./observability/metrics.js"
 import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
+import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 
 /**
  * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
@@ -132,9 +132,10 @@ const SimulatedController = (options: SimOptions) =>
       subnetName: "sim-subnet",
       creationPolling: { quietPeriod: Duration.seconds(options.clusterCreationSeconds / 3), interval: Duration.seconds(2) },
       deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
-      progressEventEvery: Duration.seconds(10)
+      progressEventEvery: Duration.seconds(10),
+      creationTakes: `${options.clusterCreationSeconds} s in the simulation (10 to 20 minutes in Azure)`
     }),
-    events: SimulationEvents(options.clusterCreationSeconds)
+    events: VolumeEvents.layerLog
   })
 
 /** All three CSI services on the simulation: no Azure, no Lustre, state under `options.stateDir`. */

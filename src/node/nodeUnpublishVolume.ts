@@ -31,8 +31,8 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
   const released = yield* Effect.gen(function*() {
     const sharedMountPoints = new Set<string>()
     // A target may hold stacked binds (left by a driver before canonical paths): take down all of ours.
-    for (let published = mountAt(yield* readMountTable, target.path); published !== undefined;) {
-      const table = yield* readMountTable
+    let table = yield* readMountTable
+    for (let published = mountAt(table, target.path); published !== undefined; published = mountAt(table, target.path)) {
       const hiding = mountHiding(table, config.podsDir, published)
       if (hiding !== undefined) {
         return yield* new FailedPrecondition({
@@ -49,11 +49,11 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       }
       yield* unmountEscalating(target.path)
       sharedMountPoints.add(shared.mountPoint)
-      const next = mountAt(yield* readMountTable, target.path)
-      if (next !== undefined && next.mountId === published.mountId) {
+      const unmounted = published
+      table = yield* readMountTable
+      if (mountAt(table, target.path)?.mountId === unmounted.mountId) {
         return yield* new Internal({ message: `${target.shown} is still mounted after umount succeeded; the caller retries` })
       }
-      published = next
     }
     yield* shell.removeEmptyDirectoryBeneath(config.podsDir, target.components)
     return sharedMountPoints

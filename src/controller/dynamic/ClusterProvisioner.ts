@@ -14,6 +14,7 @@ import {
 } from "../../../layers/azure/AmlfsApi.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
+import { elapsedText } from "../../domain/ElapsedText.js"
 import { armOperationWait, timed } from "../../observability/metrics.js"
 import { armCall, withoutFinalPeriod } from "./armFailure.js"
 import { armPolling, armRetry } from "./armSchedules.js"
@@ -117,7 +118,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         )
         yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "ProvisioningStarted",
           `creating Azure Managed Lustre ${request.name} (${spec.skuName}, ${spec.storageCapacityTiB} TiB) in ` +
-            `${request.resourceGroup}; this takes 10 to 20 minutes`)
+            `${request.resourceGroup}; this takes ${config.creationTakes}`)
         return operation
       })
 
@@ -134,9 +135,8 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               if (Option.isNone(current) || isSettled(current.value.provisioningState)) return
               if (now - lastEventAt < Duration.toMillis(config.progressEventEvery)) return
               lastEventAt = now
-              const minutes = Math.round((now - startedAt) / 60_000)
               yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "ProvisioningInProgress",
-                `Azure Managed Lustre ${request.name} is ${current.value.provisioningState} (${minutes} minutes so far)`)
+                `Azure Managed Lustre ${request.name} is ${current.value.provisioningState} (${elapsedText(now - startedAt)} so far)`)
             })
           )
         )

@@ -28,12 +28,15 @@ export class ControllerConfig extends Context.Service<ControllerConfig, {
   readonly expansionPolling?: Polling | undefined
   /** A Kubernetes Event on the PVC at least this often while a cluster is being created. */
   readonly progressEventEvery: Duration.Duration
+  /** How long a creation takes, as the PVC's Events say it ("10 to 20 minutes" in Azure). */
+  readonly creationTakes: string
 }>()("azurelustre/controller/ControllerConfig") {
-  static readonly polling: Pick<ControllerConfig["Service"], "creationPolling" | "deletionPolling" | "expansionPolling" | "progressEventEvery"> = {
+  static readonly polling: Pick<ControllerConfig["Service"], "creationPolling" | "deletionPolling" | "expansionPolling" | "progressEventEvery" | "creationTakes"> = {
     creationPolling: { quietPeriod: Duration.seconds(450), interval: Duration.seconds(10) },
     deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(10), firstRead: Duration.seconds(1) },
     expansionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(10), firstRead: Duration.seconds(1) },
-    progressEventEvery: Duration.minutes(3)
+    progressEventEvery: Duration.minutes(3),
+    creationTakes: "10 to 20 minutes"
   }
 }
 
