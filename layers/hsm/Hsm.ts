@@ -48,6 +48,8 @@ export interface FileHsmStatus {
   readonly path: string
   readonly state: HsmState
   readonly action: HsmAction
+  /** Why the last request on this file failed, when the layer knows (the simulation does; lfs does not say). */
+  readonly failure?: string
 }
 
 /** A file an operation could not act on, and why (lfs's or the simulation's words). */
