@@ -21,9 +21,12 @@ export class KubeError extends Schema.TaggedError<KubeError>()("KubeError", {
   }
 }
 
-/** The object an Event is about. Without `uid`, the live layer looks the PVC up to fill it in. */
+/**
+ * The object an Event is about: a PVC (the controller's Events), or a Pod (the node plugin's).
+ * Without `uid`, the live layers look the object up to fill it in.
+ */
 export interface KubeEventSubject {
-  readonly kind: "PersistentVolumeClaim"
+  readonly kind: "PersistentVolumeClaim" | "Pod"
   readonly namespace: string
   readonly name: string
   readonly uid?: string
@@ -149,6 +152,7 @@ const verbs: Readonly<Record<string, string>> = {
   readCSINode: "read csinodes (storage.k8s.io)",
   createEvent: "create events (events.k8s.io)",
   readSecret: "read secrets",
-  readPersistentVolumeClaim: "read persistentvolumeclaims"
+  readPersistentVolumeClaim: "read persistentvolumeclaims",
+  readPod: "read pods"
 }
 const verbOf = (operation: string): string => verbs[operation] ?? operation

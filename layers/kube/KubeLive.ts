@@ -9,12 +9,11 @@ import {
   Kube,
   KubeError,
   type KubeEvent,
-  MAX_EVENT_FIELD_LENGTH,
   refusalMessage,
   REPORTING_CONTROLLER,
-  truncateNote,
   withinRequestTimeout
 } from "./Kube.js"
+import { eventsV1Body, eventSubject } from "./eventsV1.js"
 
 /**
  * A kubeconfig given as values (what `KubeConfig.loadFromOptions` takes), e.g. a test's API
@@ -55,8 +54,6 @@ const defaultReportingInstance = (): string => {
   const pod = process.env["POD_NAME"]
   return pod !== undefined && pod !== "" ? pod : Os.hostname()
 }
-
-const limit = (text: string): string => text.length <= MAX_EVENT_FIELD_LENGTH ? text : text.slice(0, MAX_EVENT_FIELD_LENGTH)
 
 /** Base64 Secret data as text (UTF-8). */
 const decodeSecretData = (data: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> =>
@@ -129,8 +126,10 @@ const make = (source: Source, options: KubeLiveOptions) =>
         catch: toKubeError(operation, subject)
       }).pipe(withinRequestTimeout(operation, subject, server, requestTimeout))
 
-    const reportingInstance = limit(options.reportingInstance ?? defaultReportingInstance())
-    const reportingController = limit(options.reportingController ?? REPORTING_CONTROLLER)
+    const reporter = {
+      reportingInstance: options.reportingInstance ?? defaultReportingInstance(),
+      reportingController: options.reportingController ?? REPORTING_CONTROLLER
+    }
 
     /** The PVC's uid, which `kubectl describe pvc` matches Events on; undefined when it cannot be read. */
     const uidOf = (namespace: string, name: string) =>
@@ -145,22 +144,13 @@ const make = (source: Source, options: KubeLiveOptions) =>
 
     const recordEvent = Effect.fn("Kube.recordEvent")(function*(event: KubeEvent) {
       const { kind, namespace, name } = event.regarding
-      const uid = event.regarding.uid ?? (yield* uidOf(namespace, name))
-      const body: K8s.EventsV1Event = {
-        metadata: { generateName: `${name}.`, namespace },
-        // V1MicroTime, not Date: it serialises with the microseconds the API server requires.
-        eventTime: new k8s.V1MicroTime(),
-        reportingController,
-        reportingInstance,
-        action: limit(event.action),
-        reason: limit(event.reason),
-        type: event.type,
-        note: truncateNote(event.note),
-        regarding: { apiVersion: "v1", kind, namespace, name, ...(uid === undefined ? {} : { uid }) }
-      }
+      // The controller reads PVCs only (its ClusterRole has no pods): a Pod's Event goes without a uid.
+      const uid = event.regarding.uid ?? (kind === "PersistentVolumeClaim" ? yield* uidOf(namespace, name) : undefined)
+      // V1MicroTime, not Date: it serialises with the microseconds the API server requires.
+      const body: K8s.EventsV1Event = eventsV1Body(event, reporter, new k8s.V1MicroTime(), uid)
       yield* call(
         "createEvent",
-        `event about ${kind.toLowerCase()} ${namespace}/${name}`,
+        eventSubject(event.regarding),
         (options) => events.createNamespacedEvent({ namespace, body }, options)
       )
     })

@@ -1,6 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type { KubeError } from "./Kube.js"
+import type { KubeError, KubeEvent } from "./Kube.js"
 
 /** A taint on a Node (`spec.taints[]`). */
 export interface NodeTaint {
@@ -10,10 +10,12 @@ export interface NodeTaint {
 }
 
 /**
- * What the node plugin asks of the Kubernetes API, about its own Node only. Kept apart from
- * `Kube` (the controller's) so that the node plugin, which runs on every node, can use a small
- * client (KubeNodeLive) instead of loading @kubernetes/client-node. A KubeError's `operation`
- * is `readNode`, `readCSINode` or `patchNode` (RBAC: get nodes, get csinodes, patch nodes).
+ * What the node plugin asks of the Kubernetes API: about its own Node, and Events about the PVCs
+ * and Pods it mounts for. Kept apart from `Kube` (the controller's) so that the node plugin,
+ * which runs on every node, can use a small client (KubeNodeLive) instead of loading
+ * @kubernetes/client-node. A KubeError's `operation` is `readNode`, `readCSINode`, `patchNode`
+ * or `createEvent` (RBAC: get nodes, get csinodes, patch nodes, create events.k8s.io events;
+ * and get persistentvolumeclaims and pods, for an Event's uid).
  */
 export class KubeNode extends Context.Service<KubeNode, {
   /** The labels of Node `nodeName` (`GET /api/v1/nodes/<name>`); `{}` when it has none. */
@@ -30,4 +32,10 @@ export class KubeNode extends Context.Service<KubeNode, {
    * reading again) instead of being overwritten.
    */
   readonly removeNodeTaint: (nodeName: string, key: string) => Effect.Effect<ReadonlyArray<NodeTaint>, KubeError>
+  /**
+   * Records an Event (`POST /apis/events.k8s.io/v1/namespaces/<ns>/events`) about a PVC or a Pod,
+   * reported by the driver's name from this node. Without `regarding.uid` it reads the object for
+   * it first; when that read fails the Event goes without a uid rather than not at all.
+   */
+  readonly recordEvent: (event: KubeEvent) => Effect.Effect<void, KubeError>
 }>()("azurelustre/kube/KubeNode") {}

@@ -1,8 +1,10 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { KubeError, refusalMessage } from "./Kube.js"
+import { limitEventField } from "./eventsV1.js"
+import { KubeError, type KubeEvent, refusalMessage, truncateNote } from "./Kube.js"
 import { KubeNode, type NodeTaint } from "./KubeNode.js"
 
 /** A Node as the fake holds it. */
@@ -16,6 +18,7 @@ export type KubeNodeCall =
   | { readonly _tag: "ReadNodeLabels"; readonly nodeName: string }
   | { readonly _tag: "ReadCsiNodeDrivers"; readonly nodeName: string }
   | { readonly _tag: "RemoveNodeTaint"; readonly nodeName: string; readonly key: string }
+  | { readonly _tag: "RecordEvent"; readonly event: KubeEvent }
 
 /**
  * A deterministic KubeNode for tests. `nodes` maps each node's name to its labels and taints (an
@@ -24,12 +27,19 @@ export type KubeNodeCall =
  * takes the taints with that key out of `nodes`. Every call first takes the next error queued in
  * `failures`, if any, and fails with it, changing nothing: queue three errors and the fourth call
  * succeeds. All are Refs the test may change mid-test; `calls` lists every call, in order.
+ *
+ * `events` lists every Event recorded, in order, cut as the live layer cuts it (note, reason,
+ * action). `recordEvent` does not take from `failures`: the plugin reports Events in between its
+ * other calls, and an error queued for those must not be spent on an Event. While `eventFailure`
+ * holds an error instead, every `recordEvent` fails with it and records nothing.
  */
 export class KubeNodeFake extends Context.Service<KubeNodeFake, {
   readonly nodes: Ref.Ref<ReadonlyMap<string, FakeNode>>
   readonly csiNodes: Ref.Ref<ReadonlyMap<string, ReadonlyArray<string>>>
   readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
   readonly calls: Ref.Ref<ReadonlyArray<KubeNodeCall>>
+  readonly events: Ref.Ref<ReadonlyArray<KubeEvent>>
+  readonly eventFailure: Ref.Ref<Option.Option<KubeError>>
 }>()("azurelustre/kube/KubeNodeFake") {
   static readonly layer = (
     options: {
@@ -40,6 +50,8 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
       /** The drivers each node's CSINode lists, by node name. */
       readonly csiNodes?: Readonly<Record<string, ReadonlyArray<string>>>
       readonly failures?: ReadonlyArray<KubeError>
+      /** Every `recordEvent` fails with this (operation `createEvent`, say) until the test clears it. */
+      readonly eventFailure?: KubeError
     } = {}
   ): Layer.Layer<KubeNode | KubeNodeFake> =>
     Layer.effect(
@@ -89,7 +101,20 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
           })
         })
 
-        return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint })
+        const recordEvent = Effect.fn("KubeNodeFake.recordEvent")(function*(event: KubeEvent) {
+          yield* record({ _tag: "RecordEvent", event })
+          const failure = yield* Ref.get(state.eventFailure)
+          if (Option.isSome(failure)) return yield* failure.value
+          const sent: KubeEvent = {
+            ...event,
+            reason: limitEventField(event.reason),
+            action: limitEventField(event.action),
+            note: truncateNote(event.note)
+          }
+          yield* Ref.update(state.events, (events) => [...events, sent])
+        })
+
+        return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent })
       })
     ).pipe(Layer.provideMerge(Layer.effect(
       KubeNodeFake,
@@ -104,7 +129,9 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
             new Map(Object.entries(options.csiNodes ?? {}))
           ),
           failures: yield* Ref.make<ReadonlyArray<KubeError>>(options.failures ?? []),
-          calls: yield* Ref.make<ReadonlyArray<KubeNodeCall>>([])
+          calls: yield* Ref.make<ReadonlyArray<KubeNodeCall>>([]),
+          events: yield* Ref.make<ReadonlyArray<KubeEvent>>([]),
+          eventFailure: yield* Ref.make(Option.fromUndefinedOr(options.eventFailure))
         })
       })
     )))

@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -6,7 +7,17 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Https from "node:https"
-import { decodeStatusBody, KubeError, refusalMessage, withinRequestTimeout } from "./Kube.js"
+import * as Os from "node:os"
+import { eventsV1Body, eventSubject, microTime, subjectPath, subjectReadOperation } from "./eventsV1.js"
+import {
+  decodeStatusBody,
+  KubeError,
+  type KubeEvent,
+  type KubeEventSubject,
+  refusalMessage,
+  REPORTING_CONTROLLER,
+  withinRequestTimeout
+} from "./Kube.js"
 import { KubeNode, type NodeTaint } from "./KubeNode.js"
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -15,7 +26,15 @@ export const IN_CLUSTER_TOKEN_FILE = `${SERVICE_ACCOUNT_DIR}/token`
 /** ... and the cluster's CA bundle, which the API server's certificate chains to. */
 export const IN_CLUSTER_CA_FILE = `${SERVICE_ACCOUNT_DIR}/ca.crt`
 
-export interface KubeNodeLiveOptions {
+/** Who the node plugin's Events say reported them. */
+export interface KubeNodeReporting {
+  /** `reportingController`: the driver's name (`--driver-name`), default azurelustre.csi.azure.com. */
+  readonly reportingController?: string
+  /** `reportingInstance`: the node's name (`--node-id`), default the hostname (the plugin runs on the host's network). */
+  readonly reportingInstance?: string
+}
+
+export interface KubeNodeLiveOptions extends KubeNodeReporting {
   /** The API server: `https://host:port`, or `http://` for a test's server on loopback. */
   readonly server: string
   /**
@@ -61,6 +80,12 @@ const CsiNodeJson = Schema.Struct({
 })
 const decodeCsiNode = Schema.decodeUnknownEffect(Schema.fromJsonString(CsiNodeJson))
 
+/** The one field of a PVC or Pod an Event needs: its uid. */
+const SubjectJson = Schema.Struct({
+  metadata: Schema.optionalKey(Schema.Struct({ uid: Schema.optionalKey(Schema.String) }))
+})
+const decodeSubject = Schema.decodeUnknownEffect(Schema.fromJsonString(SubjectJson))
+
 const reasonOf = (cause: unknown): string => {
   if (!(cause instanceof Error)) return String(cause)
   // Connecting to a name with several addresses fails with an AggregateError whose message is empty.
@@ -74,7 +99,7 @@ interface Answer {
 }
 
 interface Request {
-  readonly method: "GET" | "PATCH"
+  readonly method: "GET" | "PATCH" | "POST"
   readonly path: string
   readonly body?: { readonly contentType: string; readonly text: string }
 }
@@ -238,11 +263,42 @@ const make = (options: KubeNodeLiveOptions) =>
       return removed
     })
 
-    return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint })
+    const reporter = {
+      reportingController: options.reportingController ?? REPORTING_CONTROLLER,
+      reportingInstance: options.reportingInstance ?? Os.hostname()
+    }
+
+    /** The object's uid, which `kubectl describe` matches Events on; undefined when it cannot be read. */
+    const uidOf = (regarding: KubeEventSubject) => {
+      const operation = subjectReadOperation(regarding.kind)
+      const subject = `${regarding.kind.toLowerCase()} ${regarding.namespace}/${regarding.name}`
+      return call(operation, subject, { method: "GET", path: subjectPath(regarding) }).pipe(
+        Effect.flatMap((answer) => decodeSubject(answer.body)),
+        Effect.map((object) => object.metadata?.uid),
+        Effect.catch((failed) =>
+          Effect.logDebug("an Event goes without its object's uid").pipe(
+            Effect.annotateLogs({ reason: failed.message }),
+            Effect.as(undefined)
+          )
+        )
+      )
+    }
+
+    const recordEvent = Effect.fn("KubeNode.recordEvent")(function*(event: KubeEvent) {
+      const uid = event.regarding.uid ?? (yield* uidOf(event.regarding))
+      const body = eventsV1Body(event, reporter, microTime(yield* Clock.currentTimeMillis), uid)
+      yield* call("createEvent", eventSubject(event.regarding), {
+        method: "POST",
+        path: `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(event.regarding.namespace)}/events`,
+        body: { contentType: "application/json", text: JSON.stringify(body) }
+      })
+    })
+
+    return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent })
   })
 
 /** In a pod: the API server from the environment Kubernetes gives every pod, the service account's token and CA. */
-const inCluster = Effect.suspend(() => {
+const inCluster = (reporting: KubeNodeReporting) => Effect.suspend(() => {
   const host = process.env["KUBERNETES_SERVICE_HOST"]
   const port = process.env["KUBERNETES_SERVICE_PORT"]
   if (host === undefined || host === "" || port === undefined || port === "") {
@@ -256,6 +312,7 @@ const inCluster = Effect.suspend(() => {
     )
   }
   return make({
+    ...reporting,
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     tokenFile: IN_CLUSTER_TOKEN_FILE,
     caFile: IN_CLUSTER_CA_FILE
@@ -269,9 +326,13 @@ const inCluster = Effect.suspend(() => {
 export const KubeNodeLive = {
   /**
    * In a pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, with the service
-   * account's token and CA. Fails with a KubeError (status 0) outside a pod.
+   * account's token and CA; Events reported by the default driver name from the hostname. Fails
+   * with a KubeError (status 0) outside a pod.
    */
-  layer: Layer.effect(KubeNode, inCluster) satisfies Layer.Layer<KubeNode, KubeError>,
+  layer: Layer.effect(KubeNode, inCluster({})) satisfies Layer.Layer<KubeNode, KubeError>,
+  /** `layer`, with Events reported by the driver's name (`--driver-name`) from the node (`--node-id`). */
+  layerInCluster: (reporting: KubeNodeReporting): Layer.Layer<KubeNode, KubeError> =>
+    Layer.effect(KubeNode, inCluster(reporting)),
   /** A given API server, e.g. a test's fake on loopback. */
   layerWith: (options: KubeNodeLiveOptions): Layer.Layer<KubeNode, KubeError> => Layer.effect(KubeNode, make(options))
 } as const

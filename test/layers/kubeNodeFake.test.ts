@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Ref } from "effect"
-import { KubeError } from "../../layers/kube/Kube.js"
+import { Effect, Option, Ref } from "effect"
+import { KubeError, type KubeEvent, truncateNote } from "../../layers/kube/Kube.js"
 import { KubeNode, type NodeTaint } from "../../layers/kube/KubeNode.js"
 import { KubeNodeFake } from "../../layers/kube/KubeNodeFake.js"
 
@@ -88,5 +88,57 @@ describe("KubeNodeFake", () => {
       assert.isFalse((yield* Ref.get(fake.nodes)).has("ghost"))
       // The queue is spent: the next call goes through.
       assert.deepStrictEqual(yield* kube.removeNodeTaint("worker-1", "sku"), [gpu])
+    }).pipe(Effect.provide(fakeLayer)))
+})
+
+describe("KubeNodeFake: Events", () => {
+  const podEvent = (note: string): KubeEvent => ({
+    regarding: { kind: "Pod", namespace: "apps", name: "web-0" },
+    type: "Warning",
+    reason: "MountFailed",
+    action: "Mounting",
+    note
+  })
+  const refused = new KubeError({ operation: "createEvent", status: 403, message: "may not create events" })
+
+  it.effect("records Events in order, cut as the live layer cuts them", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeNode
+      const fake = yield* KubeNodeFake
+      const long = "€".repeat(400)
+      yield* kube.recordEvent(podEvent("first"))
+      yield* kube.recordEvent({ ...podEvent(long), reason: "R".repeat(200) })
+      const events = yield* Ref.get(fake.events)
+      assert.deepStrictEqual(events.map((event) => event.note), ["first", truncateNote(long)])
+      assert.isAtMost(Buffer.byteLength(events[1]?.note ?? "", "utf8"), 1024)
+      assert.strictEqual(events[1]?.reason, "R".repeat(128))
+      assert.deepStrictEqual(events[0], podEvent("first"))
+      assert.deepStrictEqual((yield* Ref.get(fake.calls)).map((call) => call._tag), ["RecordEvent", "RecordEvent"])
+    }).pipe(Effect.provide(fakeLayer)))
+
+  it.effect("told to fail createEvent: every Event fails with the error and none is recorded, until cleared", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeNode
+      const fake = yield* KubeNodeFake
+      assert.strictEqual(yield* Effect.flip(kube.recordEvent(podEvent("lost"))), refused)
+      assert.strictEqual(yield* Effect.flip(kube.recordEvent(podEvent("lost too"))), refused)
+      assert.deepStrictEqual(yield* Ref.get(fake.events), [])
+      yield* Ref.set(fake.eventFailure, Option.none())
+      yield* kube.recordEvent(podEvent("kept"))
+      assert.deepStrictEqual((yield* Ref.get(fake.events)).map((event) => event.note), ["kept"])
+      assert.strictEqual((yield* Ref.get(fake.calls)).length, 3)
+    }).pipe(Effect.provide(KubeNodeFake.layer({ eventFailure: refused }))))
+
+  it.effect("an Event does not spend a failure queued for the other calls, and they do not spend its", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeNode
+      const fake = yield* KubeNodeFake
+      yield* Ref.set(fake.failures, [unavailable("readNode")])
+      yield* kube.recordEvent(podEvent("sent"))
+      assert.strictEqual((yield* Effect.flip(kube.readNodeLabels("worker-1"))).status, 503)
+      yield* Ref.set(fake.eventFailure, Option.some(refused))
+      assert.deepStrictEqual(yield* kube.readNodeLabels("worker-1"), { [ZONE_LABEL]: "eastus-2" })
+      assert.strictEqual(yield* Effect.flip(kube.recordEvent(podEvent("refused"))), refused)
+      assert.deepStrictEqual((yield* Ref.get(fake.events)).map((event) => event.note), ["sent"])
     }).pipe(Effect.provide(fakeLayer)))
 })

@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, type Layer, Option, Schema, type Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Util from "node:util"
-import type { KubeError } from "../../layers/kube/Kube.js"
+import { microTime } from "../../layers/kube/eventsV1.js"
+import { type KubeError, type KubeEvent, truncateNote } from "../../layers/kube/Kube.js"
 import { KubeNode } from "../../layers/kube/KubeNode.js"
 import { KubeNodeLive } from "../../layers/kube/KubeNodeLive.js"
 import { fakeKubeApiServer, type FakeKubeApiServer, type Reply, type SeenRequest, statusJson, waitFor } from "../support/fakeKubeApiServer.js"
@@ -42,6 +44,8 @@ interface ClusterState {
   readonly nodes: Map<string, FakeNode>
   /** The drivers of each CSINode (`null` as Go serialises an empty list); no entry: no CSINode. */
   readonly csiNodes: Map<string, Array<string> | null>
+  /** The uids of the PVCs and Pods, by `<resource>/<namespace>/<name>`. */
+  readonly uids: Map<string, string>
 }
 
 type FakeApiServer = FakeKubeApiServer & ClusterState
@@ -83,6 +87,10 @@ const decodePatch = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Arra
 /** A request's JSON body, to compare with what it should be. */
 const sentJson = (body: string | undefined): unknown => JSON.parse(body ?? "null")
 
+/** Field `key` of a JSON object sent. */
+const at = (json: unknown, key: string): unknown =>
+  json !== null && typeof json === "object" && key in json ? (json as Record<string, unknown>)[key] : undefined
+
 /** RFC 6902 as the API server applies it, for the one path the driver patches: all or nothing. */
 const applyTaintPatch = (node: FakeNode, operations: ReadonlyArray<PatchOperation>): string | undefined => {
   let taints = node.taints
@@ -103,9 +111,49 @@ const applyTaintPatch = (node: FakeNode, operations: ReadonlyArray<PatchOperatio
   return undefined
 }
 
+const CLAIM_UID = "6f1a2b3c-0000-4000-8000-000000000001"
+const POD_UID = "0c9d8e7f-0000-4000-8000-000000000002"
+/** A namespace where every object and Event is refused (403). */
+const LOCKED = "locked"
+
+/**
+ * GET of a PVC or Pod (`/api/v1/namespaces/<ns>/<resource>/<name>`): its uid from `uids`. Name
+ * `forbidden` and namespace `locked` are 403, name `garbled` answers a uid that is not a string,
+ * name `slow` is never answered.
+ */
+const routeNamespacedObject = (server: ClusterState, resource: string, namespace: string, name: string): Reply => {
+  const kind = resource === "pods" ? "Pod" : "PersistentVolumeClaim"
+  if (name === "slow") return "hang"
+  if (name === "forbidden" || namespace === LOCKED) return forbidden("get", resource, name, "")
+  if (name === "garbled") return [200, { apiVersion: "v1", kind, metadata: { name, namespace, uid: 7 } }]
+  const uid = server.uids.get(`${resource}/${namespace}/${name}`)
+  if (uid === undefined) return [404, statusJson(404, "NotFound", `${resource} "${name}" not found`)]
+  return [200, { apiVersion: "v1", kind, metadata: { name, namespace, uid }, spec: {}, status: {} }]
+}
+
+/** POST of an Event: answered with it, named from its generateName, as the API server does. */
+const routeEvent = (namespace: string, contentType: string | undefined, body: string): Reply => {
+  if (namespace === LOCKED) return forbidden("create", "events", "", "events.k8s.io")
+  if (contentType !== "application/json") return [415, statusJson(415, "UnsupportedMediaType", "not JSON")]
+  const event = JSON.parse(body) as { metadata?: { generateName?: string } }
+  return [201, {
+    ...event,
+    apiVersion: "events.k8s.io/v1",
+    kind: "Event",
+    metadata: { ...event.metadata, name: `${event.metadata?.generateName ?? ""}x7k2p`, namespace }
+  }]
+}
+
 const route = (server: ClusterState, { method, url, contentType, body }: SeenRequest): Reply => {
   const parts = (url.split("?")[0] ?? "").split("/").slice(1).map(decodeURIComponent)
   const name = parts.at(-1) ?? ""
+  if (method === "GET" && parts.length === 6 && parts[0] === "api" && parts[2] === "namespaces") {
+    const [namespace = "", resource = ""] = parts.slice(3)
+    if (resource === "persistentvolumeclaims" || resource === "pods") return routeNamespacedObject(server, resource, namespace, name)
+  }
+  if (method === "POST" && parts.length === 6 && parts[1] === "events.k8s.io" && parts[3] === "namespaces" && name === "events") {
+    return routeEvent(parts[4] ?? "", contentType, body)
+  }
   const isNode = parts.length === 4 && parts[0] === "api" && parts[1] === "v1" && parts[2] === "nodes"
   const isCsiNode = parts.length === 5 && parts[0] === "apis" && parts[1] === "storage.k8s.io" && parts[3] === "csinodes"
   if (method === "GET" && isNode) {
@@ -156,7 +204,8 @@ const fakeApiServer = (tls = false): Effect.Effect<FakeApiServer, never, Scope.S
   Effect.gen(function*() {
     const state: ClusterState = {
       nodes: initialNodes(),
-      csiNodes: new Map([["worker-1", [DRIVER, "disk.csi.azure.com"]], ["empty", null]])
+      csiNodes: new Map([["worker-1", [DRIVER, "disk.csi.azure.com"]], ["empty", null]]),
+      uids: new Map([["persistentvolumeclaims/apps/claim-1", CLAIM_UID], ["pods/apps/web-0", POD_UID]])
     }
     const server = yield* fakeKubeApiServer((request) => route(state, request), tls ? { cert: TLS_CERT, key: TLS_KEY } : undefined)
     return { ...server, ...state }
@@ -369,6 +418,187 @@ describe("KubeNodeLive: removing a taint", () => {
         assert.deepStrictEqual(requests(server), ["GET /api/v1/nodes/ghost"])
       })
     ))
+})
+
+const claimEvent = (overrides: Partial<KubeEvent> = {}): KubeEvent => ({
+  regarding: { kind: "PersistentVolumeClaim", namespace: "apps", name: "claim-1" },
+  type: "Warning",
+  reason: "MountFailed",
+  action: "Mounting",
+  note: "the MGS 10.0.0.4@tcp did not answer within 2m",
+  ...overrides
+})
+
+const recordEvent = (event: KubeEvent) =>
+  Effect.gen(function*() {
+    return yield* (yield* KubeNode).recordEvent(event)
+  })
+
+/** The Events the fake API server was sent, as JSON. */
+const sentEvents = (server: FakeApiServer) => server.seen.filter((seen) => seen.method === "POST").map((seen) => sentJson(seen.body))
+
+/** KubeNodeLive against the fake, reporting as driver `lustre.example.com` on node `worker-1`. */
+const reportingFrom = (reportingInstance = "worker-1") => (server: FakeApiServer) =>
+  KubeNodeLive.layerWith({ server: server.url, reportingController: "lustre.example.com", reportingInstance })
+
+describe("KubeNodeLive: Events", () => {
+  it.effect("about a PVC: reads its uid, then POSTs the events.k8s.io/v1 Event, its time in microseconds", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(Date.parse("2026-03-01T10:00:00.123Z"))
+          yield* recordEvent(claimEvent())
+          assert.deepStrictEqual(requests(server), [
+            "GET /api/v1/namespaces/apps/persistentvolumeclaims/claim-1",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events"
+          ])
+          assert.strictEqual(server.seen[1]?.contentType, "application/json")
+          assert.deepStrictEqual(sentEvents(server), [{
+            metadata: { generateName: "claim-1.", namespace: "apps" },
+            eventTime: "2026-03-01T10:00:00.123000Z",
+            reportingController: "lustre.example.com",
+            reportingInstance: "worker-1",
+            action: "Mounting",
+            reason: "MountFailed",
+            type: "Warning",
+            note: "the MGS 10.0.0.4@tcp did not answer within 2m",
+            regarding: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "apps", name: "claim-1", uid: CLAIM_UID }
+          }])
+        }),
+      reportingFrom()
+    ))
+
+  it.live("about a Pod: reads the Pod's uid; a uid given is not looked up", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          const pod = { kind: "Pod", namespace: "apps", name: "web-0" } as const
+          yield* recordEvent(claimEvent({ regarding: pod, type: "Normal", reason: "Mounted" }))
+          yield* recordEvent(claimEvent({ regarding: { ...pod, uid: "given-uid" } }))
+          assert.deepStrictEqual(requests(server), [
+            "GET /api/v1/namespaces/apps/pods/web-0",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events"
+          ])
+          const [first, second] = sentEvents(server)
+          assert.deepStrictEqual(at(first, "regarding"), { apiVersion: "v1", kind: "Pod", namespace: "apps", name: "web-0", uid: POD_UID })
+          assert.deepStrictEqual(at(first, "metadata"), { generateName: "web-0.", namespace: "apps" })
+          assert.strictEqual(at(first, "type"), "Normal")
+          assert.deepStrictEqual(at(second, "regarding"), { apiVersion: "v1", kind: "Pod", namespace: "apps", name: "web-0", uid: "given-uid" })
+        }),
+      reportingFrom()
+    ))
+
+  it.live("eventTime is the wall clock's, with microseconds", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          const before = Date.now()
+          yield* recordEvent(claimEvent({ regarding: { kind: "PersistentVolumeClaim", namespace: "apps", name: "claim-1", uid: "u" } }))
+          const eventTime = String(at(sentEvents(server)[0], "eventTime"))
+          assert.match(eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+          assert.isAtLeast(Date.parse(eventTime), before)
+          assert.isAtMost(Date.parse(eventTime), Date.now())
+        }),
+      reportingFrom()
+    ))
+
+  it.live("the note is cut to the API's 1 KiB, never inside a character; reason, action and instance to 128 characters", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          const note = "€".repeat(400) // 3 bytes each: 1200 bytes
+          yield* recordEvent(claimEvent({ note, reason: "R".repeat(200), action: "A".repeat(129) }))
+          const sent = sentEvents(server)[0]
+          const cut = String(at(sent, "note"))
+          assert.strictEqual(cut, truncateNote(note))
+          assert.isAtMost(Buffer.byteLength(cut, "utf8"), 1024)
+          assert.isTrue(cut.endsWith("..."))
+          assert.strictEqual(cut.slice(0, -3), "€".repeat(340))
+          assert.strictEqual(at(sent, "reason"), "R".repeat(128))
+          assert.strictEqual(at(sent, "action"), "A".repeat(128))
+          assert.strictEqual(at(sent, "reportingInstance"), "n".repeat(128))
+          assert.strictEqual(at(sent, "reportingController"), "lustre.example.com")
+        }),
+      reportingFrom("n".repeat(300))
+    ))
+
+  it.live("a uid that cannot be read (404, 403, not a string) leaves the Event without one; it is still sent", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          for (const name of ["ghost", "forbidden", "garbled"]) {
+            yield* recordEvent(claimEvent({ regarding: { kind: "PersistentVolumeClaim", namespace: "apps", name } }))
+          }
+          assert.deepStrictEqual(requests(server), [
+            "GET /api/v1/namespaces/apps/persistentvolumeclaims/ghost",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events",
+            "GET /api/v1/namespaces/apps/persistentvolumeclaims/forbidden",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events",
+            "GET /api/v1/namespaces/apps/persistentvolumeclaims/garbled",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events"
+          ])
+          assert.deepStrictEqual(sentEvents(server).map((sent) => at(sent, "regarding")), [
+            { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "apps", name: "ghost" },
+            { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "apps", name: "forbidden" },
+            { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "apps", name: "garbled" }
+          ])
+        }),
+      reportingFrom()
+    ))
+
+  it.live("a uid read that gets no answer within the timeout does not hold the Event back for longer", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          yield* recordEvent(claimEvent({ regarding: { kind: "Pod", namespace: "apps", name: "slow" } }))
+          assert.deepStrictEqual(requests(server), [
+            "GET /api/v1/namespaces/apps/pods/slow",
+            "POST /apis/events.k8s.io/v1/namespaces/apps/events"
+          ])
+          assert.deepStrictEqual(at(sentEvents(server)[0], "regarding"), { apiVersion: "v1", kind: "Pod", namespace: "apps", name: "slow" })
+        }),
+      (server) => KubeNodeLive.layerWith({ server: server.url, requestTimeout: "200 millis" })
+    ))
+
+  it.live("a refused Event is a KubeError (createEvent) that names the permission", () =>
+    withApiServer(
+      (server) =>
+        Effect.gen(function*() {
+          const failed = yield* Effect.flip(
+            recordEvent(claimEvent({ regarding: { kind: "Pod", namespace: LOCKED, name: "web-0", uid: POD_UID } }))
+          )
+          assert.strictEqual(failed.operation, "createEvent")
+          assert.strictEqual(failed.status, 403)
+          assert.include(
+            failed.message,
+            "createEvent event about pod locked/web-0: the driver's service account may not create events (events.k8s.io): check its ClusterRole"
+          )
+          assert.include(failed.message, `cannot create resource "events"`)
+          assert.deepStrictEqual(requests(server), ["POST /apis/events.k8s.io/v1/namespaces/locked/events"])
+        }),
+      reportingFrom()
+    ))
+
+  it.live("without reporting options: the default driver name, from the hostname", () =>
+    withApiServer((server) =>
+      Effect.gen(function*() {
+        yield* recordEvent(claimEvent({ regarding: { kind: "PersistentVolumeClaim", namespace: "apps", name: "claim-1", uid: "u" } }))
+        const sent = sentEvents(server)[0]
+        assert.strictEqual(at(sent, "reportingController"), DRIVER)
+        assert.strictEqual(at(sent, "reportingInstance"), Os.hostname().slice(0, 128))
+      })
+    ))
+
+  it.prop(
+    "microTime: six fractional digits, the same instant",
+    [Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Date.parse("2100-01-01T00:00:00Z") }))],
+    ([millis]) => {
+      const time = microTime(millis)
+      assert.match(time, /\.\d{3}000Z$/)
+      assert.strictEqual(Date.parse(time), millis)
+    }
+  )
 })
 
 describe("KubeNodeLive: credentials, TLS and configuration", () => {
