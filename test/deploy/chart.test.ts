@@ -166,8 +166,11 @@ describe("chart: values change what they say", () => {
     expect(flag(nodeDriver, "remove-node-taint")).toBe("false")
     expect(flag(nodeDriver, "mount-timeout")).toBe("90")
     expect(flag(nodeDriver, "drain-timeout")).toBe("40")
+    // Without the taint to remove: no patch of nodes, no csinodes; Events stay.
     expect(maps(only(objects, "ClusterRole", "azurelustre-csi-node")["rules"], "rules")).toEqual([
-      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] }
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["persistentvolumeclaims", "pods"], verbs: ["get"] }
     ])
     const deployment = only(objects, "Deployment")
     expect(flag(container(deployment, "azurelustre"), "arm-poll-quiet")).toBe("300")

@@ -268,12 +268,20 @@ describe("deploy/: RBAC, least privilege", () => {
     }
   })
 
-  it("lets the node plugin get and patch nodes and get csinodes, nothing else", () => {
+  it("lets the node plugin get and patch nodes, get csinodes, create Events and get PVCs and Pods, nothing else", () => {
     const role = only(plain, "ClusterRole", "azurelustre-csi-node")
     expect(rulesOf(role)).toEqual([
       { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] },
-      { apiGroups: ["storage.k8s.io"], resources: ["csinodes"], verbs: ["get"] }
+      { apiGroups: ["storage.k8s.io"], resources: ["csinodes"], verbs: ["get"] },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["persistentvolumeclaims", "pods"], verbs: ["get"] }
     ])
+  })
+
+  it("grants the node plugin's Events as the controller's: the same group and verbs", () => {
+    const eventRules = (name: string) =>
+      rulesOf(only(plain, "ClusterRole", name)).filter((rule) => texts(rule["resources"], "resources").includes("events"))
+    expect(eventRules("azurelustre-csi-node")).toEqual(eventRules("azurelustre-csi-controller"))
   })
 
   it("lets the controller driver create Events and read PVCs, nothing else", () => {
@@ -283,13 +291,21 @@ describe("deploy/: RBAC, least privilege", () => {
     ])
   })
 
-  it("keeps leases namespaced and secrets out of every ClusterRole", () => {
+  it("keeps leases namespaced, secrets out of every ClusterRole, and pods to the node plugin's get", () => {
     for (const role of ofKind(everything, "ClusterRole")) {
       const resources = rulesOf(role).flatMap((rule) => texts(rule["resources"], "resources"))
       expect(resources, nameOf(role)).not.toContain("leases")
       expect(resources, nameOf(role)).not.toContain("secrets")
-      expect(resources, nameOf(role)).not.toContain("pods")
     }
+    // The node plugin reads a Pod for its Events' uid; nothing lists or watches Pods (the resizer would, with
+    // --handle-volume-inuse-error=true).
+    const podRules = roles.flatMap((role) =>
+      rulesOf(role).filter((rule) => texts(rule["resources"], "resources").includes("pods")).map((rule) => ({
+        role: nameOf(role),
+        verbs: rule["verbs"]
+      }))
+    )
+    expect(podRules).toEqual([{ role: "azurelustre-csi-node", verbs: ["get"] }])
     const election = only(plain, "Role", "azurelustre-csi-leader-election")
     expect(namespaceOf(election)).toBe(namespaceOf(controller))
     expect(rulesOf(election).map((rule) => rule["resources"])).toEqual([["leases"]])
