@@ -3,6 +3,7 @@ import { AlreadyExists, InvalidArgument } from "../csi/errors.js"
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
 import { quote } from "../domain/BoundedText.js"
 import { checkCapacityRange } from "../domain/CapacityRange.js"
+import { mountFlagsOfCapabilities } from "../domain/MountOptions.js"
 import { parseStaticVolumeParameters, toVolumeContext } from "../domain/StaticVolumeParameters.js"
 import { checkVolumeCapabilities } from "../domain/VolumeCapabilities.js"
 import { encodeVolumeId } from "../domain/VolumeId.js"
@@ -42,7 +43,9 @@ export const createVolume = Effect.fn("CreateVolume")(function*(request: CreateV
 
 /** Static provisioning: minting the id of an existing filesystem touches nothing in Azure. */
 const createStaticVolume = Effect.fnUntraced(function*(name: string, request: CreateVolumeRequest) {
-  const parameters = yield* invalidArgumentUnless(parseStaticVolumeParameters(request.parameters))
+  const parameters = yield* invalidArgumentUnless(
+    parseStaticVolumeParameters(request.parameters, mountFlagsOfCapabilities(request.volumeCapabilities))
+  )
   const capacityBytes = yield* staticCapacity(request.capacityRange)
   const volumeId = encodeVolumeId({
     name,

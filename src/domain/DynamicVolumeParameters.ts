@@ -5,6 +5,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import { quote } from "./BoundedText.js"
 import { DRIVER_TAG_COUNT, isReservedTagKey, MAX_TAGS_PER_RESOURCE, RESERVED_TAG_PREFIX } from "./ClusterTags.js"
 import { DEFAULT_FS_NAME } from "./FsName.js"
+import { hsmHydrationParameterNames, hydrationParametersOf } from "./HsmHydration.js"
 import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
 import { validateSubDirTemplate } from "./SubDirTemplate.js"
 
@@ -31,7 +32,8 @@ export const dynamicProvisioningParameterNames = [
   "subnet-name",
   "identities",
   "tags",
-  "sub-dir"
+  "sub-dir",
+  ...hsmHydrationParameterNames
 ] as const
 
 /** Accepted for drop-in compatibility with the Go driver's StorageClasses, not advertised. */
@@ -65,6 +67,8 @@ export interface DynamicVolumeParameters {
   readonly subDir: string
   /** The `csi.storage.k8s.io/*` keys, kept for the tags and the volume context. */
   readonly kubernetesKeys: Readonly<Record<string, string>>
+  /** `hsm-hydrate` and `hsm-hydrate-paths` as given (checked), those left empty left out, for the volume context. */
+  readonly hsmHydration: Readonly<Record<string, string>>
 }
 
 /** A string parameter whose check names the parameter, quotes the value and says what is allowed. */
@@ -251,14 +255,19 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 const parameterList = `${dynamicProvisioningParameterNames.join(", ")} (and ${KUBERNETES_KEY_PREFIX}* from Kubernetes)`
 
 const knownNames: ReadonlyArray<string> = [...dynamicProvisioningParameterNames, ...compatibilityParameterNames]
+/** Checked by hydrationParametersOf, not by the Schema. */
+const hydrationNames: ReadonlyArray<string> = hsmHydrationParameterNames
 
 /**
  * Reads the parameters of a volume whose filesystem CreateVolume creates. The failure is ONE
  * user-facing message naming every problem, separated by "; ": unknown keys first (sorted, with
- * the list of parameters), then each bad or missing parameter with what it allows.
+ * the list of parameters), then each bad or missing parameter with what it allows. The HSM
+ * hydration settings are checked against the mount options of each requested capability, where
+ * `hsm-aware` or `auto-import` may be.
  */
 export const parseDynamicVolumeParameters = (
-  parameters: Readonly<Record<string, string>>
+  parameters: Readonly<Record<string, string>>,
+  mountFlagsOfCapabilities: ReadonlyArray<ReadonlyArray<string>> = []
 ): Result.Result<DynamicVolumeParameters, string> => {
   const kubernetesKeys: Record<string, string> = {}
   const known: Record<string, string> = {}
@@ -271,6 +280,8 @@ export const parseDynamicVolumeParameters = (
         "mgs-ip-address names an existing filesystem (static provisioning) and cannot be combined with creating " +
           "one: remove it to create a filesystem, or remove the dynamic provisioning parameters to use that filesystem"
       )
+    } else if (hydrationNames.includes(key)) {
+      // checked below, with the mount options
     } else if (knownNames.includes(key)) {
       if (value !== "") known[key] = value
     } else unknown.push(key)
@@ -290,7 +301,9 @@ export const parseDynamicVolumeParameters = (
         `Azure Managed Lustre filesystem has one zone; set only zone`
     )
   }
-  if (problems.length > 0 || Result.isFailure(decoded)) return Result.fail(problems.join("; "))
+  const hsmHydration = hydrationParametersOf(parameters, mountFlagsOfCapabilities)
+  if (Result.isFailure(hsmHydration)) problems.push(hsmHydration.failure)
+  if (problems.length > 0 || Result.isFailure(decoded) || Result.isFailure(hsmHydration)) return Result.fail(problems.join("; "))
   const p = decoded.success
   return Result.succeed({
     skuName: p["sku-name"],
@@ -305,6 +318,7 @@ export const parseDynamicVolumeParameters = (
     identities: p.identities ?? [],
     tags: p.tags ?? {},
     subDir: p["sub-dir"] ?? "",
-    kubernetesKeys
+    kubernetesKeys,
+    hsmHydration: hsmHydration.success
   })
 }

@@ -1,15 +1,14 @@
 import * as Result from "effect/Result"
 import { quote } from "./BoundedText.js"
 import { DEFAULT_FS_NAME, parseFsName } from "./FsName.js"
+import { hsmHydrationParameterNames, hydrationParametersOf } from "./HsmHydration.js"
 import { parseMgsAddress } from "./MgsAddress.js"
 import { validateSubDirTemplate } from "./SubDirTemplate.js"
 import { dynamicProvisioningParameterNames } from "./DynamicVolumeParameters.js"
 import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
 
 /** The StorageClass parameters / PV volumeAttributes of a volume on an existing filesystem. */
-export const staticParameterNames = ["mgs-ip-address", "fs-name", "sub-dir"] as const
-
-/** Keys Kubernetes adds itself (the csi-provisioner's --extra-create-metadata, kubelet's pod info). */
+export const staticParameterNames = ["mgs-ip-address", "fs-name", "sub-dir", ...hsmHydrationParameterNames] as const
 
 export interface StaticVolumeParameters {
   readonly mgsAddress: string
@@ -18,6 +17,8 @@ export interface StaticVolumeParameters {
   readonly subDir: string
   /** The `csi.storage.k8s.io/*` keys, kept for the volume context. */
   readonly kubernetesKeys: Readonly<Record<string, string>>
+  /** `hsm-hydrate` and `hsm-hydrate-paths` as given (checked), those left empty left out, for the volume context. */
+  readonly hsmHydration: Readonly<Record<string, string>>
 }
 
 const parameterList = `${staticParameterNames.join(", ")} (and ${KUBERNETES_KEY_PREFIX}* from Kubernetes)`
@@ -25,10 +26,12 @@ const parameterList = `${staticParameterNames.join(", ")} (and ${KUBERNETES_KEY_
 /**
  * Reads the parameters of a volume on an existing Azure Managed Lustre filesystem (static
  * provisioning). The failure is the user-facing message: unknown keys (all of them, sorted),
- * a missing or bad `mgs-ip-address`, a bad `fs-name` or `sub-dir`.
+ * a missing or bad `mgs-ip-address`, a bad `fs-name`, `sub-dir` or HSM hydration setting (checked
+ * against the mount options of each requested capability, where `hsm-aware` or `auto-import` may be).
  */
 export const parseStaticVolumeParameters = (
-  parameters: Readonly<Record<string, string>>
+  parameters: Readonly<Record<string, string>>,
+  mountFlagsOfCapabilities: ReadonlyArray<ReadonlyArray<string>> = []
 ): Result.Result<StaticVolumeParameters, string> => {
   const kubernetesKeys: Record<string, string> = {}
   const unknown: Array<string> = []
@@ -68,15 +71,25 @@ export const parseStaticVolumeParameters = (
   }
   const checked = validateSubDirTemplate(subDir)
   if (Result.isFailure(checked)) return Result.fail(checked.failure)
-  return Result.succeed({ mgsAddress: mgsAddress.success, fsName: fsName.success, subDir, kubernetesKeys })
+  const hsmHydration = hydrationParametersOf(parameters, mountFlagsOfCapabilities)
+  if (Result.isFailure(hsmHydration)) return Result.fail(hsmHydration.failure)
+  return Result.succeed({
+    mgsAddress: mgsAddress.success,
+    fsName: fsName.success,
+    subDir,
+    kubernetesKeys,
+    hsmHydration: hsmHydration.success
+  })
 }
 
 /**
  * The volume context to hand back in CreateVolume: mgs-ip-address, fs-name, sub-dir (only when
- * set) and the Kubernetes keys, so the node can fill in `sub-dir` placeholders.
+ * set), the HSM hydration settings and the Kubernetes keys, so the node can fill in `sub-dir`
+ * placeholders.
  */
 export const toVolumeContext = (parameters: StaticVolumeParameters): Record<string, string> => ({
   ...parameters.kubernetesKeys,
+  ...parameters.hsmHydration,
   "mgs-ip-address": parameters.mgsAddress,
   "fs-name": parameters.fsName,
   ...(parameters.subDir === "" ? {} : { "sub-dir": parameters.subDir })

@@ -2,15 +2,16 @@ import * as Result from "effect/Result"
 import { quote } from "./BoundedText.js"
 import { compatibilityParameterNames, dynamicProvisioningParameterNames } from "./DynamicVolumeParameters.js"
 import { KUBERNETES_KEY_PREFIX } from "./KubernetesKeys.js"
+import { hsmHydrationAliases, isHsmHydrationAlias } from "./MountOptions.js"
 import { staticParameterNames } from "./StaticVolumeParameters.js"
 
 /** What the csi-provisioner adds to every volume context it hands on. */
 const PROVISIONER_IDENTITY_KEY = "storage.kubernetes.io/csiProvisionerIdentity"
 
 /**
- * The keys a volume context (a PV's volumeAttributes) may hold: the static parameters, the
- * StorageClass parameters (the Go driver copies them all into the PVs it creates), and what
- * Kubernetes and its sidecars add.
+ * The keys a volume context (a PV's volumeAttributes) may hold: the static parameters (with the
+ * HSM hydration settings), the StorageClass parameters (the Go driver copies them all into the
+ * PVs it creates), and what Kubernetes and its sidecars add.
  */
 const knownKeys: ReadonlySet<string> = new Set([
   ...staticParameterNames,
@@ -36,6 +37,9 @@ const distance = (a: string, b: string, limit: number): number => {
 }
 
 const suggestionFor = (key: string): string => {
+  if (isHsmHydrationAlias(key)) {
+    return ` (a mount option: put it in the PV's mountOptions, or set "hsm-hydrate": "${hsmHydrationAliases[key]}")`
+  }
   const close = [...knownKeys].find((known) => distance(key, known, 2) <= 2)
   return close === undefined ? "" : ` (did you mean ${quote(close)}?)`
 }

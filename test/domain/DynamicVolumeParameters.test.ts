@@ -50,7 +50,15 @@ const Valid = Schema.Struct({
   identities: Schema.Array(Identity).check(Schema.isMaxLength(3)),
   tags: Tags,
   subDir: SubDir,
-  kube: KubeKeys
+  kube: KubeKeys,
+  hydration: Schema.Union([
+    Schema.Struct({}),
+    Schema.Struct({ "hsm-hydrate": Schema.Literals(["", "off", "background", "before-start"]) }),
+    Schema.Struct({
+      "hsm-hydrate": Schema.Literals(["background", "before-start"]),
+      "hsm-hydrate-paths": Schema.Literals(["", "datasets", "/datasets/imagenet, models", "/"])
+    })
+  ])
 })
 
 /** The StorageClass parameters for a generated valid set; undefined ones left out. */
@@ -68,6 +76,7 @@ const storageClassOf = (v: typeof Valid.Type): Record<string, string> => {
   }
   return {
     ...v.kube,
+    ...v.hydration,
     "sku-name": v.sku,
     "maintenance-day-of-week": v.day,
     "maintenance-time-of-day-utc": timeText(v.time),
@@ -122,7 +131,8 @@ describe("DynamicVolumeParameters", () => {
       ),
       tags: Object.fromEntries(Object.entries(valid.tags).map(([k, v]) => [k, v.trim()])),
       subDir: valid.subDir,
-      kubernetesKeys: valid.kube
+      kubernetesKeys: valid.kube,
+      hsmHydration: Object.fromEntries(Object.entries(valid.hydration).filter(([, value]) => value !== ""))
     }))
   })
 
@@ -177,7 +187,8 @@ describe("DynamicVolumeParameters", () => {
       expect(message).toBe(
         `unknown parameter(s) ${unknown.toSorted().map((key) => JSON.stringify(key)).join(", ")}: the parameters of ` +
           "dynamic provisioning are sku-name, zone, maintenance-day-of-week, maintenance-time-of-day-utc, location, " +
-          "resource-group-name, vnet-resource-group, vnet-name, subnet-name, identities, tags, sub-dir " +
+          "resource-group-name, vnet-resource-group, vnet-name, subnet-name, identities, tags, sub-dir, hsm-hydrate, " +
+          "hsm-hydrate-paths " +
           "(and csi.storage.k8s.io/* from Kubernetes)"
       )
     }
@@ -213,7 +224,8 @@ describe("DynamicVolumeParameters", () => {
         identities: [],
         tags: { env: "prod", team: "ml" },
         subDir: "",
-        kubernetesKeys: {}
+        kubernetesKeys: {},
+        hsmHydration: {}
       })
     )
     const empty = parseDynamicVolumeParameters({ ...minimal, zone: "", location: "", tags: "", identities: "", "sub-dir": "" })
@@ -245,5 +257,20 @@ describe("DynamicVolumeParameters", () => {
     expect(Result.isSuccess(parsed) && parsed.success.identities).toEqual([id])
     expect(failure(parseDynamicVolumeParameters({ ...minimal, identities: `${id},bad` })))
       .toContain(`identities "${id},bad" has an entry that is not a user-assigned identity resource id: "bad"`)
+  })
+
+  it("HSM hydration: one of the problems named together, checked against each capability's mount options", () => {
+    expect(failure(parseDynamicVolumeParameters({ ...minimal, zone: "0", "hsm-hydrate": "always" }))).toBe(
+      `zone "0" is not an availability zone: give one zone number such as "1", "2" or "3" (the zones the SKU offers in ` +
+        `the location are checked when the volume is created); StorageClass parameter "hsm-hydrate" is "always", not a ` +
+        "hydration mode: set it to off (the default), background (restore released files while the pod runs) or " +
+        "before-start (restore them before the pod starts)"
+    )
+    expect(failure(parseDynamicVolumeParameters({ ...minimal, "hsm-hydrate-paths": "datasets" })))
+      .toContain(`StorageClass parameter "hsm-hydrate-paths" has no effect while hsm-hydrate is off`)
+    const parsed = parseDynamicVolumeParameters({ ...minimal, "hsm-hydrate-paths": "datasets" }, [["hsm-aware"]])
+    expect(Result.isSuccess(parsed) && parsed.success.hsmHydration).toEqual({ "hsm-hydrate-paths": "datasets" })
+    expect(failure(parseDynamicVolumeParameters({ ...minimal, "hsm-hydrate": "off" }, [["noatime"], ["hsm-aware"]])))
+      .toContain(`mount option "hsm-aware" stands for hsm-hydrate=background but StorageClass parameter "hsm-hydrate" is "off"`)
   })
 })

@@ -1,7 +1,16 @@
 import { it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
-import { genericMountOptions, lustreMountOptions, mgsSecFlavors, validateMountOptions } from "../../src/domain/MountOptions.js"
+import {
+  bothHsmAliasesProblem,
+  genericMountOptions,
+  hsmHydrationAliasesIn,
+  lustreMountOptions,
+  mgsSecFlavors,
+  mountFlagsOfCapabilities,
+  validateMountOptions
+} from "../../src/domain/MountOptions.js"
+import { mountCapability } from "../support/csiRequests.js"
 
 const Flag = Schema.Literals([...genericMountOptions, ...lustreMountOptions] as [string, ...Array<string>])
 const Valued = Schema.Union([
@@ -51,5 +60,32 @@ describe("MountOptions (generic and Lustre client options only)", () => {
     expect(Result.isFailure(validateMountOptions(["context=system_u"]))).toBe(true)
     expect(validateMountOptions([])).toEqual(Result.succeed([]))
     expect(validateMountOptions([" , "])).toEqual(Result.succeed([]))
+  })
+
+  it.prop("accepts one HSM alias anywhere, and never hands it to mount(8)", [
+    Schema.Array(Allowed),
+    Schema.Literals(["hsm-aware", "auto-import"]),
+    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 })),
+    Spacing
+  ], ([options, alias, at, space]) => {
+    const index = at % (options.length + 1)
+    const flags = [...options.slice(0, index), `${space}${alias}${space}`, ...options.slice(index), alias]
+    expect(validateMountOptions(flags)).toEqual(Result.succeed([...new Set(options)]))
+    expect(hsmHydrationAliasesIn(flags)).toEqual([alias])
+  })
+
+  it("the HSM aliases: no value, not both, read apart from the mount(8) options", () => {
+    expect(validateMountOptions(["noatime,hsm-aware", "flock"])).toEqual(Result.succeed(["noatime", "flock"]))
+    expect(validateMountOptions(["auto-import"])).toEqual(Result.succeed([]))
+    expect(validateMountOptions(["hsm-aware=1"])).toEqual(Result.fail(`mount option "hsm-aware=1" takes no value; write "hsm-aware"`))
+    expect(validateMountOptions(["hsm-aware", "noatime, auto-import"])).toEqual(Result.fail(bothHsmAliasesProblem))
+    expect(validateMountOptions(["hsm-aware,auto-import,bogus"])).toEqual(Result.fail(expect.stringContaining(`mount option "bogus"`)))
+    expect(validateMountOptions(["HSM-aware"])).toEqual(Result.fail(expect.stringContaining("hsm-aware (= hsm-hydrate=background), auto-import (= hsm-hydrate=before-start)")))
+    expect(hsmHydrationAliasesIn(["auto-import,noatime", "hsm-aware", " auto-import", "hsm-aware=1"])).toEqual(["auto-import", "hsm-aware"])
+    expect(hsmHydrationAliasesIn([])).toEqual([])
+    expect(mountFlagsOfCapabilities([
+      mountCapability(undefined, ["noatime", "hsm-aware"]),
+      { accessType: { $case: "block", value: {} }, accessMode: undefined }
+    ])).toEqual([["noatime", "hsm-aware"], []])
   })
 })

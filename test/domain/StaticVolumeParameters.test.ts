@@ -3,6 +3,7 @@ import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
 import {
   parseStaticVolumeParameters,
+  staticParameterNames,
   toVolumeContext
 } from "../../src/domain/StaticVolumeParameters.js"
 import { MgsAddress } from "../../src/domain/MgsAddress.js"
@@ -16,12 +17,20 @@ const KubeKeys = Schema.Record(
   Schema.String.check(Schema.isPattern(/^[a-z0-9-]{1,20}$/))
 )
 const UnknownKey = Schema.String.check(Schema.isPattern(/^[a-z][a-z-]{0,15}$/))
+const Hydration = Schema.Union([
+  Schema.Struct({}),
+  Schema.Struct({ "hsm-hydrate": Schema.Literals(["off", "background", "before-start"]) }),
+  Schema.Struct({
+    "hsm-hydrate": Schema.Literals(["background", "before-start"]),
+    "hsm-hydrate-paths": Schema.Literals(["datasets", "/datasets/imagenet, models", "/"])
+  })
+])
 
 const failure = <A>(result: Result.Result<A, string>): string => Result.isFailure(result) ? result.failure : "succeeded"
 
-describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
-  it.prop("reads valid parameters and gives them back as the volume context", [Ip, Schema.UndefinedOr(FsNameText), SubDir, KubeKeys], ([ip, fsName, subDir, kube]) => {
-    const parameters: Record<string, string> = { ...kube, "mgs-ip-address": ip }
+describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir, hsm-hydrate, hsm-hydrate-paths)", () => {
+  it.prop("reads valid parameters and gives them back as the volume context", [Ip, Schema.UndefinedOr(FsNameText), SubDir, KubeKeys, Hydration], ([ip, fsName, subDir, kube, hydration]) => {
+    const parameters: Record<string, string> = { ...kube, ...hydration, "mgs-ip-address": ip }
     if (fsName !== undefined) parameters["fs-name"] = fsName
     if (subDir !== "") parameters["sub-dir"] = subDir
     const parsed = parseStaticVolumeParameters(parameters)
@@ -29,7 +38,8 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
       mgsAddress: ip,
       fsName: fsName ?? "lustrefs",
       subDir,
-      kubernetesKeys: kube
+      kubernetesKeys: kube,
+      hsmHydration: hydration
     }))
     if (Result.isSuccess(parsed)) {
       expect(toVolumeContext(parsed.success)).toEqual({ ...parameters, "fs-name": fsName ?? "lustrefs" })
@@ -38,21 +48,22 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
   })
 
   it.prop("names every unknown key, sorted", [Ip, Schema.Array(UnknownKey).check(Schema.isMinLength(1))], ([ip, keys]) => {
-    const unknown = [...new Set(keys)].filter((key) => !["mgs-ip-address", "fs-name", "sub-dir"].includes(key))
+    const unknown = [...new Set(keys)].filter((key) => !(staticParameterNames as ReadonlyArray<string>).includes(key))
     const parameters = Object.fromEntries([["mgs-ip-address", ip], ...unknown.map((key) => [key, "v"])])
     const message = failure(parseStaticVolumeParameters(parameters))
     if (unknown.length === 0) expect(message).toBe("succeeded")
     else {
       expect(message.startsWith(
         `unknown parameter(s) ${unknown.toSorted().map((key) => JSON.stringify(key)).join(", ")}: ` +
-          "the parameters are mgs-ip-address, fs-name, sub-dir (and csi.storage.k8s.io/* from Kubernetes)"
+          "the parameters are mgs-ip-address, fs-name, sub-dir, hsm-hydrate, hsm-hydrate-paths (and csi.storage.k8s.io/* from Kubernetes)"
       )).toBe(true)
     }
   })
 
   it("examples", () => {
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sku-nme": "x" }))).toBe(
-      "unknown parameter(s) \"sku-nme\": the parameters are mgs-ip-address, fs-name, sub-dir (and csi.storage.k8s.io/* from Kubernetes)"
+      "unknown parameter(s) \"sku-nme\": the parameters are mgs-ip-address, fs-name, sub-dir, hsm-hydrate, hsm-hydrate-paths " +
+        "(and csi.storage.k8s.io/* from Kubernetes)"
     )
     expect(failure(parseStaticVolumeParameters({ "sku-name": "AMLFS-Durable-Premium-40", zone: "1" })))
       .toContain("sku-name, zone are parameters of dynamic provisioning")
@@ -67,7 +78,21 @@ describe("StaticVolumeParameters (mgs-ip-address, fs-name, sub-dir)", () => {
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "../x" }))).toContain("sub-dir")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "${nope}" }))).toContain("unknown placeholder")
     expect(failure(parseStaticVolumeParameters({ "mgs-ip-address": "10.0.0.4", "sub-dir": "a#b" }))).toContain("\"#\"")
-    expect(toVolumeContext({ mgsAddress: "10.0.0.4", fsName: "lustrefs", subDir: "", kubernetesKeys: {} }))
+    expect(toVolumeContext({ mgsAddress: "10.0.0.4", fsName: "lustrefs", subDir: "", kubernetesKeys: {}, hsmHydration: {} }))
       .toEqual({ "mgs-ip-address": "10.0.0.4", "fs-name": "lustrefs" })
+  })
+
+  it("HSM hydration: checked against each capability's mount options, copied as given", () => {
+    const ip = { "mgs-ip-address": "10.0.0.4" }
+    expect(failure(parseStaticVolumeParameters({ ...ip, "hsm-hydrate": "always" })))
+      .toContain(`StorageClass parameter "hsm-hydrate" is "always", not a hydration mode`)
+    expect(failure(parseStaticVolumeParameters({ ...ip, "hsm-hydrate-paths": "a/../b", "hsm-hydrate": "background" })))
+      .toContain(`StorageClass parameter "hsm-hydrate-paths" prefix "a/../b" contains a ".." component`)
+    expect(failure(parseStaticVolumeParameters({ ...ip, "hsm-hydrate-paths": "models" })))
+      .toContain(`StorageClass parameter "hsm-hydrate-paths" has no effect while hsm-hydrate is off`)
+    const withAlias = parseStaticVolumeParameters({ ...ip, "hsm-hydrate-paths": "models", "hsm-hydrate": "" }, [["noatime,auto-import"]])
+    expect(Result.isSuccess(withAlias) && toVolumeContext(withAlias.success)).toEqual({ ...ip, "fs-name": "lustrefs", "hsm-hydrate-paths": "models" })
+    expect(failure(parseStaticVolumeParameters({ ...ip, "hsm-hydrate": "background" }, [["auto-import"]])))
+      .toContain(`mount option "auto-import" stands for hsm-hydrate=before-start but StorageClass parameter "hsm-hydrate" is "background"`)
   })
 })

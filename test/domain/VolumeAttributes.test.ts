@@ -40,4 +40,15 @@ describe("volume attribute keys (a PV's volumeAttributes)", () => {
       '"sub-dri" (did you mean "sub-dir"?), "zzz"; the keys are mgs-ip-address, fs-name, sub-dir'
     )
   })
+
+  it("knows the HSM hydration settings, and points the mount option aliases to mountOptions", () => {
+    expect(checkVolumeAttributeKeys({ "hsm-hydrate": "background", "hsm-hydrate-paths": "datasets", "mgs-ip-address": "10.0.0.4" })).toEqual(Result.void)
+    expect(failure(checkVolumeAttributeKeys({ "hsm-hydrat": "background" }))).toContain('"hsm-hydrat" (did you mean "hsm-hydrate"?)')
+    expect(failure(checkVolumeAttributeKeys({ "hsm-hydrate-path": "a" }))).toContain('"hsm-hydrate-path" (did you mean "hsm-hydrate-paths"?)')
+    expect(failure(checkVolumeAttributeKeys({ "auto-import": "true" }))).toContain(
+      `"auto-import" (a mount option: put it in the PV's mountOptions, or set "hsm-hydrate": "before-start")`
+    )
+    expect(failure(checkVolumeAttributeKeys({ "hsm-aware": "" }))).toContain(`set "hsm-hydrate": "background"`)
+    expect(failure(checkVolumeAttributeKeys({ x: "" }))).toContain("the keys are mgs-ip-address, fs-name, sub-dir, hsm-hydrate, hsm-hydrate-paths,")
+  })
 })

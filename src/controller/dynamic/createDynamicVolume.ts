@@ -5,6 +5,7 @@ import { invalidArgumentUnless } from "../../csi/requireValid.js"
 import { clusterNameFor } from "../../domain/ClusterName.js"
 import { clusterTags } from "../../domain/ClusterTags.js"
 import { parseDynamicVolumeParameters } from "../../domain/DynamicVolumeParameters.js"
+import { mountFlagsOfCapabilities } from "../../domain/MountOptions.js"
 import { capacityForSku } from "../../domain/SkuCapacity.js"
 import { encodeVolumeId } from "../../domain/VolumeId.js"
 import type { CreateVolumeRequest, CreateVolumeResponse } from "../../gen/csi.js"
@@ -22,7 +23,9 @@ const PVC_NAMESPACE = "csi.storage.k8s.io/pvc/namespace"
  * creation goes on, and the provisioner's retry joins it.
  */
 export const createDynamicVolume = Effect.fn("CreateVolume.dynamic")(function*(name: string, request: CreateVolumeRequest) {
-  const parameters = yield* invalidArgumentUnless(parseDynamicVolumeParameters(request.parameters))
+  const parameters = yield* invalidArgumentUnless(
+    parseDynamicVolumeParameters(request.parameters, mountFlagsOfCapabilities(request.volumeCapabilities))
+  )
   const config = yield* ControllerConfig
   const location = parameters.location ?? config.location
   const resourceGroup = parameters.resourceGroup ?? config.resourceGroup
@@ -96,6 +99,7 @@ export const createDynamicVolume = Effect.fn("CreateVolume.dynamic")(function*(n
         "mgs-ip-address": mgsAddress,
         "fs-name": "lustrefs",
         ...(parameters.subDir !== "" && { "sub-dir": parameters.subDir }),
+        ...parameters.hsmHydration,
         ...parameters.kubernetesKeys
       },
       contentSource: undefined,
