@@ -64,6 +64,9 @@ const startTimeout = "20 seconds"
  *
  * Closing the scope kills the agent, and the kernel then lets every held open through.
  *
+ * Cost: only guarded files pay; an open answered at once takes about 0.4-0.6 ms instead of
+ * ~10 µs (the kernel → agent → Node → agent → kernel round trip; 200 sequential opens, 2 CPUs).
+ *
  * Answers undefined, with one warning, when python3 or fanotify is unavailable (not root, no
  * CONFIG_FANOTIFY_ACCESS_PERMISSIONS): the simulation still runs, but a read of a released file
  * then sees the stub's zeros instead of waiting for its data.
