@@ -8,6 +8,7 @@ import { AzureConfig } from "../layers/azure/AzureConfig.js"
 import { AmlfsApi } from "../layers/azure/AmlfsApi.js"
 import { chooseArmCredential, makeArmCredential, tokenEndpointOf } from "../layers/azure/AzureCredential.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
+import { HsmLive } from "../layers/hsm/HsmLive.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
@@ -25,6 +26,7 @@ import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
 import { removeStartupTaint } from "./node/startupTaint.js"
 import { countArmRequest } from "./observability/metrics.js"
+import { HydrationEvents } from "./node/hsm/HydrationEvents.js"
 import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
 
@@ -52,7 +54,11 @@ const NodeLayers = (options: ServeOptions, nodeId: string) =>
     zone: nodeZone(options, nodeId),
     mountTimeoutSeconds: options.mountTimeoutSeconds,
     shell: LustreShellLive.layerNode,
-    lnet: LnetProbeLive.layerNode
+    lnet: LnetProbeLive.layerNode,
+    hsm: HsmLive.layerNode(),
+    hydrationEvents: HydrationEvents.layerKube(
+      KubeNodeLive.layerInCluster({ reportingController: options.driverName, reportingInstance: nodeId })
+    )
   })
 
 /**

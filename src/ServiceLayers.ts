@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { Hsm } from "../layers/hsm/Hsm.js"
 import type { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import type { LustreShell } from "../layers/lustre/LustreShell.js"
 import { ClusterExpander } from "./controller/dynamic/ClusterExpander.js"
@@ -10,6 +11,9 @@ import { SkuCatalog } from "./controller/dynamic/SkuCatalog.js"
 import type { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
+import type { HydrationEvents } from "./node/hsm/HydrationEvents.js"
+import { HydrationRecords } from "./node/hsm/HydrationRecords.js"
+import { Hydrations } from "./node/hsm/Hydrations.js"
 import { NodeConfig } from "./node/NodeConfig.js"
 import { resolveNodeDirectories } from "./node/nodeDirectories.js"
 
@@ -31,9 +35,10 @@ export const ControllerServices = <Arm, EA, RA, EC, RC, EE, RE>(given: {
 
 /**
  * The services the Node RPCs run on, wired one way for `serve` and `sim`: the node's config
- * (its directories resolved and checked, its zone), per-target locks, the Lustre shell and LNet.
+ * (its directories resolved and checked, its zone), per-target locks, the Lustre shell, LNet, and
+ * HSM with the hydrations that use it.
  */
-export const NodeServices = <ES, RS, EL, RL, EZ, RZ>(given: {
+export const NodeServices = <ES, RS, EL, RL, EZ, RZ, EH, RH, EE, RE>(given: {
   readonly nodeId: string
   readonly kubeletDir: string
   readonly mountRoot: string
@@ -41,8 +46,12 @@ export const NodeServices = <ES, RS, EL, RL, EZ, RZ>(given: {
   readonly mountTimeoutSeconds: number
   readonly shell: Layer.Layer<LustreShell, ES, RS>
   readonly lnet: Layer.Layer<LnetProbe, EL, RL>
+  readonly hsm: Layer.Layer<Hsm, EH, RH>
+  readonly hydrationEvents: Layer.Layer<HydrationEvents, EE, RE>
 }) =>
-  Layer.mergeAll(
+  Hydrations.layer.pipe(
+    Layer.provide(HydrationRecords.layer),
+    Layer.provideMerge(Layer.mergeAll(
     Layer.effect(
       NodeConfig,
       Effect.gen(function*() {
@@ -58,5 +67,7 @@ export const NodeServices = <ES, RS, EL, RL, EZ, RZ>(given: {
     ),
     KeyedLocks.layer,
     given.shell,
-    given.lnet
-  )
+    given.lnet,
+    given.hsm,
+    given.hydrationEvents
+  )))

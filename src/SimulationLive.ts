@@ -26,9 +26,11 @@ import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
 import { Readiness } from "./health/Readiness.js"
 import { simulationReadinessCheck } from "./health/simulationReadinessCheck.js"
 import { countArmRequest } from "./observability/metrics.js"
+import { HydrationEvents } from "./node/hsm/HydrationEvents.js"
 import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
 import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
+import { HsmSimulation } from "../layers/hsm/simulation/HsmSimulation.js"
 
 /**
  * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
@@ -168,7 +170,9 @@ export const SimulationLive = (options: SimOptions) => {
         zone: Effect.succeed(undefined),
         mountTimeoutSeconds: options.mountTimeoutSeconds,
         shell: LustreShellSimulation.layer(options.stateDir),
-        lnet: LnetProbeSimulation.layer
+        lnet: LnetProbeSimulation.layer,
+        hsm: HsmSimulation.layer(options.stateDir, { restoreDelay: Duration.seconds(options.hsmRestoreDelaySeconds) }),
+        hydrationEvents: HydrationEvents.layerLog
       })
     )),
     Layer.provide(SimulationFaults.layer(faultsDir))

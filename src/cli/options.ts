@@ -42,6 +42,8 @@ export interface SimOptions {
   readonly logLevel: LogLevelName
   readonly mountTimeoutSeconds: number
   readonly clusterCreationSeconds: number
+  /** How long a simulated HSM restore waits before the data is back. */
+  readonly hsmRestoreDelaySeconds: number
   readonly healthPort: number
   readonly drainTimeoutSeconds: number
 }
@@ -124,6 +126,7 @@ const simFlags = {
   "log-level": { env: "LOG_LEVEL", default: "info", help: "debug, info, warn or error" },
   "mount-timeout": { default: "60", help: "seconds a simulated Lustre mount may take" },
   "cluster-creation": { default: "30", help: "seconds the ARM emulator takes to create an AMLFS cluster" },
+  "hsm-restore-delay": { default: "2", help: "seconds a simulated HSM restore takes before a released file's data is back" },
   "health-port": { default: String(NODE_HEALTH_PORT), help: "loopback port of /healthz, /livez and /metrics (0: any free port)" },
   "drain-timeout": { env: "DRAIN_TIMEOUT_SECONDS", default: DRAIN_TIMEOUT_DEFAULT, help: DRAIN_TIMEOUT_HELP }
 } satisfies Record<string, FlagSpec>
@@ -312,6 +315,7 @@ const parseSim = (argv: ReadonlyArray<string>, env: Environment): Result.Result<
         logLevel: yield* decodeFlag(LogLevelName, sourceOf(parsed, "log-level", simFlags["log-level"]), get("log-level"), "expected debug, info, warn or error"),
         mountTimeoutSeconds: yield* seconds("--mount-timeout", get("mount-timeout")),
         clusterCreationSeconds: yield* seconds("--cluster-creation", get("cluster-creation")),
+        hsmRestoreDelaySeconds: yield* seconds("--hsm-restore-delay", get("hsm-restore-delay")),
         healthPort: yield* port("--health-port", get("health-port")),
         drainTimeoutSeconds: yield* seconds(sourceOf(parsed, "drain-timeout", simFlags["drain-timeout"]), get("drain-timeout"))
       }

@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import { defaultHydrationSettings, type HydrationSettings } from "./hsm/hydrate.js"
 
 /** How the node plugin mounts: where its shared Lustre mounts live and how long each step may take. */
 export class NodeConfig extends Context.Service<NodeConfig, {
@@ -28,12 +29,18 @@ export class NodeConfig extends Context.Service<NodeConfig, {
   readonly lockWait: Duration.Duration
   /** statfs of a published volume: a Lustre mount whose servers are gone does not answer. */
   readonly statsTimeout: Duration.Duration
+  /** How HSM hydrations restore: files at once, per-file timeout, polling and retry Schedules. */
+  readonly hydration: HydrationSettings
+  /** How often a running hydration samples its released-files gauge and (before-start) records a progress Event. */
+  readonly hydrationEventEvery: Duration.Duration
 }>()("azurelustre/node/NodeConfig") {
   static readonly defaults = {
     mountTimeout: Duration.seconds(60),
     unmountStepTimeout: Duration.seconds(10),
     mgsPingTimeout: Duration.seconds(10),
     lockWait: Duration.seconds(30),
-    statsTimeout: Duration.seconds(10)
+    statsTimeout: Duration.seconds(10),
+    hydration: defaultHydrationSettings,
+    hydrationEventEvery: Duration.minutes(1)
   }
 }

@@ -35,6 +35,19 @@ export const publishesOf = (
 ): ReadonlyArray<MountEntry> =>
   table.filter((entry) => !isWithin(mountRoot, entry.mountPoint) && showsFilesystemOf(shared, entry))
 
+/**
+ * The publishes showing the very directory `published` shows (same device and root): one
+ * volume's publishes, whichever pod or mode. Outside the mount root, from the kernel's table.
+ */
+export const publishesShowing = (
+  table: ReadonlyArray<MountEntry>,
+  mountRoot: string,
+  published: Pick<MountEntry, "device" | "root">
+): ReadonlyArray<MountEntry> =>
+  table.filter((entry) =>
+    !isWithin(mountRoot, entry.mountPoint) && entry.device === published.device && entry.root === published.root
+  )
+
 /** The shared mount (directly under `mountRoot`) that a published target shows part of. */
 export const sharedMountOf = (
   table: ReadonlyArray<MountEntry>,

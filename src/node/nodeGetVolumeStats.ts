@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { LustreShell, type MountEntry } from "../../layers/lustre/LustreShell.js"
 import { NotFound } from "../csi/errors.js"
 import { requireField, requireKnownVolume } from "../csi/requireValid.js"
 import {
@@ -7,6 +7,8 @@ import {
   type NodeGetVolumeStatsResponse,
   VolumeUsage_Unit
 } from "../gen/csi.js"
+import { bounded } from "../domain/BoundedText.js"
+import { hydrationKeyOf, Hydrations } from "./hsm/Hydrations.js"
 import { mountAt, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { pathFailure, within } from "./nodeFailures.js"
@@ -68,7 +70,29 @@ export const nodeGetVolumeStats = Effect.fn("NodeGetVolumeStats")(function*(requ
         used: stats.success.usedInodes
       }
     ],
-    volumeCondition: { abnormal: false, message: "" }
+    volumeCondition: yield* hydrationCondition(published)
   }
   return response
 })
+
+/**
+ * The volume's condition as its hydration sees it: how many released files are left and
+ * restoring; abnormal only when files could not be restored (their archive copy lost, or the
+ * restore failed past its retries), since released files are normal on an HSM filesystem.
+ */
+const hydrationCondition = (published: MountEntry) =>
+  Effect.gen(function*() {
+    const view = yield* (yield* Hydrations).viewOf(hydrationKeyOf(published))
+    if (view === undefined) return { abnormal: false, message: "" }
+    const { progress } = view
+    const left = progress.found - progress.restored - progress.failed
+    const counts = `${left} released file(s) left, ${progress.restoring} restoring, ${progress.restored} restored, ${progress.failed} failed`
+    switch (view.state) {
+      case "running":
+        return { abnormal: false, message: `hydration (${view.mode}) running: ${counts}${progress.scanned ? "" : ", still walking"}` }
+      case "completed":
+        return { abnormal: false, message: `hydration (${view.mode}) completed: ${counts}` }
+      case "failed":
+        return { abnormal: progress.failed > 0, message: `hydration (${view.mode}) failed: ${bounded(view.failure ?? "")}` }
+    }
+  })

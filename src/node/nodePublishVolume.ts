@@ -4,9 +4,11 @@ import { AlreadyExists, FailedPrecondition, InvalidArgument } from "../csi/error
 import { invalidArgumentUnless, requireField } from "../csi/requireValid.js"
 import { bounded } from "../domain/BoundedText.js"
 import { validateMountOptions } from "../domain/MountOptions.js"
+import { hydrationPlanOf } from "../domain/HsmHydration.js"
 import { checkVolumeCapabilities, isReadOnlyMode } from "../domain/VolumeCapabilities.js"
 import type { NodePublishVolumeRequest, NodePublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
+import { hydrateOnPublish } from "./hsm/hydrateOnPublish.js"
 import { mountAt, mountsNestingWith, sharedMountPoint } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { internalFailure, pathFailure, within } from "./nodeFailures.js"
@@ -27,6 +29,9 @@ const TARGET_MODE = 0o750
  * without following a swapped-in symlink and bound by its file descriptor. A read-only publish is
  * bound from the shared mount's read-only view, so it is one mount(2), read-only from the start.
  * A publish that fails, or is cut, after mounting Lustre releases the mount when nothing uses it.
+ *
+ * With `hsm-hydrate`, the volume's released files are then restored (hsm/hydrateOnPublish.ts):
+ * in the background, or before this call answers.
  */
 export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(request: NodePublishVolumeRequest) {
   const volumeId = yield* requireField(request.volumeId, "volume_id")
@@ -38,6 +43,7 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
   const lustreOptions = yield* invalidArgumentUnless(validateMountOptions(mountFlags))
   const readOnly = request.readonly || isReadOnlyMode(capability.accessMode?.mode)
   const volume = yield* publishedVolumeOf(volumeId, request.volumeContext)
+  const hydration = yield* invalidArgumentUnless(hydrationPlanOf(request.volumeContext, mountFlags))
 
   const config = yield* NodeConfig
   const locks = yield* KeyedLocks
@@ -69,6 +75,7 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
     locks.withLock(`filesystem ${sharedPoint}`, config.lockWait),
     locks.withLock(`pod folder ${target.podFolder}`, config.lockWait)
   )
+  yield* hydrateOnPublish(volumeId, volume, hydration, target, request.volumeContext)
   const response: NodePublishVolumeResponse = {}
   return response
 })

@@ -1,11 +1,12 @@
 import * as Effect from "effect/Effect"
-import { LustreShell } from "../../layers/lustre/LustreShell.js"
+import { LustreShell, type MountEntry } from "../../layers/lustre/LustreShell.js"
 import { FailedPrecondition, Internal } from "../csi/errors.js"
 import { requireField, requireKnownVolume } from "../csi/requireValid.js"
 import { bounded } from "../domain/BoundedText.js"
 import type { NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse } from "../gen/csi.js"
 import { KeyedLocks } from "../locks/KeyedLocks.js"
-import { mountAt, mountHiding, sharedMountOf } from "./mountTable.js"
+import { hydrationKeyOf, Hydrations } from "./hsm/Hydrations.js"
+import { mountAt, mountHiding, publishesShowing, sharedMountOf } from "./mountTable.js"
 import { NodeConfig } from "./NodeConfig.js"
 import { requirePodPath } from "./podPath.js"
 import { readMountTable, releaseSharedMountIfUnused } from "./sharedMount.js"
@@ -30,6 +31,7 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
 
   const released = yield* Effect.gen(function*() {
     const sharedMountPoints = new Set<string>()
+    const unmountedDirectories: Array<MountEntry> = []
     // A target may hold stacked binds (left by a driver before canonical paths): take down all of ours.
     let table = yield* readMountTable
     for (let published = mountAt(table, target.path); published !== undefined; published = mountAt(table, target.path)) {
@@ -49,6 +51,7 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       }
       yield* unmountEscalating(target.path)
       sharedMountPoints.add(shared.mountPoint)
+      unmountedDirectories.push(published)
       const unmounted = published
       table = yield* readMountTable
       if (mountAt(table, target.path)?.mountId === unmounted.mountId) {
@@ -56,12 +59,29 @@ export const nodeUnpublishVolume = Effect.fn("NodeUnpublishVolume")(function*(re
       }
     }
     yield* shell.removeEmptyDirectoryBeneath(config.podsDir, target.components)
-    return sharedMountPoints
+    return { sharedMountPoints, unmountedDirectories }
   }).pipe(locks.withLock(`pod folder ${target.podFolder}`, config.lockWait))
 
-  for (const sharedMountPoint of released) {
+  yield* stopHydrationsOfUnpublished(released.unmountedDirectories)
+
+  for (const sharedMountPoint of released.sharedMountPoints) {
     yield* releaseSharedMountIfUnused(sharedMountPoint).pipe(locks.withLock(`filesystem ${sharedMountPoint}`, config.lockWait))
   }
   const response: NodeUnpublishVolumeResponse = {}
   return response
 })
+
+/**
+ * A volume directory no pod on this node publishes any more stops hydrating, before its shared
+ * mount is released (restores in flight would hold it busy).
+ */
+const stopHydrationsOfUnpublished = (unmounted: ReadonlyArray<MountEntry>) =>
+  Effect.gen(function*() {
+    if (unmounted.length === 0) return
+    const config = yield* NodeConfig
+    const hydrations = yield* Hydrations
+    const table = yield* readMountTable
+    for (const directory of unmounted) {
+      if (publishesShowing(table, config.mountRoot, directory).length === 0) yield* hydrations.stop(hydrationKeyOf(directory))
+    }
+  })

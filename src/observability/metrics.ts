@@ -77,6 +77,25 @@ export const startupTaintRemoved = Metric.gauge("azurelustre_csi_startup_taint_r
   description: "1 once the node plugin has removed its start-up taint from the Node (or found none), else 0"
 })
 
+export const hsmRestores = Metric.counter("azurelustre_csi_hsm_restores_total", {
+  description: "HSM restores of released files asked for by the node plugin's hydrations, by outcome: started, completed, failed",
+  incremental: true
+})
+
+export const hsmRestoreDuration = Metric.histogram("azurelustre_csi_hsm_restore_duration_seconds", {
+  description: "Time from asking for a file's restore to its data being back (or the restore given up), by outcome",
+  boundaries: seconds(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600)
+})
+
+export const hsmRestoredBytes = Metric.counter("azurelustre_csi_hsm_restored_bytes_total", {
+  description: "Bytes of released files the node plugin's hydrations brought back",
+  incremental: true
+})
+
+export const hsmReleasedFiles = Metric.gauge("azurelustre_csi_hsm_released_files", {
+  description: "Released files a hydration has found and not yet seen restored, by volume (sampled as hydrations run)"
+})
+
 // One labelled metric object per label set: Effect caches a metric's registry key on the object,
 // so reusing it spares a JSON.stringify of the labels on every update (measurable per RPC).
 const labelled = new WeakMap<Metric.Metric<number, unknown>, Map<string, Metric.Metric<number, unknown>>>()
@@ -140,7 +159,9 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     for (const outcome of ["completed", "failed"]) series.push(withLabels(expansionJobDuration, { outcome }))
   }
   if (served.node) {
-    series.push(lustreMounts, startupTaintRemoved)
+    series.push(lustreMounts, startupTaintRemoved, hsmRestoredBytes)
+    for (const outcome of ["started", "completed", "failed"]) series.push(withLabels(hsmRestores, { outcome }))
+    for (const outcome of ["completed", "failed"]) series.push(withLabels(hsmRestoreDuration, { outcome }))
     for (const operation of ["mount", "unmount"]) {
       for (const outcome of outcomes) series.push(withLabels(lustreMountDuration, { operation, outcome }))
     }

@@ -16,10 +16,14 @@ import { CsiServerLive } from "../../src/csi/CsiServer.js"
 import { DEFAULT_DRIVER_NAME } from "../../src/domain/DriverName.js"
 import { HealthServer } from "../../src/health/HealthServer.js"
 import type { Readiness } from "../../src/health/Readiness.js"
+import { HsmFake } from "../../layers/hsm/HsmFake.js"
 import { LnetProbeFake } from "../../layers/lnet/LnetProbeFake.js"
 import { LustreShellFake, type LustreShellFakeOptions } from "../../layers/lustre/LustreShellFake.js"
 import { StaticVolumes } from "../../src/controller/StaticVolumes.js"
 import { KeyedLocks } from "../../src/locks/KeyedLocks.js"
+import { type HydrationEvent, HydrationEvents } from "../../src/node/hsm/HydrationEvents.js"
+import { HydrationRecords } from "../../src/node/hsm/HydrationRecords.js"
+import { Hydrations } from "../../src/node/hsm/Hydrations.js"
 import { NodeConfig } from "../../src/node/NodeConfig.js"
 import { jsonLogger } from "../../src/observability/JsonLogger.js"
 import { VENDOR_VERSION } from "../../src/version.js"
@@ -52,6 +56,8 @@ export const startInProcessDriver = async (options: {
   /** The node's hands are deterministic fakes; a test may script them and read their state. */
   readonly lustreScript?: LustreShellFakeOptions
   readonly unreachableMgs?: ReadonlyArray<string>
+  /** HSM on the node: a deterministic fake, scripted by the test. */
+  readonly hsm?: Parameters<typeof HsmFake.layer>[0]
   readonly mountRoot?: string
   readonly nodeConfig?: Partial<NodeConfig["Service"]>
   /** The controller's ARM is a deterministic fake too, unless a test brings the real client. */
@@ -74,6 +80,8 @@ export const startInProcessDriver = async (options: {
     nodeId: "node-1",
     drainTimeout: Duration.fromInputUnsafe(options.drainTimeout ?? "5 seconds")
   })
+  const hydrationEvents = Ref.makeUnsafe<ReadonlyArray<HydrationEvent>>([])
+  const hydrationRecords = Fs.mkdtempSync(Path.join(Os.tmpdir(), "hydrations-"))
   const nodeLayers = Layer.mergeAll(
     Layer.succeed(NodeConfig, {
       ...NodeConfig.defaults,
@@ -86,6 +94,9 @@ export const startInProcessDriver = async (options: {
     KeyedLocks.layer,
     LustreShellFake.layer(options.lustreScript),
     LnetProbeFake.layer({ unreachable: options.unreachableMgs ?? [] }),
+    HsmFake.layer(options.hsm),
+    HydrationEvents.layerRecording(hydrationEvents),
+    Layer.succeed(HydrationRecords, HydrationRecords.in(hydrationRecords)),
     StaticVolumes.layer,
     Layer.mergeAll(ClusterProvisioner.layer, ClusterExpander.layer.pipe(Layer.provideMerge(SkuCatalog.layer))).pipe(
       Layer.provideMerge(Layer.mergeAll(
@@ -102,7 +113,9 @@ export const startInProcessDriver = async (options: {
   // Each driver counts in its own registry, so a test reads exactly the metrics its calls made.
   const metricRegistry = Layer.succeed(Metric.MetricRegistry, new Map())
   const scope = Effect.runSync(Scope.make())
-  const nodeServices = await Effect.runPromise(Layer.buildWithScope(Layer.merge(nodeLayers, metricRegistry), scope))
+  const nodeServices = await Effect.runPromise(
+    Layer.buildWithScope(Layer.provideMerge(Hydrations.layer, Layer.merge(nodeLayers, metricRegistry)), scope)
+  )
   const health = options.healthServer === true
     ? HealthServer.layer({ host: "127.0.0.1", port: 0 })
     : Layer.succeed(HealthServer, { port: 0 })
@@ -127,11 +140,15 @@ export const startInProcessDriver = async (options: {
     metrics: () => Effect.runPromise(Effect.provide(PrometheusMetrics.format(), nodeServices)),
     /** The Kubernetes Events the controller recorded. */
     events: () => Ref.getUnsafe(events),
+    /** The Kubernetes Events the node plugin's hydrations recorded. */
+    hydrationEvents: () => Ref.getUnsafe(hydrationEvents),
     client,
     /** Runs an effect against the driver's own fakes (LustreShellFake, LnetProbeFake, ...). */
-    inspect: <A>(effect: Effect.Effect<A, never, LustreShellFake | LnetProbeFake | AmlfsApiFake | AmlfsApi>) =>
+    inspect: <A>(effect: Effect.Effect<A, never, LustreShellFake | LnetProbeFake | HsmFake | AmlfsApiFake | AmlfsApi>) =>
       // With armLayer given there is no AmlfsApiFake: such a test inspects the emulator instead.
-      Effect.runPromise(Effect.provide(effect, nodeServices as Context.Context<LustreShellFake | LnetProbeFake | AmlfsApiFake | AmlfsApi>)),
+      Effect.runPromise(
+        Effect.provide(effect, nodeServices as Context.Context<LustreShellFake | LnetProbeFake | HsmFake | AmlfsApiFake | AmlfsApi>)
+      ),
     /** Closing the scope is what SIGTERM does: drain, stop, remove the socket. */
     stop: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
