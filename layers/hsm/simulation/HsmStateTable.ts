@@ -20,7 +20,9 @@ import type { HsmState } from "../Hsm.js"
  * old entry or the new one, never half of one; two writers of one file race, the last one wins.
  *
  * A file with no entry has no HSM state (flags 0). `dirty` is not stored: it is derived, as the
- * file being archived while its size or mtime is no longer the one archived.
+ * file being archived while its size or mtime is no longer the one archived. The mtime recorded
+ * is the one read back after the model set the file's times (Node sets them to the microsecond
+ * only), so a restore or a release does not make a file dirty.
  */
 export const HsmEntry = Schema.Struct({
   /** The file's birth time (ns) when the entry was written. */

@@ -21,6 +21,8 @@ export interface ModelContext {
   readonly withFileLock: <A, E, R>(key: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Asks the read gate, if one is plugged in, to hold other processes' opens of a released file. */
   readonly guard: (file: SimulatedFile) => Effect.Effect<void>
+  /** Lets opens of the file (by key) through again. */
+  readonly unguard: (key: string) => Effect.Effect<void>
 }
 
 /** The file's path under the filesystem directory: always writable, unlike a read-only bind mount. */
