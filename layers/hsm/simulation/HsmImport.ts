@@ -40,6 +40,9 @@ const normalizedPrefixes = (prefixes: ReadonlyArray<string>): ReadonlyArray<stri
 
 const modeOf = (stats: NodeFs.BigIntStats) => Number(stats.mode & 0o7777n)
 
+/** The directory holding a blob or directory name ("" for the top). */
+const parentOf = (name: string) => (name.includes("/") ? name.slice(0, name.lastIndexOf("/")) : "")
+
 /**
  * Imports the namespace of the blobs whose names start with one of `prefixes` into the
  * filesystem, as AMLFS does at creation and in import jobs: for each blob, a released stub at
@@ -82,12 +85,11 @@ export const importPrefixes = (
         if (firstErrors.length < ERRORS_KEPT) firstErrors.push(`${name}: ${message}`)
       })
 
-    /** Makes the directory `name` like the container's, unless it exists; answers whether it is a directory now. */
-    const ensureDirectory = (name: string, countExisting: boolean): Effect.Effect<boolean, HsmFileFailed> =>
+    /** Makes the directory `name` (and its parents) like the container's, unless it exists. */
+    const ensureDirectory = (name: string, countExisting: boolean): Effect.Effect<void, HsmFileFailed> =>
       Effect.gen(function*() {
-        if (known.has(name)) return true
-        const parent = Path.posix.dirname(name)
-        if (!(yield* ensureDirectory(parent === "." ? "" : parent, false))) return false
+        if (known.has(name)) return
+        yield* ensureDirectory(parentOf(name), false)
         const target = Path.join(root.canonical, name)
         const existing = yield* Effect.promise(() => Fs.lstat(target).catch(() => undefined))
         if (existing !== undefined) {
@@ -108,14 +110,12 @@ export const importPrefixes = (
           counts.directories++
         }
         known.add(name)
-        return true
       })
 
     const importBlob = (name: string): Effect.Effect<void, HsmFileFailed> =>
       Effect.gen(function*() {
         const blob = yield* statOf(Path.join(container, name), name)
-        const parent = Path.posix.dirname(name)
-        yield* ensureDirectory(parent === "." ? "" : parent, false)
+        yield* ensureDirectory(parentOf(name), false)
         const target = Path.join(root.canonical, name)
         const created = yield* Effect.tryPromise({
           try: async () => {
@@ -173,7 +173,8 @@ export const importPrefixes = (
         if (!`${name}/`.startsWith(prefix)) return prefix.startsWith(`${name}/`) ? walk(name, prefix) : Effect.void
         return Effect.gen(function*() {
           counts.blobsWalked++
-          if (yield* ensureDirectory(name, true)) yield* walk(name, prefix)
+          yield* ensureDirectory(name, true)
+          yield* walk(name, prefix)
         })
       }
       if (!entry.isFile() || !name.startsWith(prefix)) return Effect.void

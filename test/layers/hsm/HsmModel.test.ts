@@ -129,6 +129,22 @@ asRoot.describe("the simulated blob link (HsmModel)", () => {
     }).pipe(withModel(w))
   })
 
+  it.effect("an import counts what it cannot make as errors and goes on; empty directories of the container come too", () => {
+    const w = world()
+    putBlob(w, "data/blocked/inside.txt", "cannot land")
+    putBlob(w, "data/fine.txt", "lands")
+    Fs.mkdirSync(w.inBlob("data/empty"), { recursive: true })
+    Fs.mkdirSync(w.inFs("data"), { recursive: true })
+    Fs.writeFileSync(w.inFs("data/blocked"), "a file where the container has a directory")
+    return Effect.gen(function*() {
+      const counts = yield* importData
+      assert.deepInclude(counts, { files: 1, directories: 1, errors: 1 })
+      assert.deepStrictEqual(counts.firstErrors, ["data/blocked: a file of the filesystem is in the way of this directory"])
+      assert.isTrue(Fs.statSync(w.inFs("data/empty")).isDirectory())
+      assert.strictEqual(yield* stateLine(w.inFs("data/fine.txt")), "(0x0000000d) released exists archived, archive_id:1")
+    }).pipe(withModel(w))
+  })
+
   it.effect("a restore waits the restore delay, then brings the blob's exact bytes back and keeps the mtime", () => {
     const w = world()
     const data = Buffer.from(Array.from({ length: 2_500_000 }, (_, i) => (i * 31) % 251))
