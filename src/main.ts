@@ -9,6 +9,7 @@ import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import { SimulationLive } from "./SimulationLive.js"
 import { call } from "./cli/call.js"
+import { runHsmCommand } from "./cli/hsmCommand.js"
 import { type Command, type LogLevelName, parseCommandLine } from "./cli/options.js"
 import { DriverLive } from "./DriverLive.js"
 import { JsonLoggerLive } from "./observability/JsonLogger.js"
@@ -40,6 +41,11 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
           UsageError: (refused) => Console.error(`azurelustre-csi: ${refused.message}`).pipe(Effect.andThen(exitWith(MISUSED))),
           CallFailed: (failed) => Console.error(failed.message).pipe(Effect.andThen(exitWith(FAILED)))
         })
+      )
+    case "SimHsm":
+      return runHsmCommand(command.command).pipe(
+        Effect.catchTag("HsmCommandFailed", (failed) =>
+          Console.error(`azurelustre-csi sim-hsm: ${failed.message}`).pipe(Effect.andThen(exitWith(FAILED))))
       )
   }
 }

@@ -6,6 +6,7 @@ import { Mode } from "../config/DriverConfig.js"
 import { DEFAULT_DRIVER_NAME, DriverName } from "../domain/DriverName.js"
 import { socketPathOf } from "../csi/endpoint.js"
 import { STARTUP_TAINT_KEY } from "../domain/KubernetesKeys.js"
+import { HSM_USAGE, type HsmCommand, parseHsmCommand } from "./hsmCommand.js"
 import { CONTROLLER_HEALTH_PORT, NODE_HEALTH_PORT } from "../health/healthPorts.js"
 
 export const LogLevelName = Schema.Literals(["debug", "info", "warn", "error"])
@@ -59,6 +60,7 @@ export type Command =
   | { readonly _tag: "Serve"; readonly options: ServeOptions }
   | { readonly _tag: "Sim"; readonly options: SimOptions }
   | { readonly _tag: "Call"; readonly options: CallOptions }
+  | { readonly _tag: "SimHsm"; readonly command: HsmCommand }
   /** `misuse`: printed because the command line named no command (on stderr, exit code 2). */
   | { readonly _tag: "Help"; readonly text: string; readonly misuse?: true }
   | { readonly _tag: "Version" }
@@ -158,6 +160,7 @@ export const USAGE = [
   "  sim      run Identity, Controller and Node on the embedded simulation (no Azure, no Lustre)",
   "  serve    run the driver for real (in a Kubernetes pod)",
   "  call     send one CSI call to a driver and print the answer as JSON",
+  "  sim-hsm  the simulation's blob integration by hand: link, import, archive, release, restore, state",
   "  version  print the driver's version",
   "",
   "`azurelustre-csi <command> --help` lists the command's flags. Exit codes: 0 done, 1 failed, 2 a bad command line."
@@ -341,7 +344,13 @@ const parseCall = (argv: ReadonlyArray<string>, env: Environment): Result.Result
     } as const
   })
 
-const usages: Record<string, string> = { serve: SERVE_USAGE, sim: SIM_USAGE, call: CALL_USAGE, version: VERSION_USAGE }
+const usages: Record<string, string> = {
+  serve: SERVE_USAGE,
+  sim: SIM_USAGE,
+  call: CALL_USAGE,
+  "sim-hsm": HSM_USAGE,
+  version: VERSION_USAGE
+}
 
 /** `help`, `help <command>`. */
 const helpFor = (rest: ReadonlyArray<string>): Result.Result<Command, UsageError> => {
@@ -349,7 +358,7 @@ const helpFor = (rest: ReadonlyArray<string>): Result.Result<Command, UsageError
   if (topic === undefined) return Result.succeed({ _tag: "Help", text: USAGE })
   const text = usages[topic]
   if (text === undefined || extra !== undefined) {
-    return Result.fail(new UsageError({ message: `no help on ${JSON.stringify(rest.join(" "))}; the commands are sim, serve, call and version` }))
+    return Result.fail(new UsageError({ message: `no help on ${JSON.stringify(rest.join(" "))}; the commands are sim, sim-hsm, serve, call and version` }))
   }
   return Result.succeed({ _tag: "Help", text })
 }
@@ -364,6 +373,11 @@ export const parseCommandLine = (argv: ReadonlyArray<string>, env: Environment):
       return parseSim(rest, env)
     case "call":
       return parseCall(rest, env)
+    case "sim-hsm":
+      return Result.mapBoth(parseHsmCommand(rest), {
+        onFailure: (message) => new UsageError({ message }),
+        onSuccess: (parsed): Command => (parsed._tag === "Help" ? parsed : { _tag: "SimHsm", command: parsed })
+      })
     case "version":
     case "--version":
       return parseFlags("version", rest, versionFlags).pipe(
@@ -377,6 +391,6 @@ export const parseCommandLine = (argv: ReadonlyArray<string>, env: Environment):
     case "-h":
       return helpFor(rest)
     default:
-      return Result.fail(new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are sim, serve, call and version` }))
+      return Result.fail(new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are sim, sim-hsm, serve, call and version` }))
   }
 }
