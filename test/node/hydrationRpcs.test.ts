@@ -205,10 +205,7 @@ describe("before-start hydration", () => {
 })
 
 describe("one hydration per volume directory", () => {
-  // BUG (src/node/hsm/Hydrations.ts, start, lines 110-121): the check for a running hydration
-  // (line 113) and entries.set (line 121) are separated by records.save (line 115, a file
-  // write), so publishes of one directory at once each start a hydration of their own.
-  it("BUG Hydrations.start race: publishes of several pods at once wait for the same restores: each file is asked for once", async () => {
+  it("publishes of several pods at once wait for the same restores: each file is asked for once", async () => {
     const driver = await start({
       files: [["data/a.bin", releasedFile(1n)], ["data/b.bin", releasedFile(2n)]],
       restoreTakes: "200 millis"
@@ -219,8 +216,7 @@ describe("one hydration per volume directory", () => {
     expect(await driver.restoreRequests()).toBe(2)
   })
 
-  // Same BUG: the hydration that entries.set overwrote is no longer in `entries`, so no unpublish stops it.
-  it("BUG Hydrations.start race: the last unpublish stops the hydration that publishes at once started", async () => {
+  it("the last unpublish stops the hydration that publishes at once started", async () => {
     const driver = await start({
       files: ["1", "2", "3", "4", "5"].map((n) => [`data/${n}.bin`, releasedFile(1n)] as const),
       restoreTakes: "150 millis",

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Semaphore from "effect/Semaphore"
 import type { Hsm } from "../../../layers/hsm/Hsm.js"
 import type { KubeEventSubject } from "../../../layers/kube/Kube.js"
 import { LustreShell, type LustreFilesystem, type MountEntry } from "../../../layers/lustre/LustreShell.js"
@@ -47,13 +48,12 @@ export interface HydrationView {
   readonly failure: string | undefined
 }
 
-const stopped = new HydrationFailed({ message: "it was stopped: the volume is no longer published here" })
-
-/** A hydration's end as its waiters see it: its failure, or "stopped" when it was interrupted. */
-const outcomeOfExit = <A>(exit: Exit.Exit<A, HydrationFailed>): Exit.Exit<A, HydrationFailed> =>
-  Exit.isSuccess(exit) || Option.isSome(Cause.findErrorOption(exit.cause)) ? exit : Exit.fail(stopped)
-
-const outcomeOf = <A>(exit: Exit.Exit<A, HydrationFailed>): Effect.Effect<A, HydrationFailed> => outcomeOfExit(exit)
+/** Why a hydration ended without success: its failure, or that it was stopped. */
+const failureOf = (cause: Cause.Cause<HydrationFailed>): string =>
+  Option.match(Cause.findErrorOption(cause), {
+    onNone: () => "it was stopped: the volume is no longer published here",
+    onSome: (failed) => failed.message
+  })
 
 /** A published directory's identity in the mount table: its filesystem's device and its root in it. */
 export const hydrationKeyOf = (published: Pick<MountEntry, "device" | "root">): string => `${published.device} ${published.root}`
@@ -106,6 +106,8 @@ export class Hydrations extends Context.Service<Hydrations, {
     const records = yield* HydrationRecords
     const config = yield* NodeConfig
     const entries = new Map<string, Entry>()
+    // Concurrent publishes of one volume start one hydration.
+    const starting = yield* Semaphore.make(1)
 
     const start = (request: HydrationRequest) =>
       Effect.gen(function*() {
@@ -119,12 +121,17 @@ export class Hydrations extends Context.Service<Hydrations, {
           Effect.forkIn(scope)
         )
         entries.set(request.key, { request, progress, fiber })
-      })
+      }).pipe(starting.withPermits(1))
 
     const awaitDone = (key: string) =>
       Effect.suspend(() => {
         const entry = entries.get(key)
-        return entry === undefined ? Effect.fail(stopped) : Fiber.await(entry.fiber).pipe(Effect.flatMap(outcomeOf))
+        if (entry === undefined) return Effect.fail(new HydrationFailed({ message: failureOf(Cause.interrupt()) }))
+        return Fiber.await(entry.fiber).pipe(
+          Effect.flatMap((exit) =>
+            Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.fail(new HydrationFailed({ message: failureOf(exit.cause) }))
+          )
+        )
       })
 
     const stop = (key: string) =>
@@ -140,7 +147,7 @@ export class Hydrations extends Context.Service<Hydrations, {
         if (entry === undefined) return undefined
         const exit = entry.fiber.pollUnsafe()
         const progress = yield* Ref.get(entry.progress)
-        const failure = exit === undefined ? undefined : Exit.match(outcomeOfExit(exit), { onSuccess: () => undefined, onFailure: (cause) => Cause.findErrorOption(cause).pipe(Option.match({ onNone: () => stopped.message, onSome: (failed) => failed.message })) })
+        const failure = exit === undefined || Exit.isSuccess(exit) ? undefined : failureOf(exit.cause)
         return {
           mode: entry.request.plan.mode,
           state: exit === undefined ? "running" : Exit.isSuccess(exit) ? "completed" : "failed",
@@ -238,7 +245,7 @@ const hydrateVolume = (request: HydrationRequest, progress: Ref.Ref<HydrationPro
       yield* Effect.logInfo("hydration ended: every released file found is back").pipe(Effect.annotateLogs(fields))
       if (beforeStart) yield* tell("Normal", "HydrationCompleted", `${progressText(now)} in ${took}; the pod starts`)
     } else {
-      const message = Option.match(Cause.findErrorOption(outcome.cause), { onNone: () => "stopped", onSome: (failed) => failed.message })
+      const message = failureOf(outcome.cause)
       yield* Effect.logWarning(`hydration failed: ${message}`).pipe(Effect.annotateLogs(fields))
       yield* tell("Warning", "HydrationFailed", `${message}; ${beforeStart ? "kubelet retries the mount" : "files are restored when read"}`)
     }
