@@ -7,6 +7,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type FileHsmStatus, Hsm, type ReleasedFile } from "../../../layers/hsm/Hsm.js"
+import { bounded } from "../../domain/BoundedText.js"
 import { count, hsmRestoredBytes, hsmRestoreDuration, hsmRestores, observeMillis } from "../../observability/metrics.js"
 import { type BatchedHsm, makeBatchedHsm } from "./batchedHsm.js"
 
@@ -194,7 +195,8 @@ export const hydrateDirectories = (
     )
     const done = yield* Ref.updateAndGet(progress, (now) => ({ ...now, scanned: true }))
     if (done.failed > 0) {
-      const named = done.firstFailures.map((failure) => `${failure.path}: ${failure.error}`).join("; ")
+      // File names are the volume's users' to choose: each is cut, so the message stays small.
+      const named = done.firstFailures.map((failure) => `${bounded(failure.path)}: ${bounded(failure.error)}`).join("; ")
       return yield* new HydrationFailed({
         message: `${done.failed} of ${done.found} released file(s) could not be restored (${named}${done.failed > done.firstFailures.length ? "; ..." : ""})`
       })
