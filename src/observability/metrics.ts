@@ -141,8 +141,8 @@ export interface ServedMetrics {
  * so that each is scraped from the start: a series that first appears at 1 hides that first
  * increase from rate() and increase(), and an alert on absent() cannot tell "none yet" from "not
  * exported". `Metric.value` registers a series without changing it. The readiness gauges are set
- * by the first readiness report; ARM's request statuses are open, so that counter starts as one
- * unlabelled series at 0.
+ * by the first readiness report; ARM's request statuses and the volumes with released files are
+ * open sets, so those start as one unlabelled series at 0.
  */
 export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
   const outcomes = ["ok", "error", "interrupted"]
@@ -159,7 +159,7 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     for (const outcome of ["completed", "failed"]) series.push(withLabels(expansionJobDuration, { outcome }))
   }
   if (served.node) {
-    series.push(lustreMounts, startupTaintRemoved, hsmRestoredBytes)
+    series.push(lustreMounts, startupTaintRemoved, hsmRestoredBytes, hsmReleasedFiles)
     for (const outcome of ["started", "completed", "failed"]) series.push(withLabels(hsmRestores, { outcome }))
     for (const outcome of ["completed", "failed"]) series.push(withLabels(hsmRestoreDuration, { outcome }))
     for (const operation of ["mount", "unmount"]) {
