@@ -36,6 +36,21 @@ export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Pr
   return { ...driver, socketPath, stateDir }
 }
 
+/**
+ * `azurelustre-csi sim` again on the socket and state folder of a simulation that has stopped (or
+ * was killed): a restarted node plugin, as a DaemonSet's pod comes back. Resolves once it serves.
+ */
+export const restartSimulation = async (
+  stopped: Pick<DriverProcess, "socketPath" | "stateDir">,
+  extraArgs: ReadonlyArray<string> = []
+): Promise<DriverProcess> => {
+  const driver = runDriver([
+    "sim", "--endpoint", `unix://${stopped.socketPath}`, "--state-dir", stopped.stateDir, "--health-port", "0", ...extraArgs
+  ])
+  await servingCsi(driver, "the restarted simulation")
+  return { ...driver, socketPath: stopped.socketPath, stateDir: stopped.stateDir }
+}
+
 /** Resolves once a started driver logs that it serves CSI; kills it and throws with its output if it does not in 10 s. */
 export const servingCsi = async (driver: Pick<DriverProcess, "child" | "output">, what: string): Promise<void> => {
   const deadline = Date.now() + 10_000
