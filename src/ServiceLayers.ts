@@ -11,6 +11,7 @@ import { SkuCatalog } from "./controller/dynamic/SkuCatalog.js"
 import type { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { StaticVolumes } from "./controller/StaticVolumes.js"
 import { KeyedLocks } from "./locks/KeyedLocks.js"
+import type { HydrationSettings } from "./node/hsm/hydrate.js"
 import type { HydrationEvents } from "./node/hsm/HydrationEvents.js"
 import { HydrationRecords } from "./node/hsm/HydrationRecords.js"
 import { Hydrations } from "./node/hsm/Hydrations.js"
@@ -44,6 +45,8 @@ export const NodeServices = <ES, RS, EL, RL, EZ, RZ, EH, RH, EE, RE>(given: {
   readonly mountRoot: string
   readonly zone: Effect.Effect<string | undefined, EZ, RZ>
   readonly mountTimeoutSeconds: number
+  /** How hydrations restore, where it differs from the defaults (the simulation's retries are quicker). */
+  readonly hydration?: Partial<HydrationSettings>
   readonly shell: Layer.Layer<LustreShell, ES, RS>
   readonly lnet: Layer.Layer<LnetProbe, EL, RL>
   readonly hsm: Layer.Layer<Hsm, EH, RH>
@@ -61,7 +64,8 @@ export const NodeServices = <ES, RS, EL, RL, EZ, RZ, EH, RH, EE, RE>(given: {
           ...directories,
           nodeId: given.nodeId,
           zone: yield* given.zone,
-          mountTimeout: Duration.seconds(given.mountTimeoutSeconds)
+          mountTimeout: Duration.seconds(given.mountTimeoutSeconds),
+          hydration: { ...NodeConfig.defaults.hydration, ...given.hydration }
         }
       })
     ),

@@ -4,6 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import { AmlfsApi, type ArmError } from "../layers/azure/AmlfsApi.js"
@@ -169,6 +170,8 @@ export const SimulationLive = (options: SimOptions) => {
         mountRoot: Path.join(options.stateDir, "mounts"),
         zone: Effect.succeed(undefined),
         mountTimeoutSeconds: options.mountTimeoutSeconds,
+        // A simulated restore fails at once, not after a copytool's minutes: retried 1 s, then 2 s later.
+        hydration: { retry: Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 })) },
         shell: LustreShellSimulation.layer(options.stateDir),
         lnet: LnetProbeSimulation.layer,
         hsm: HsmSimulation.layer(options.stateDir, { restoreDelay: Duration.seconds(options.hsmRestoreDelaySeconds) }),

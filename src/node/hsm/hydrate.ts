@@ -188,12 +188,13 @@ export const hydrateDirectories = (
           Stream.map((file) => ({ file, shown: within(directory, file.path, directory.path) }))
         )
       ),
+      Stream.concat(Stream.fromEffect(update((now) => ({ ...now, scanned: true }))).pipe(Stream.drain)),
       Stream.tap(() => update((now) => ({ ...now, found: now.found + 1 }))),
       Stream.mapEffect(({ file, shown }) => restoreFile(file, shown), { concurrency: settings.maxInFlight, unordered: true }),
       Stream.runDrain,
       Effect.mapError((unavailable) => new HydrationFailed({ message: `cannot list the released files: ${unavailable.message}` }))
     )
-    const done = yield* Ref.updateAndGet(progress, (now) => ({ ...now, scanned: true }))
+    const done = yield* Ref.get(progress)
     if (done.failed > 0) {
       // File names are the volume's users' to choose: each is cut, so the message stays small.
       const named = done.firstFailures.map((failure) => `${bounded(failure.path)}: ${bounded(failure.error)}`).join("; ")
