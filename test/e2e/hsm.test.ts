@@ -202,6 +202,8 @@ asRoot.describe("HSM on the simulation (the real driver process, real bind mount
       expect(sim.guarded(file)).toBe(true)
 
       Fs.rmSync(fault)
+      // The sim hears of a fault switched off through inotify, a moment later.
+      await new Promise((resolve) => setTimeout(resolve, 200))
       // Two readers retry at once: both wait for the one restore, both get the bytes.
       const retried = await Promise.all([timedCat(file), timedCat(file)])
       for (const read of retried) {
