@@ -2,21 +2,24 @@
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
  * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
  * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min);
- * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min).
+ * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min); then, as root, a
+ * before-start HSM hydration of 10,000 released files in one publish (bench/hydrate.ts, ~2.5 min, 20 GiB
+ * of disk for a while).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
  * Missing a target is reported, not failed: the exit status is 0 unless the benchmark cannot run.
  *
  *   npm run bench                        measure and compare with the baseline
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
  *   npm run bench -- --no-provision      skip the provision benchmark (the slow one); likewise
- *                                        --no-identity, --no-publish, --no-expand
- *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand)
+ *                                        --no-identity, --no-publish, --no-expand, --no-hydrate
+ *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hydrate)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
 import { expandMetrics, expandReport, measureExpand } from "./expand.js"
+import { canHydrate, type HydrateResults, hydrateReport, measureHydrate, writeHydrateBaseline } from "./hydrate.js"
 import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, type SectionResults, table, writeBaseline } from "./report.js"
@@ -94,7 +97,7 @@ const measure = async (): Promise<{ results: Results; startSamples: ReadonlyArra
   return { results: { startToFirstProbeMs: median(startSamples), ...warn, cpuPerProbeInfoUs }, startSamples }
 }
 
-const BENCHMARKS = ["identity", "publish", "provision", "expand"] as const
+const BENCHMARKS = ["identity", "publish", "provision", "expand", "hydrate"] as const
 type Benchmark = (typeof BENCHMARKS)[number]
 
 /** `--only a,b` runs just those; otherwise all but those named `--no-<name>`. */
@@ -154,9 +157,24 @@ const main = async () => {
     measured.push({ section: "expand", metrics: expandMetrics, results: expand.results })
   }
 
+  // Its baseline section is written by hydrate.ts (report.ts's sections do not name it).
+  let hydrated: HydrateResults | undefined
+  if (!running.has("hydrate")) {
+    process.stdout.write("\nhydrate benchmark skipped\n")
+  } else if (canHydrate()) {
+    progress("hydrate benchmark (about 2.5 minutes; 20 GiB of disk until it ends)")
+    const hydrate = await measureHydrate()
+    process.stdout.write(`\n${hydrateReport(hydrate.results, hydrate.details)}\n`)
+    hydrated = hydrate.results
+  } else {
+    process.stdout.write("\nhydrate benchmark skipped: it makes real bind mounts and needs root\n")
+  }
+
   if (updateBaseline) {
     writeBaseline(measured)
-    process.stdout.write(`\nbaseline updated (${measured.map(({ section }) => section).join(", ")}): ${BASELINE_PATH}\n`)
+    if (hydrated !== undefined) writeHydrateBaseline(hydrated)
+    const sections = [...measured.map(({ section }) => section), ...(hydrated === undefined ? [] : ["hydrate"])]
+    process.stdout.write(`\nbaseline updated (${sections.join(", ")}): ${BASELINE_PATH}\n`)
   }
 }
 
