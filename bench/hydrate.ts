@@ -10,7 +10,7 @@
  * What the node plugin asks of the Hsm layer is counted from outside the driver, with no code in
  * src/ or layers/: the driver runs with Node's inspector, and conditional breakpoints that never
  * pause (logpoints) at the simulation's `status`, `restore` and `findReleased` record each call's
- * number of paths (hsmCallProbe below). `npm run bench -- --only hydrate` runs it (bench/run.ts).
+ * number of paths (probeHsmCalls below). `npm run bench -- --only hydrate` runs it (bench/run.ts).
  * On its own:
  *
  *   node dist/bench/hydrate.js [--files N] [--no-hsm-probe] [--update-baseline]
@@ -591,9 +591,12 @@ const numberAfter = (flag: string): number | undefined => {
 runWhenEntryPoint(import.meta.url, async () => {
   if (!canHydrate()) throw new Error("the hydrate benchmark makes real bind mounts: run it as root")
   progress(`node ${process.version}, ${cpus().length} CPUs; hydrate benchmark`)
-  const { results, details } = await measureHydrate({ files: numberAfter("--files") ?? FILES, probed: !process.argv.includes("--no-hsm-probe") })
+  const files = numberAfter("--files") ?? FILES
+  const updateBaseline = process.argv.includes("--update-baseline")
+  if (updateBaseline && files !== FILES) throw new Error(`the baseline is of ${FILES} files: --update-baseline takes no --files`)
+  const { results, details } = await measureHydrate({ files, probed: !process.argv.includes("--no-hsm-probe") })
   process.stdout.write(`\n${hydrateReport(results, details)}\n`)
-  if (process.argv.includes("--update-baseline")) {
+  if (updateBaseline) {
     writeHydrateBaseline(results)
     process.stdout.write(`baseline updated (hydrate section): ${BASELINE_PATH}\n`)
   }

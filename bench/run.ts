@@ -3,7 +3,7 @@
  * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
  * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min);
  * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min); then, as root, a
- * before-start HSM hydration of 10,000 released files in one publish (bench/hydrate.ts, ~2.5 min, 20 GiB
+ * before-start HSM hydration of 10,000 released files in one publish (bench/hydrate.ts, ~2 min, 20 GiB
  * of disk for a while).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
  * Missing a target is reported, not failed: the exit status is 0 unless the benchmark cannot run.
@@ -162,7 +162,7 @@ const main = async () => {
   if (!running.has("hydrate")) {
     process.stdout.write("\nhydrate benchmark skipped\n")
   } else if (canHydrate()) {
-    progress("hydrate benchmark (about 2.5 minutes; 20 GiB of disk until it ends)")
+    progress("hydrate benchmark (1.5 to 2.5 minutes; 20 GiB of disk until it ends)")
     const hydrate = await measureHydrate()
     process.stdout.write(`\n${hydrateReport(hydrate.results, hydrate.details)}\n`)
     hydrated = hydrate.results
