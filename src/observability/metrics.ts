@@ -92,6 +92,16 @@ export const hsmRestoredBytes = Metric.counter("azurelustre_csi_hsm_restored_byt
   incremental: true
 })
 
+export const hsmOperations = Metric.counter("azurelustre_csi_hsm_operations_total", {
+  description: "Calls of the node's HSM layer by hydrations, by operation (status, restore, find_released); each is one lfs command per 256 files",
+  incremental: true
+})
+
+export const hsmOperationFiles = Metric.counter("azurelustre_csi_hsm_operation_files_total", {
+  description: "Files named in the HSM layer's calls by hydrations (released files found, for find_released), by operation",
+  incremental: true
+})
+
 export const hsmReleasedFiles = Metric.gauge("azurelustre_csi_hsm_released_files", {
   description: "Released files a hydration has found and not yet seen restored, by volume (sampled as hydrations run)"
 })
@@ -123,6 +133,10 @@ export const observeMillis = (
   labels: Readonly<Record<string, string>>,
   millis: number
 ) => Metric.update(withLabels(histogram, labels), millis / 1000)
+
+/** Counts one call of the HSM layer and the files it named. */
+export const countHsmOperation = (operation: "status" | "restore" | "find_released", files: number) =>
+  Effect.andThen(count(hsmOperations, { operation }), Metric.update(withLabels(hsmOperationFiles, { operation }), files))
 
 /** Sets a gauge with these labels. */
 export const setGauge = (gauge: Metric.Metric<number, unknown>, labels: Readonly<Record<string, string>>, value: number) =>
@@ -162,6 +176,9 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     series.push(lustreMounts, startupTaintRemoved, hsmRestoredBytes, hsmReleasedFiles)
     for (const outcome of ["started", "completed", "failed"]) series.push(withLabels(hsmRestores, { outcome }))
     for (const outcome of ["completed", "failed"]) series.push(withLabels(hsmRestoreDuration, { outcome }))
+    for (const operation of ["status", "restore", "find_released"]) {
+      series.push(withLabels(hsmOperations, { operation }), withLabels(hsmOperationFiles, { operation }))
+    }
     for (const operation of ["mount", "unmount"]) {
       for (const outcome of outcomes) series.push(withLabels(lustreMountDuration, { operation, outcome }))
     }

@@ -548,6 +548,10 @@ describe("hydration metrics", () => {
     expect(sampleSum(text, "azurelustre_csi_hsm_restores_total", { outcome: "started" })).toBe(sizes.length)
     expect(sampleSum(text, "azurelustre_csi_hsm_restores_total", { outcome: "failed" })).toBe(0)
     expect(sampleSum(text, "azurelustre_csi_hsm_restored_bytes_total")).toBe(Number(sizes.reduce((sum, size) => sum + size, 0n)))
+    // Every file named once in a restore request and once in a walk's batch; the requests are batched.
+    expect(sampleSum(text, "azurelustre_csi_hsm_operation_files_total", { operation: "restore" })).toBe(sizes.length)
+    expect(sampleSum(text, "azurelustre_csi_hsm_operation_files_total", { operation: "find_released" })).toBe(sizes.length)
+    expect(sampleSum(text, "azurelustre_csi_hsm_operations_total", { operation: "restore" })).toBeLessThan(sizes.length)
   })
 
   it("samples the released files left of a running hydration", async () => {

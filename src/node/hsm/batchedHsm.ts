@@ -3,6 +3,7 @@ import * as Exit from "effect/Exit"
 import * as Request from "effect/Request"
 import * as RequestResolver from "effect/RequestResolver"
 import * as Schema from "effect/Schema"
+import { countHsmOperation } from "../../observability/metrics.js"
 import { type FileHsmFailure, type FileHsmStatus, Hsm, type HsmUnavailable } from "../../../layers/hsm/Hsm.js"
 
 /** The HSM tool refused one file: it cannot be read or asked for (lfs's words in `error`). */
@@ -62,14 +63,18 @@ export const makeBatchedHsm = Effect.gen(function*() {
   const statusResolver = RequestResolver.make<StatusOf>((entries) =>
     exitsByPath(
       entries.map((entry) => entry.request.path),
-      (paths) => Effect.map(hsm.status(paths), (answers) => new Map(answers.map((answer) => [answer.path, answer] as const)))
+      (paths) =>
+        countHsmOperation("status", paths.length).pipe(
+          Effect.andThen(hsm.status(paths)),
+          Effect.map((answers) => new Map(answers.map((answer) => [answer.path, answer] as const)))
+        )
     ).pipe(Effect.map((exitOf) => entries.forEach((entry) => entry.completeUnsafe(exitOf(entry.request.path)))))
   ).pipe(RequestResolver.setDelay(BATCH_WINDOW))
   const restoreResolver = RequestResolver.make<RestoreOf>((entries) =>
     exitsByPath(
       entries.map((entry) => entry.request.path),
       (paths) =>
-        Effect.map(hsm.restore(paths), (refused) => {
+        Effect.map(Effect.andThen(countHsmOperation("restore", paths.length), hsm.restore(paths)), (refused) => {
           const answers = new Map<string, undefined | FileHsmFailure>(paths.map((path) => [path, undefined]))
           for (const failure of refused) answers.set(failure.path, failure)
           return answers

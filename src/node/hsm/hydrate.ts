@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type FileHsmStatus, Hsm, type ReleasedFile } from "../../../layers/hsm/Hsm.js"
 import { bounded } from "../../domain/BoundedText.js"
-import { count, hsmRestoredBytes, hsmRestoreDuration, hsmRestores, observeMillis } from "../../observability/metrics.js"
+import { count, countHsmOperation, hsmRestoredBytes, hsmRestoreDuration, hsmRestores, observeMillis } from "../../observability/metrics.js"
 import { type BatchedHsm, makeBatchedHsm } from "./batchedHsm.js"
 
 /** A directory to hydrate: where it is open (absolute) and how to name it within the volume. */
@@ -184,6 +184,7 @@ export const hydrateDirectories = (
     yield* Stream.fromIterable(directories).pipe(
       Stream.flatMap((directory) =>
         hsm.findReleased(directory.path).pipe(
+          Stream.tap((batch) => countHsmOperation("find_released", batch.length)),
           Stream.flatMap((batch) => Stream.fromIterable(batch)),
           Stream.map((file) => ({ file, shown: within(directory, file.path, directory.path) }))
         )
