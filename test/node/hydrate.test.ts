@@ -8,7 +8,7 @@ import {
   type HydrationSettings,
   hydrateDirectories,
   noProgress,
-  RestoreFailed
+  type RestoreFailed
 } from "../../src/node/hsm/hydrate.js"
 
 const settings: HydrationSettings = {
