@@ -67,6 +67,8 @@ const banner = (options: SimOptions, faultsDir: string, armUrl: string, healthUr
     `Publish targets go below the simulated kubelet's pods folder, ${Path.join(options.kubeletDir, "pods")}`,
     `Health and metrics: curl '${healthUrl}/healthz?verbose'; curl ${healthUrl}/metrics`,
     `The ARM emulator serves ${armUrl}; its faults: curl -k ${armUrl}/emulator/faults`,
+    `HSM: blob containers are folders below ${Path.join(options.stateDir, "blob")}; link one to a filesystem and import it:`,
+    `  ${launcher} sim-hsm link --state-dir ${options.stateDir} --filesystem 10.0.0.4/lustrefs --container <account>/<container>`,
     `Ctrl-C drains in-flight calls (up to ${options.drainTimeoutSeconds} s) and stops it; a second Ctrl-C stops it at once.`,
     ""
   ].join("\n"))
