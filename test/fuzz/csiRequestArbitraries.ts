@@ -121,7 +121,7 @@ const modes = [
 const mountFlagPool = [
   "noatime", "flock", "ro", "rw", "noatime,flock", "nosuid,nodev", "network=tcp0", "mgssec=krb5p", "skpath=/etc/keys",
   "bogus", "noatime=1", "network=", "network=eth0; reboot", "-o remount", " ", ",", ",,noatime,", "a\u0000b",
-  "context=\"system_u:object_r\"", "x".repeat(300), "user_xattr", "lazystatfs"
+  "context=\"system_u:object_r\"", "x".repeat(300), "user_xattr", "lazystatfs", "hsm-aware", "auto-import", "hsm-aware=1"
 ]
 const mountFlags: Arb<Array<string>> = weighted([
   [8, constant([])],
@@ -155,7 +155,9 @@ const contextFields = {
   "csi.storage.k8s.io/serviceAccount.name": pick(["default", "sa/x"]),
   "csi.storage.k8s.io/pvc/name": pick(["claim", "..", ""]),
   "csi.storage.k8s.io/pvc/namespace": pick(["default", "a/b"]),
-  "csi.storage.k8s.io/ephemeral": pick(["false", "true"])
+  "csi.storage.k8s.io/ephemeral": pick(["false", "true"]),
+  "hsm-hydrate": pick(["background", "before-start", "off", "Before-Start", ""]),
+  "hsm-hydrate-paths": pick(["", "/", "data", "a/b,c", "../x", "a,,b", "a\u0000b", "x".repeat(300)])
 }
 const junkMap = recordOf(junkText, junkText, 3)
 
