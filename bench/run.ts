@@ -19,7 +19,7 @@ import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
 import { expandMetrics, expandReport, measureExpand } from "./expand.js"
-import { canHydrate, type HydrateResults, hydrateReport, measureHydrate, writeHydrateBaseline } from "./hydrate.js"
+import { canHydrate, hydrateMetrics, hydrateReport, measureHydrate } from "./hydrate.js"
 import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, type SectionResults, table, writeBaseline } from "./report.js"
@@ -157,24 +157,20 @@ const main = async () => {
     measured.push({ section: "expand", metrics: expandMetrics, results: expand.results })
   }
 
-  // Its baseline section is written by hydrate.ts (report.ts's sections do not name it).
-  let hydrated: HydrateResults | undefined
   if (!running.has("hydrate")) {
     process.stdout.write("\nhydrate benchmark skipped\n")
   } else if (canHydrate()) {
     progress("hydrate benchmark (1.5 to 2.5 minutes; 20 GiB of disk until it ends)")
     const hydrate = await measureHydrate()
     process.stdout.write(`\n${hydrateReport(hydrate.results, hydrate.details)}\n`)
-    hydrated = hydrate.results
+    measured.push({ section: "hydrate", metrics: hydrateMetrics, results: hydrate.results })
   } else {
     process.stdout.write("\nhydrate benchmark skipped: it makes real bind mounts and needs root\n")
   }
 
   if (updateBaseline) {
     writeBaseline(measured)
-    if (hydrated !== undefined) writeHydrateBaseline(hydrated)
-    const sections = [...measured.map(({ section }) => section), ...(hydrated === undefined ? [] : ["hydrate"])]
-    process.stdout.write(`\nbaseline updated (${sections.join(", ")}): ${BASELINE_PATH}\n`)
+    process.stdout.write(`\nbaseline updated (${measured.map(({ section }) => section).join(", ")}): ${BASELINE_PATH}\n`)
   }
 }
 
