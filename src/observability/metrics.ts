@@ -93,7 +93,7 @@ export const hsmRestoredBytes = Metric.counter("azurelustre_csi_hsm_restored_byt
 })
 
 export const hsmOperations = Metric.counter("azurelustre_csi_hsm_operations_total", {
-  description: "Calls of the node's HSM layer by hydrations, by operation (status, restore, find_released); each is one lfs command per 256 files",
+  description: "Calls of the node's HSM layer by hydrations, by operation (status, restore, find_released); live, each is one lfs command per 256 files (status: two, hsm_state and hsm_action)",
   incremental: true
 })
 
