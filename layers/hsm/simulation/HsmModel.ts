@@ -175,8 +175,12 @@ const makeHsmModel = (stateDir: string, options: { readonly restoreDelay: Durati
     const stateOf = Effect.fn("HsmModel.stateOf")(function*(path: string) {
       const file = yield* locate(path)
       const key = keyOf(file.stats)
+      // The action before the entry: a restore that ends between the two reads then shows as still
+      // running (read again, resident), never as ended with the file still released (a failure).
+      const action = restores.actionOf(key)
+      const failure = restores.failureOf(key)
       const state = hsmStateOf(yield* entryOf(context, file), file.stats)
-      return { state, action: restores.actionOf(key), failure: state.released ? restores.failureOf(key) : undefined }
+      return { state, action, failure: state.released ? failure : undefined }
     })
 
     const startRestore = Effect.fn("HsmModel.startRestore")(function*(path: string) {

@@ -73,8 +73,16 @@ const statusOf = (path: string) =>
 const stateLine = (path: string) => Effect.map(statusOf(path), (status) => formatHsmState(status.state))
 
 /** Until the file's restore has ended, one way or the other; yields between looks, so the test clock's sleepers run. */
+/**
+ * The status once the restore has ended. The restore's fiber reads real files before it sleeps on
+ * the test clock, so the clock moves on a second at a time while that I/O is let finish.
+ */
 const restoreEnded = (path: string): Effect.Effect<FileHsmStatus, HsmUnavailable, Hsm> =>
-  Effect.andThen(Effect.yieldNow, statusOf(path)).pipe(Effect.repeat({ until: (status) => status.action.kind === "NOOP" }))
+  TestClock.adjust("1 second").pipe(
+    Effect.andThen(TestClock.withLive(Effect.sleep("1 millis"))),
+    Effect.andThen(statusOf(path)),
+    Effect.repeat({ until: (status) => status.action.kind === "NOOP" })
+  )
 
 asRoot.describe("Hsm on the simulation (HsmSimulation), on real files", () => {
   it.effect("restore answers at once; status shows the restore running, then the file back", () => {
