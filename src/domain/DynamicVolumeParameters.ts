@@ -2,6 +2,8 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
 import * as SchemaIssue from "effect/SchemaIssue"
+import { isResourceGroupName, RESOURCE_GROUP_RULE } from "./AzureResourceNames.js"
+import { type BlobIntegration, blobIntegrationOf, blobIntegrationParameterNames } from "./BlobIntegration.js"
 import { quote } from "./BoundedText.js"
 import { DRIVER_TAG_COUNT, isReservedTagKey, MAX_TAGS_PER_RESOURCE, RESERVED_TAG_PREFIX } from "./ClusterTags.js"
 import { DEFAULT_FS_NAME } from "./FsName.js"
@@ -18,7 +20,8 @@ import { validateSubDirTemplate } from "./SubDirTemplate.js"
  * - `zones` is the Go driver's synonym of `zone`; `fs-name` is accepted only as `lustrefs`, the
  *   fsname of every AMLFS (the Go driver ignores it; a different name here would be a mistake);
  * - checks that need Azure (the SKU offered in the location, its zones, the subnet's room) are
- *   made later against ARM; here each value only has to be well formed.
+ *   made later against ARM; here each value only has to be well formed;
+ * - the blob integration parameters (BlobIntegration.ts) are this driver's own.
  */
 export const dynamicProvisioningParameterNames = [
   "sku-name",
@@ -33,7 +36,8 @@ export const dynamicProvisioningParameterNames = [
   "identities",
   "tags",
   "sub-dir",
-  ...hsmHydrationParameterNames
+  ...hsmHydrationParameterNames,
+  ...blobIntegrationParameterNames
 ] as const
 
 /** Accepted for drop-in compatibility with the Go driver's StorageClasses, not advertised. */
@@ -69,6 +73,8 @@ export interface DynamicVolumeParameters {
   readonly kubernetesKeys: Readonly<Record<string, string>>
   /** `hsm-hydrate` and `hsm-hydrate-paths` as given (checked), those left empty left out, for the volume context. */
   readonly hsmHydration: Readonly<Record<string, string>>
+  /** The cluster's Azure Blob integration; undefined without `blob-container`. */
+  readonly blobIntegration: BlobIntegration | undefined
 }
 
 /** A string parameter whose check names the parameter, quotes the value and says what is allowed. */
@@ -82,7 +88,6 @@ const required = <S extends Schema.Top>(name: string, what: string) => (schema: 
   schema.pipe(Schema.annotateKey({ messageMissingKey: `${name} is required for dynamic provisioning: ${what}` }))
 
 // ARM's naming rules (learn.microsoft.com, "Naming rules and restrictions for Azure resources").
-const RESOURCE_GROUP_PATTERN = /^[-\p{L}\p{N}_.()]{1,90}$/u
 const VNET_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])$/
 const SUBNET_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/
 const LOCATION_PATTERN = /^[A-Za-z0-9]{1,64}$/
@@ -97,13 +102,11 @@ const IDENTITY_PATTERN = new RegExp(
 const IDENTITY_FORM =
   "/subscriptions/<subscription-id>/resourceGroups/<resource-group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>"
 
-/** ARM's rule for a resource group name. */
-export const isResourceGroupName = (value: string): boolean => RESOURCE_GROUP_PATTERN.test(value) && !value.endsWith(".")
+/** Where its callers have always found it. */
+export { isResourceGroupName }
 
 const resourceGroupProblem = (value: string): string | undefined =>
-  isResourceGroupName(value)
-    ? undefined
-    : `is not a resource group name: 1-90 letters, digits, "-", "_", ".", "(" and ")", not ending with "."`
+  isResourceGroupName(value) ? undefined : `is not a resource group name: ${RESOURCE_GROUP_RULE}`
 
 /** Each of the user's tag keys may be at most this long, each value at most TAG_VALUE_MAX. */
 export const TAG_KEY_MAX = 512
@@ -255,15 +258,16 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 const parameterList = `${dynamicProvisioningParameterNames.join(", ")} (and ${KUBERNETES_KEY_PREFIX}* from Kubernetes)`
 
 const knownNames: ReadonlyArray<string> = [...dynamicProvisioningParameterNames, ...compatibilityParameterNames]
-/** Checked by hydrationParametersOf, not by the Schema. */
+/** Checked by hydrationParametersOf and blobIntegrationOf, not by the Schema. */
 const hydrationNames: ReadonlyArray<string> = hsmHydrationParameterNames
+const blobIntegrationNames: ReadonlyArray<string> = blobIntegrationParameterNames
 
 /**
  * Reads the parameters of a volume whose filesystem CreateVolume creates. The failure is ONE
  * user-facing message naming every problem, separated by "; ": unknown keys first (sorted, with
  * the list of parameters), then each bad or missing parameter with what it allows. The HSM
  * hydration settings are checked against the mount options of each requested capability, where
- * `hsm-aware` or `auto-import` may be.
+ * `hsm-aware` or `auto-import` may be (the mount option, not the blob integration parameter).
  */
 export const parseDynamicVolumeParameters = (
   parameters: Readonly<Record<string, string>>,
@@ -280,8 +284,8 @@ export const parseDynamicVolumeParameters = (
         "mgs-ip-address names an existing filesystem (static provisioning) and cannot be combined with creating " +
           "one: remove it to create a filesystem, or remove the dynamic provisioning parameters to use that filesystem"
       )
-    } else if (hydrationNames.includes(key)) {
-      // checked below, with the mount options
+    } else if (hydrationNames.includes(key) || blobIntegrationNames.includes(key)) {
+      // checked below, hydration with the mount options, blob integration as a whole
     } else if (knownNames.includes(key)) {
       if (value !== "") known[key] = value
     } else unknown.push(key)
@@ -303,7 +307,11 @@ export const parseDynamicVolumeParameters = (
   }
   const hsmHydration = hydrationParametersOf(parameters, mountFlagsOfCapabilities)
   if (Result.isFailure(hsmHydration)) problems.push(hsmHydration.failure)
-  if (problems.length > 0 || Result.isFailure(decoded) || Result.isFailure(hsmHydration)) return Result.fail(problems.join("; "))
+  const blobIntegration = blobIntegrationOf(parameters)
+  if (Result.isFailure(blobIntegration)) problems.push(...blobIntegration.failure)
+  if (problems.length > 0 || Result.isFailure(decoded) || Result.isFailure(hsmHydration) || Result.isFailure(blobIntegration)) {
+    return Result.fail(problems.join("; "))
+  }
   const p = decoded.success
   return Result.succeed({
     skuName: p["sku-name"],
@@ -319,6 +327,7 @@ export const parseDynamicVolumeParameters = (
     tags: p.tags ?? {},
     subDir: p["sub-dir"] ?? "",
     kubernetesKeys,
-    hsmHydration: hsmHydration.success
+    hsmHydration: hsmHydration.success,
+    blobIntegration: blobIntegration.success
   })
 }

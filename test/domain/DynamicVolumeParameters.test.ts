@@ -1,6 +1,7 @@
 import { it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { describe, expect } from "vitest"
+import { blobContainerIdOf } from "../../src/domain/BlobContainerId.js"
 import {
   DAYS_OF_WEEK,
   dynamicProvisioningParameterNames,
@@ -10,6 +11,7 @@ import {
   parseTagList,
   TIME_OF_DAY_PATTERN
 } from "../../src/domain/DynamicVolumeParameters.js"
+import { Container, ContainerParts } from "./blobArbitraries.js"
 
 const failure = <A>(result: Result.Result<A, string>): string => Result.isFailure(result) ? result.failure : "succeeded"
 
@@ -58,7 +60,10 @@ const Valid = Schema.Struct({
       "hsm-hydrate": Schema.Literals(["background", "before-start"]),
       "hsm-hydrate-paths": Schema.Literals(["", "datasets", "/datasets/imagenet, models", "/"])
     })
-  ])
+  ]),
+  blob: Schema.UndefinedOr(Schema.Struct({ container: ContainerParts, loggingName: Container }).check(
+    Schema.makeFilter((blob) => blob.loggingName !== blob.container.name)
+  ))
 })
 
 /** The StorageClass parameters for a generated valid set; undefined ones left out. */
@@ -72,7 +77,9 @@ const storageClassOf = (v: typeof Valid.Type): Record<string, string> => {
     "subnet-name": v.subnetName,
     identities: v.identities.length === 0 ? undefined : v.identities.map(identityId).join(","),
     tags: Object.keys(v.tags).length === 0 ? undefined : Object.entries(v.tags).map(([k, val]) => `${k}=${val}`).join(","),
-    "sub-dir": v.subDir === "" ? undefined : v.subDir
+    "sub-dir": v.subDir === "" ? undefined : v.subDir,
+    "blob-container": v.blob === undefined ? undefined : blobContainerIdOf(v.blob.container).id,
+    "blob-logging-container": v.blob === undefined ? undefined : blobContainerIdOf({ ...v.blob.container, name: v.blob.loggingName }).id
   }
   return {
     ...v.kube,
@@ -132,7 +139,15 @@ describe("DynamicVolumeParameters", () => {
       tags: Object.fromEntries(Object.entries(valid.tags).map(([k, v]) => [k, v.trim()])),
       subDir: valid.subDir,
       kubernetesKeys: valid.kube,
-      hsmHydration: Object.fromEntries(Object.entries(valid.hydration).filter(([, value]) => value !== ""))
+      hsmHydration: Object.fromEntries(Object.entries(valid.hydration).filter(([, value]) => value !== "")),
+      blobIntegration: valid.blob === undefined ? undefined : {
+        container: blobContainerIdOf(valid.blob.container),
+        loggingContainer: blobContainerIdOf({ ...valid.blob.container, name: valid.blob.loggingName }),
+        importPrefixes: ["/"],
+        autoImport: undefined,
+        autoExport: undefined,
+        archiveOnDelete: true
+      }
     }))
   })
 
@@ -188,7 +203,8 @@ describe("DynamicVolumeParameters", () => {
         `unknown parameter(s) ${unknown.toSorted().map((key) => JSON.stringify(key)).join(", ")}: the parameters of ` +
           "dynamic provisioning are sku-name, zone, maintenance-day-of-week, maintenance-time-of-day-utc, location, " +
           "resource-group-name, vnet-resource-group, vnet-name, subnet-name, identities, tags, sub-dir, hsm-hydrate, " +
-          "hsm-hydrate-paths " +
+          "hsm-hydrate-paths, blob-container, blob-logging-container, import-prefixes, auto-import, " +
+          "auto-import-conflict-resolution, auto-export, archive-on-delete " +
           "(and csi.storage.k8s.io/* from Kubernetes)"
       )
     }
@@ -225,7 +241,8 @@ describe("DynamicVolumeParameters", () => {
         tags: { env: "prod", team: "ml" },
         subDir: "",
         kubernetesKeys: {},
-        hsmHydration: {}
+        hsmHydration: {},
+        blobIntegration: undefined
       })
     )
     const empty = parseDynamicVolumeParameters({ ...minimal, zone: "", location: "", tags: "", identities: "", "sub-dir": "" })
@@ -272,5 +289,56 @@ describe("DynamicVolumeParameters", () => {
     expect(Result.isSuccess(parsed) && parsed.success.hsmHydration).toEqual({ "hsm-hydrate-paths": "datasets" })
     expect(failure(parseDynamicVolumeParameters({ ...minimal, "hsm-hydrate": "off" }, [["noatime"], ["hsm-aware"]])))
       .toContain(`mount option "hsm-aware" stands for hsm-hydrate=background but StorageClass parameter "hsm-hydrate" is "off"`)
+  })
+
+  describe("blob integration", () => {
+    const parts = { subscription: "00000000-0000-0000-0000-000000000001", resourceGroup: "rg", storageAccount: "datasets01", name: "training" }
+    const containers = {
+      "blob-container": blobContainerIdOf(parts).id,
+      "blob-logging-container": blobContainerIdOf({ ...parts, name: "logs" }).id
+    }
+
+    it("reads the blob integration parameters; the parameter auto-import is not the mount option auto-import", () => {
+      const parsed = parseDynamicVolumeParameters(
+        { ...minimal, ...containers, "import-prefixes": "datasets", "auto-import": "/datasets", "auto-export": "/results", "archive-on-delete": "false" },
+        [["auto-import"]]
+      )
+      expect(Result.isSuccess(parsed) && [parsed.success.blobIntegration, parsed.success.hsmHydration]).toEqual([
+        {
+          container: { id: containers["blob-container"], ...parts },
+          loggingContainer: { id: containers["blob-logging-container"], ...parts, name: "logs" },
+          importPrefixes: ["/datasets"],
+          autoImport: { prefixes: ["/datasets"], conflictResolution: "Skip" },
+          autoExport: { prefix: "/results" },
+          archiveOnDelete: false
+        },
+        {}
+      ])
+    })
+
+    it("names the blob integration's problems with the others, in one message", () => {
+      expect(failure(parseDynamicVolumeParameters({ ...minimal, zone: "0", "blob-containr": "x", "auto-export": "/a,/b", "blob-container": containers["blob-container"] }))).toBe(
+        `unknown parameter(s) "blob-containr": the parameters of dynamic provisioning are ${dynamicProvisioningParameterNames.join(", ")} ` +
+          `(and csi.storage.k8s.io/* from Kubernetes); zone "0" is not an availability zone: give one zone number such as ` +
+          `"1", "2" or "3" (the zones the SKU offers in the location are checked when the volume is created); ` +
+          `StorageClass parameter "auto-export" is "/a,/b": it has 2 different prefixes; Azure Managed Lustre takes at ` +
+          `most 1; write the one path an auto-export job exports new and changed files from, such as /results (Azure ` +
+          `Managed Lustre allows one per job; "/" for the whole filesystem); StorageClass parameter ` +
+          `"blob-logging-container" is required with blob-container: Azure Managed Lustre writes its job logs to a ` +
+          `second container of the same storage account; create one (az storage container create --account-name ` +
+          `datasets01 --name <logging-container> --auth-mode login) and set blob-logging-container to ` +
+          `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Storage/` +
+          `storageAccounts/datasets01/blobServices/default/containers/<logging-container>`
+      )
+    })
+
+    it.prop("a blob integration parameter without blob-container is refused by name, empty ones ignored", [
+      Schema.Literals(["blob-logging-container", "import-prefixes", "auto-import", "auto-import-conflict-resolution", "auto-export", "archive-on-delete"]),
+      Schema.Boolean
+    ], ([name, empty]) => {
+      const parsed = parseDynamicVolumeParameters({ ...minimal, [name]: empty ? "" : "/" })
+      if (empty) expect(Result.isSuccess(parsed) && parsed.success.blobIntegration).toBeUndefined()
+      else expect(failure(parsed)).toContain(`StorageClass parameter ${JSON.stringify(name)} needs blob-container`)
+    })
   })
 })
