@@ -119,7 +119,21 @@ const SimulatedArm = (options: SimOptions) =>
       checkSubnet: (...args) => Effect.flatMap(api, (arm) => arm.checkSubnet(...args)),
       getExpansionJob: (...args) => Effect.flatMap(api, (arm) => arm.getExpansionJob(...args)),
       beginExpansion: (...args) => Effect.flatMap(api, (arm) => arm.beginExpansion(...args)),
-      listExpansionJobs: (...args) => Effect.flatMap(api, (arm) => arm.listExpansionJobs(...args))
+      listExpansionJobs: (...args) => Effect.flatMap(api, (arm) => arm.listExpansionJobs(...args)),
+      beginImportJob: (...args) => Effect.flatMap(api, (arm) => arm.beginImportJob(...args)),
+      getImportJob: (...args) => Effect.flatMap(api, (arm) => arm.getImportJob(...args)),
+      listImportJobs: (...args) => Effect.flatMap(api, (arm) => arm.listImportJobs(...args)),
+      cancelImportJob: (...args) => Effect.flatMap(api, (arm) => arm.cancelImportJob(...args)),
+      beginAutoExportJob: (...args) => Effect.flatMap(api, (arm) => arm.beginAutoExportJob(...args)),
+      getAutoExportJob: (...args) => Effect.flatMap(api, (arm) => arm.getAutoExportJob(...args)),
+      listAutoExportJobs: (...args) => Effect.flatMap(api, (arm) => arm.listAutoExportJobs(...args)),
+      disableAutoExportJob: (...args) => Effect.flatMap(api, (arm) => arm.disableAutoExportJob(...args)),
+      beginAutoImportJob: (...args) => Effect.flatMap(api, (arm) => arm.beginAutoImportJob(...args)),
+      getAutoImportJob: (...args) => Effect.flatMap(api, (arm) => arm.getAutoImportJob(...args)),
+      listAutoImportJobs: (...args) => Effect.flatMap(api, (arm) => arm.listAutoImportJobs(...args)),
+      disableAutoImportJob: (...args) => Effect.flatMap(api, (arm) => arm.disableAutoImportJob(...args)),
+      archive: (...args) => Effect.flatMap(api, (arm) => arm.archive(...args)),
+      cancelArchive: (...args) => Effect.flatMap(api, (arm) => arm.cancelArchive(...args))
     })).pipe(Context.add(ArmEmulatorUrl, Effect.map(Deferred.await(ready), (arm) => arm.url)))
   }))
 

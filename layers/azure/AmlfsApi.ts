@@ -2,6 +2,19 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import {
+  type AmlFilesystemHsm,
+  type AutoExportJob,
+  type AutoExportJobSpec,
+  type AutoImportJob,
+  type AutoImportJobSpec,
+  type HsmSettings,
+  hsmApiVersions,
+  type ImportJob,
+  type ImportJobSpec
+} from "./AmlfsHsm.js"
+
+export * from "./AmlfsHsm.js"
 
 /** An Azure Managed Lustre filesystem as ARM describes it (the fields the driver reads). */
 export interface AmlFilesystem {
@@ -27,6 +40,8 @@ export interface AmlFilesystem {
   readonly filesystemSubnet: string
   /** systemData.createdAt, when ARM reports it: how long a creation has been running. */
   readonly createdAt: Date | undefined
+  /** properties.hsm: the blob integration it was created with and its archives; undefined without one. */
+  readonly hsm: AmlFilesystemHsm | undefined
 }
 
 /** What CreateVolume asks ARM to create (PUT amlFilesystems/{name}). */
@@ -40,6 +55,11 @@ export interface AmlFilesystemSpec {
   readonly tags: Readonly<Record<string, string>>
   /** User-assigned identity ARM ids (type UserAssigned), none means no identity. */
   readonly identities: ReadonlyArray<string>
+  /**
+   * Blob integration (properties.hsm.settings, read and create only). With it the PUT is sent at
+   * api-version 2024-03-01 (hsmApiVersions.create), the first that knows importPrefixesInitial.
+   */
+  readonly hsm?: HsmSettings
 }
 
 /**
@@ -114,6 +134,15 @@ export class ArmError extends Schema.TaggedError<ArmError>()("ArmError", {
   get featureMissing(): boolean {
     return isFeatureMissing(this.statusCode, this.code)
   }
+
+  /**
+   * When ARM does not offer what was asked: the feature, in the API's words, and the api-version
+   * it needs (and that was sent, unless `apiVersion` says otherwise).
+   */
+  get missingFeature(): { readonly feature: string; readonly apiVersion: string } | undefined {
+    if (!this.featureMissing) return undefined
+    return { feature: armFeatureOf(this.operation), apiVersion: armApiVersionOf(this.operation) }
+  }
 }
 
 /** The ARM feature each operation needs, in the words of the API (for "ARM does not offer ..."). */
@@ -134,8 +163,58 @@ export const armFeatureOf = (operation: string): string => {
       return "AMLFS subnet checks (Microsoft.StorageCache/checkAmlFSSubnets)"
     case "getRequiredAmlFSSubnetsSize":
       return "AMLFS subnet sizing (Microsoft.StorageCache/getRequiredAmlFSSubnetsSize)"
+    case "createAmlFilesystemWithHsm":
+      return "AMLFS blob integration at creation (hsm.settings.importPrefixesInitial)"
+    case "getImportJob":
+    case "createImportJob":
+    case "listImportJobs":
+    case "cancelImportJob":
+      return "AMLFS import jobs (Microsoft.StorageCache/amlFilesystems/importJobs)"
+    case "getAutoExportJob":
+    case "createAutoExportJob":
+    case "listAutoExportJobs":
+    case "disableAutoExportJob":
+      return "AMLFS auto-export jobs (Microsoft.StorageCache/amlFilesystems/autoExportJobs)"
+    case "getAutoImportJob":
+    case "createAutoImportJob":
+    case "listAutoImportJobs":
+    case "disableAutoImportJob":
+      return "AMLFS auto-import jobs (Microsoft.StorageCache/amlFilesystems/autoImportJobs)"
+    case "archiveAmlFilesystem":
+    case "cancelArchiveAmlFilesystem":
+      return "AMLFS archive to Blob (Microsoft.StorageCache/amlFilesystems/archive)"
     default:
       return `the ARM operation ${operation}`
+  }
+}
+
+/** The first api-version with the feature each operation needs (what the live layer sends for it). */
+export const armApiVersionOf = (operation: string): string => {
+  switch (operation) {
+    case "getAmlFilesystem":
+    case "getExpansionJob":
+    case "createExpansionJob":
+    case "listExpansionJobs":
+      return "2026-01-01"
+    case "createAmlFilesystemWithHsm":
+      return hsmApiVersions.create
+    case "getImportJob":
+    case "createImportJob":
+    case "listImportJobs":
+    case "cancelImportJob":
+      return hsmApiVersions.importJobs
+    case "getAutoExportJob":
+    case "createAutoExportJob":
+    case "listAutoExportJobs":
+    case "disableAutoExportJob":
+      return hsmApiVersions.autoExportJobs
+    case "getAutoImportJob":
+    case "createAutoImportJob":
+    case "listAutoImportJobs":
+    case "disableAutoImportJob":
+      return hsmApiVersions.autoImportJobs
+    default:
+      return "2023-05-01"
   }
 }
 
@@ -207,6 +286,65 @@ export class AmlfsApi extends Context.Service<AmlfsApi, {
     resourceGroup: string,
     filesystemName: string
   ) => Effect.Effect<ReadonlyArray<ExpansionJob>, ArmError>
+  /**
+   * PUT importJobs/{job} (api-version 2024-07-01): starts an import of the blobs under the
+   * prefixes and returns once ARM accepted it (201 started; 200 the job exists as asked: nothing
+   * new starts). Follow it with `getImportJob`.
+   */
+  readonly beginImportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string,
+    spec: ImportJobSpec
+  ) => Effect.Effect<void, ArmError>
+  /** GET importJobs/{job}; None when ARM answers 404 for no such job or filesystem. */
+  readonly getImportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string
+  ) => Effect.Effect<Option.Option<ImportJob>, ArmError>
+  /** GET importJobs: ARM keeps the 10 most recent. */
+  readonly listImportJobs: (resourceGroup: string, filesystemName: string) => Effect.Effect<ReadonlyArray<ImportJob>, ArmError>
+  /** PATCH importJobs/{job} `{properties:{adminStatus:"Cancel"}}`: the job goes Cancelling, then Canceled. */
+  readonly cancelImportJob: (resourceGroup: string, filesystemName: string, jobName: string) => Effect.Effect<void, ArmError>
+  /** PUT autoExportJobs/{job} (api-version 2024-07-01): exports new and changed files under the prefix until disabled. */
+  readonly beginAutoExportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string,
+    spec: AutoExportJobSpec
+  ) => Effect.Effect<void, ArmError>
+  readonly getAutoExportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string
+  ) => Effect.Effect<Option.Option<AutoExportJob>, ArmError>
+  readonly listAutoExportJobs: (resourceGroup: string, filesystemName: string) => Effect.Effect<ReadonlyArray<AutoExportJob>, ArmError>
+  /** PATCH autoExportJobs/{job} `{properties:{adminStatus:"Disable"}}`: Disabling, then Disabled. */
+  readonly disableAutoExportJob: (resourceGroup: string, filesystemName: string, jobName: string) => Effect.Effect<void, ArmError>
+  /** PUT autoImportJobs/{job} (api-version 2025-07-01): imports the container's changes under the prefixes until disabled. */
+  readonly beginAutoImportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string,
+    spec: AutoImportJobSpec
+  ) => Effect.Effect<void, ArmError>
+  readonly getAutoImportJob: (
+    resourceGroup: string,
+    filesystemName: string,
+    jobName: string
+  ) => Effect.Effect<Option.Option<AutoImportJob>, ArmError>
+  readonly listAutoImportJobs: (resourceGroup: string, filesystemName: string) => Effect.Effect<ReadonlyArray<AutoImportJob>, ArmError>
+  /** PATCH autoImportJobs/{job} `{properties:{adminStatus:"Disable"}}`: Disabling, then Disabled. */
+  readonly disableAutoImportJob: (resourceGroup: string, filesystemName: string, jobName: string) => Effect.Effect<void, ArmError>
+  /**
+   * POST amlFilesystems/{fs}/archive `{filesystemPath}`: starts exporting the new and changed
+   * files below the path ("/" for all) to the container; answered at once (200). Its progress is
+   * the filesystem's `hsm.archiveStatus` (`get`).
+   */
+  readonly archive: (resourceGroup: string, filesystemName: string, filesystemPath: string) => Effect.Effect<void, ArmError>
+  /** POST amlFilesystems/{fs}/cancelArchive: the running archive goes Cancelling, then Canceled (200). */
+  readonly cancelArchive: (resourceGroup: string, filesystemName: string) => Effect.Effect<void, ArmError>
   /** GET providers/Microsoft.StorageCache/skus, the AMLFS SKUs of one location. */
   readonly listSkus: (location: string) => Effect.Effect<ReadonlyArray<AmlfsSku>, ArmError>
   /** POST getRequiredAmlFSSubnetsSize: how many addresses the filesystem needs. */

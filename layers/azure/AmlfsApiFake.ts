@@ -13,8 +13,11 @@ import {
   ArmError,
   type ArmOperation,
   type ExpansionJob,
+  INITIAL_IMPORT_JOB_NAME,
+  sameHsmSettings,
   SubnetRefused
 } from "./AmlfsApi.js"
+import { type FakeHsmState, makeHsmApi } from "./AmlfsApiFakeHsm.js"
 import {
   defaultLocations,
   defaultSkus,
@@ -22,6 +25,16 @@ import {
   internalExecutionError,
   requiredSubnetAddresses as emulatorSubnetAddresses
 } from "./ArmEmulatorState.js"
+import {
+  type ArchiveOutcome,
+  archiveFailedError,
+  archiveStatusAt,
+  type HsmTimings,
+  importFailedMessage,
+  type ImportJobRecord,
+  type ImportOutcome,
+  importPartialMessage
+} from "./hsmJobTimeline.js"
 
 /**
  * A deterministic, in-memory AmlfsApi for unit and model-based tests.
@@ -68,6 +81,12 @@ import {
  *   PropertyChangeNotAllowed; another job while one runs, or on a filesystem that is not
  *   Succeeded, is 409 Conflict; a capacity that is not a multiple of the SKU step, above its
  *   maximum, or not above the current capacity is 400 InvalidParameter.
+ * - Blob integration follows the emulator through the same timelines and rules
+ *   (hsmJobTimeline.ts, hsmJobRules.ts): a creation with hsm.settings starts the import job
+ *   INITIAL_IMPORT_JOB_NAME when it succeeds; import jobs run for `hsmTimings.importMillis`,
+ *   archives for `archiveMillis`, auto-export iterations and auto-import scans every interval;
+ *   cancels and disables take `cancelMillis`. There are no files: every count is 0. Scripted:
+ *   `failNextImport`, `partialNextImport`, `failNextArchive` (the next job or archive created).
  */
 
 export type AmlfsOperation =
@@ -81,6 +100,20 @@ export type AmlfsOperation =
   | "requiredSubnetSize"
   | "checkSubnet"
   | "getOperation"
+  | "beginImportJob"
+  | "getImportJob"
+  | "listImportJobs"
+  | "cancelImportJob"
+  | "beginAutoExportJob"
+  | "getAutoExportJob"
+  | "listAutoExportJobs"
+  | "disableAutoExportJob"
+  | "beginAutoImportJob"
+  | "getAutoImportJob"
+  | "listAutoImportJobs"
+  | "disableAutoImportJob"
+  | "archive"
+  | "cancelArchive"
 
 /** One call the fake saw, at a virtual time. `name` is the filesystem name for the filesystem and expansion calls. */
 export interface AmlfsCall {
@@ -105,7 +138,21 @@ export const armOperationOf: { readonly [Operation in AmlfsOperation]: string } 
   listSkus: "listSkus",
   requiredSubnetSize: "getRequiredAmlFSSubnetsSize",
   checkSubnet: "checkAmlFSSubnets",
-  getOperation: "getAsyncOperation"
+  getOperation: "getAsyncOperation",
+  beginImportJob: "createImportJob",
+  getImportJob: "getImportJob",
+  listImportJobs: "listImportJobs",
+  cancelImportJob: "cancelImportJob",
+  beginAutoExportJob: "createAutoExportJob",
+  getAutoExportJob: "getAutoExportJob",
+  listAutoExportJobs: "listAutoExportJobs",
+  disableAutoExportJob: "disableAutoExportJob",
+  beginAutoImportJob: "createAutoImportJob",
+  getAutoImportJob: "getAutoImportJob",
+  listAutoImportJobs: "listAutoImportJobs",
+  disableAutoImportJob: "disableAutoImportJob",
+  archive: "archiveAmlFilesystem",
+  cancelArchive: "cancelArchiveAmlFilesystem"
 }
 
 /** A queued failure: the next call of `operation` (any operation when undefined) fails with `error`. */
@@ -211,6 +258,8 @@ export interface FakeFilesystem {
   readonly provisionedWhenDeleted?: boolean
   /** Its expansion jobs, oldest first. */
   readonly expansions: ReadonlyArray<FakeExpansionJob>
+  /** Its blob integration (spec.hsm) and jobs, when it was created with one. */
+  readonly hsm?: FakeHsmState
 }
 
 export type FakeState = "Creating" | "Succeeded" | "Failed" | "Deleting" | "Gone"
@@ -239,6 +288,13 @@ export const DEFAULT_CREATE_MILLIS = 10 * 60_000
 export const DEFAULT_DELETE_MILLIS = 2 * 60_000
 export const DEFAULT_EXPANSION_MILLIS = 20 * 60_000
 export const DEFAULT_ROLLBACK_MILLIS = 5 * 60_000
+export const DEFAULT_HSM_TIMINGS: HsmTimings = {
+  importMillis: 5 * 60_000,
+  archiveMillis: 5 * 60_000,
+  autoExportIntervalMillis: 10 * 60_000,
+  autoImportIntervalMillis: 10 * 60_000,
+  cancelMillis: 60_000
+}
 
 /** The emulator's stand-in for ARM's subnet sizing: 8 plus 2 per capacity increment. */
 export const requiredSubnetAddresses = (incrementTiB: number, storageCapacityTiB: number): number =>
@@ -272,7 +328,8 @@ const changedImmutableFields = (a: AmlFilesystemSpec, b: AmlFilesystemSpec): Rea
   ...(a.storageCapacityTiB === b.storageCapacityTiB ? [] : ["storageCapacityTiB"]),
   ...(a.filesystemSubnet.toLowerCase() === b.filesystemSubnet.toLowerCase() ? [] : ["filesystemSubnet"]),
   ...(sameSet(a.zones, b.zones) ? [] : ["zones"]),
-  ...(sameSet(a.identities, b.identities) ? [] : ["identity"])
+  ...(sameSet(a.identities, b.identities) ? [] : ["identity"]),
+  ...(sameHsmSettings(a.hsm, b.hsm) ? [] : ["hsm"])
 ]
 
 const armError = (operation: string, statusCode: number, code: string, message: string) =>
@@ -314,12 +371,16 @@ export interface FakeCounters {
   readonly deletesByName: Readonly<Record<string, number>>
   /** beginExpansion calls per filesystem name as sent (refused ones included), like the emulator's. */
   readonly expansionPutsByFilesystem: Readonly<Record<string, number>>
+  /** PUTs of import, auto-export and auto-import jobs per filesystem name as sent (refused ones included). */
+  readonly jobPutsByFilesystem: Readonly<Record<string, number>>
+  /** archive calls per filesystem name as sent (refused ones included). */
+  readonly archivesByFilesystem: Readonly<Record<string, number>>
 }
 
-const tally = (calls: ReadonlyArray<AmlfsCall>, operation: AmlfsOperation): Record<string, number> => {
+const tally = (calls: ReadonlyArray<AmlfsCall>, ...operations: ReadonlyArray<AmlfsOperation>): Record<string, number> => {
   const counts: Record<string, number> = {}
   for (const call of calls) {
-    if (call.operation === operation && call.name !== undefined && call.failedByScript === undefined) {
+    if (operations.includes(call.operation) && call.name !== undefined && call.failedByScript === undefined) {
       counts[call.name] = (counts[call.name] ?? 0) + 1
     }
   }
@@ -343,6 +404,7 @@ export interface AmlfsApiFakeOptions {
   readonly rollbackDurationMillis?: number
   /** The outcomes of the next expansions, in order (then: Completed). */
   readonly nextExpansions?: ReadonlyArray<FakeExpansionOutcome>
+  readonly hsmTimings?: Partial<HsmTimings>
 }
 
 export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
@@ -354,6 +416,18 @@ export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
   readonly failNextCreates: Ref.Ref<ReadonlyArray<FakeOperationError>>
   /** The next creation ends Failed with this error (default DEFAULT_CREATE_FAILURE). */
   readonly failNextCreate: (error?: FakeOperationError) => Effect.Effect<void>
+  /** How long blob-integration jobs take. */
+  readonly hsmTimings: Ref.Ref<HsmTimings>
+  /** How the next import jobs end (a creation's initial import included), in order (then: Completed). */
+  readonly nextImports: Ref.Ref<ReadonlyArray<ImportOutcome>>
+  /** The next import job ends Failed with this status message. */
+  readonly failNextImport: (message?: string) => Effect.Effect<void>
+  /** The next import job ends CompletedPartial with this many errors. */
+  readonly partialNextImport: (errors?: number, message?: string) => Effect.Effect<void>
+  /** How the next archives end, in order (then: Completed). */
+  readonly nextArchives: Ref.Ref<ReadonlyArray<ArchiveOutcome>>
+  /** The next archive ends Failed with this error. */
+  readonly failNextArchive: (error?: { readonly code: string; readonly message: string }) => Effect.Effect<void>
   /** Creation operations by id. */
   readonly operations: Ref.Ref<ReadonlyMap<string, FakeOperation>>
   readonly filesystemQuota: Ref.Ref<number | undefined>
@@ -391,7 +465,7 @@ export class AmlfsApiFake extends Context.Service<AmlfsApiFake, {
     })).pipe(Layer.provideMerge(Layer.effect(AmlfsApiFake, makeFake(options))))
 }
 
-type Fake = Context.Service.Shape<typeof AmlfsApiFake>
+export type Fake = Context.Service.Shape<typeof AmlfsApiFake>
 
 const makeFake = (options: AmlfsApiFakeOptions) =>
   Effect.gen(function*() {
@@ -402,6 +476,8 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
     const deleteDurationMillis = yield* Ref.make(options.deleteDurationMillis ?? DEFAULT_DELETE_MILLIS)
     const addressesAllocated = yield* Ref.make(0)
     const nextExpansions = yield* Ref.make<ReadonlyArray<FakeExpansionOutcome>>(options.nextExpansions ?? [])
+    const nextImports = yield* Ref.make<ReadonlyArray<ImportOutcome>>([])
+    const nextArchives = yield* Ref.make<ReadonlyArray<ArchiveOutcome>>([])
     const failNextCreates = yield* Ref.make<ReadonlyArray<FakeOperationError>>(
       typeof options.failNextCreates === "number"
         ? Array.from({ length: options.failNextCreates }, () => DEFAULT_CREATE_FAILURE)
@@ -414,6 +490,15 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
       failures,
       failNextCreates,
       failNextCreate: (error = DEFAULT_CREATE_FAILURE) => Ref.update(failNextCreates, (queued) => [...queued, error]),
+      hsmTimings: yield* Ref.make<HsmTimings>({ ...DEFAULT_HSM_TIMINGS, ...options.hsmTimings }),
+      nextImports,
+      failNextImport: (message = importFailedMessage) =>
+        Ref.update(nextImports, (queued): ReadonlyArray<ImportOutcome> => [...queued, { _tag: "Failed", message }]),
+      partialNextImport: (errors = 1, message = importPartialMessage(errors)) =>
+        Ref.update(nextImports, (queued): ReadonlyArray<ImportOutcome> => [...queued, { _tag: "CompletedPartial", errors, message }]),
+      nextArchives,
+      failNextArchive: (error = archiveFailedError) =>
+        Ref.update(nextArchives, (queued): ReadonlyArray<ArchiveOutcome> => [...queued, { _tag: "Failed", code: error.code, message: error.message }]),
       operations: yield* Ref.make<ReadonlyMap<string, FakeOperation>>(new Map()),
       filesystemQuota: yield* Ref.make<number | undefined>(options.filesystemQuota),
       defaultSubnetFreeAddresses: yield* Ref.make(options.defaultSubnetFreeAddresses ?? DEFAULT_SUBNET_FREE_ADDRESSES),
@@ -449,7 +534,9 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
         putsByName: tally(all, "beginCreate"),
         getsByName: tally(all, "get"),
         deletesByName: tally(all, "beginDelete"),
-        expansionPutsByFilesystem: tally(all, "beginExpansion")
+        expansionPutsByFilesystem: tally(all, "beginExpansion"),
+        jobPutsByFilesystem: tally(all, "beginImportJob", "beginAutoExportJob", "beginAutoImportJob"),
+        archivesByFilesystem: tally(all, "archive")
       })),
       stateOf: (resourceGroup, name) =>
         Effect.gen(function*() {
@@ -487,7 +574,8 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
             mgsAddress,
             deleteEndsAtMillis: state === "Deleting" ? now + deleteMillis : undefined,
             provisionedWhenDeleted: state === "Deleting",
-            expansions: []
+            expansions: [],
+            ...(seed.spec?.hsm === undefined ? {} : { hsm: emptyHsm(seed.spec.hsm) })
           }
           yield* Ref.update(filesystems, (all) => new Map(all).set(keyOf(seed.resourceGroup, seed.name), fs))
         })
@@ -495,7 +583,15 @@ const makeFake = (options: AmlfsApiFakeOptions) =>
     return fake
   })
 
-const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, now: number): AmlFilesystem => ({
+const emptyHsm = (settings: NonNullable<AmlFilesystemSpec["hsm"]>): FakeHsmState => ({
+  settings,
+  importJobs: [],
+  autoExportJobs: [],
+  autoImportJobs: [],
+  archives: []
+})
+
+const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, now: number, timings: HsmTimings): AmlFilesystem => ({
   name: fs.name,
   resourceGroup: fs.resourceGroup,
   location: fs.spec.location,
@@ -514,7 +610,10 @@ const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, 
     : { state: "Transitioning", description: "amlFilesystem is transitioning." },
   mgsAddress: state === "Succeeded" || (state === "Deleting" && fs.provisionedWhenDeleted === true) ? fs.mgsAddress : undefined,
   filesystemSubnet: fs.spec.filesystemSubnet,
-  createdAt: new Date(fs.createdAtMillis)
+  createdAt: new Date(fs.createdAtMillis),
+  hsm: fs.hsm === undefined
+    ? undefined
+    : { ...fs.hsm.settings, archiveStatus: fs.hsm.archives.map((archive) => archiveStatusAt(archive, now, timings)) }
 })
 
 /** What a PUT's spec asks that the SKU list cannot give, as the emulator refuses it; undefined when it fits. */
@@ -606,6 +705,33 @@ const makeApi = (fake: Fake) => {
       return now
     })
 
+  /**
+   * The import a creation with hsm.settings starts once it succeeds, as AMLFS does with
+   * importPrefixesInitial (ARM's default "/"): Skip conflicts, any number of errors.
+   */
+  const initialImportOf = (spec: AmlFilesystemSpec, createEndsAtMillis: number) =>
+    Effect.gen(function*() {
+      const timings = yield* Ref.get(fake.hsmTimings)
+      const outcome = yield* Ref.modify(fake.nextImports, (queued): [ImportOutcome, ReadonlyArray<ImportOutcome>] => [
+        queued[0] ?? { _tag: "Completed" },
+        queued.slice(1)
+      ])
+      const prefixes = spec.hsm?.importPrefixesInitial ?? []
+      const job: ImportJobRecord = {
+        name: INITIAL_IMPORT_JOB_NAME,
+        location: spec.location,
+        importPrefixes: prefixes.length === 0 ? ["/"] : prefixes,
+        conflictResolutionMode: "Skip",
+        maximumErrors: -1,
+        startedAt: createEndsAtMillis,
+        runEndsAt: createEndsAtMillis + timings.importMillis,
+        outcome,
+        cancelRequestedAt: undefined,
+        walk: undefined
+      }
+      return job
+    })
+
   const findSku = (skuName: string) =>
     Effect.map(Ref.get(fake.skus), (skus) => skus.find((sku) => sku.name.toLowerCase() === skuName.toLowerCase()))
 
@@ -629,7 +755,7 @@ const makeApi = (fake: Fake) => {
     const fs = (yield* Ref.get(fake.filesystems)).get(keyOf(resourceGroup, name))
     if (fs === undefined) return Option.none<AmlFilesystem>()
     const state = provisioningStateAt(fs, now)
-    return state === "Gone" ? Option.none<AmlFilesystem>() : Option.some(toAmlFilesystem(fs, state, now))
+    return state === "Gone" ? Option.none<AmlFilesystem>() : Option.some(toAmlFilesystem(fs, state, now, yield* Ref.get(fake.hsmTimings)))
   }, oneAtATime)
 
   const subnetRefusal = Effect.fnUntraced(function*(subnetId: string, skuName: string, storageCapacityTiB: number, excludingKey?: string) {
@@ -705,6 +831,7 @@ const makeApi = (fake: Fake) => {
           (queued): [FakeOperationError | undefined, ReadonlyArray<FakeOperationError>] => [queued[0], queued.slice(1)]
         )
         const endsAtMillis = now + (yield* Ref.get(fake.createDurationMillis))
+        const initialImport = spec.hsm === undefined || error !== undefined ? undefined : yield* initialImportOf(spec, endsAtMillis)
         const id = `${key}/${now}/${(yield* Ref.get(fake.operations)).size}`
         yield* Ref.update(fake.operations, (ops) =>
           new Map(ops).set(id, { id, filesystemKey: key, endsAtMillis, error, canceledAtMillis: undefined }))
@@ -719,7 +846,8 @@ const makeApi = (fake: Fake) => {
           operationId: id,
           mgsAddress: existing?.mgsAddress ?? (yield* allocateMgsAddress(fake)),
           deleteEndsAtMillis: undefined,
-          expansions: []
+          expansions: [],
+          ...(spec.hsm === undefined ? {} : { hsm: { ...emptyHsm(spec.hsm), importJobs: initialImport === undefined ? [] : [initialImport] } })
         }
         yield* Ref.set(fake.filesystems, new Map(all).set(key, attempt))
         return Option.some(operationOf(id))
@@ -926,6 +1054,7 @@ const makeApi = (fake: Fake) => {
     listExpansionJobs,
     listSkus,
     requiredSubnetSize,
-    checkSubnet
+    checkSubnet,
+    ...makeHsmApi({ fake, begin, oneAtATime, stateAt: provisioningStateAt })
   })
 }

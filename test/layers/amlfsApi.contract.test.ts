@@ -97,7 +97,12 @@ const fakeModel: Model = {
           throttle: (count, seconds) => fake.failNext(armErrors.throttled(seconds * 1000), { times: count }),
           unavailable: (count) => fake.failNext(armErrors.unavailable(), { times: count }),
           forbidNext: fake.failNext(armErrors.forbidden()),
-          counters: fake.counters
+          counters: Effect.map(fake.counters, ({ putsByName, getsByName, deletesByName, expansionPutsByFilesystem }) => ({
+            putsByName,
+            getsByName,
+            deletesByName,
+            expansionPutsByFilesystem
+          }))
         }
         yield* scenario(world)
       }).pipe(Effect.provide(AmlfsApiFake.layer({
@@ -176,7 +181,21 @@ const liveModel: Model = {
               listExpansionJobs: (...args) => after(live.listExpansionJobs(...args)),
               listSkus: (...args) => after(live.listSkus(...args)),
               requiredSubnetSize: (...args) => after(live.requiredSubnetSize(...args)),
-              checkSubnet: (...args) => after(live.checkSubnet(...args))
+              checkSubnet: (...args) => after(live.checkSubnet(...args)),
+              beginImportJob: (...args) => after(live.beginImportJob(...args)),
+              getImportJob: (...args) => after(live.getImportJob(...args)),
+              listImportJobs: (...args) => after(live.listImportJobs(...args)),
+              cancelImportJob: (...args) => after(live.cancelImportJob(...args)),
+              beginAutoExportJob: (...args) => after(live.beginAutoExportJob(...args)),
+              getAutoExportJob: (...args) => after(live.getAutoExportJob(...args)),
+              listAutoExportJobs: (...args) => after(live.listAutoExportJobs(...args)),
+              disableAutoExportJob: (...args) => after(live.disableAutoExportJob(...args)),
+              beginAutoImportJob: (...args) => after(live.beginAutoImportJob(...args)),
+              getAutoImportJob: (...args) => after(live.getAutoImportJob(...args)),
+              listAutoImportJobs: (...args) => after(live.listAutoImportJobs(...args)),
+              disableAutoImportJob: (...args) => after(live.disableAutoImportJob(...args)),
+              archive: (...args) => after(live.archive(...args)),
+              cancelArchive: (...args) => after(live.cancelArchive(...args))
             })
           })
         ).pipe(Layer.provide(api))
@@ -239,7 +258,8 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
           health: { state: "Available", description: "amlFilesystem is ok." },
           mgsAddress: "10.0.0.4",
           filesystemSubnet: subnet,
-          createdAt: startedAt
+          createdAt: startedAt,
+          hsm: undefined
         })
         assert.deepStrictEqual(yield* Option.getOrThrow(operation).read, { status: "Succeeded", error: undefined })
         assert.deepStrictEqual(yield* world.counters, {
