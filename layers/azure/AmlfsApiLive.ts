@@ -19,9 +19,12 @@ import {
   type ArmOperation,
   type AmlfsSku,
   type ExpansionJob,
+  hsmApiVersions,
   isFeatureMissing,
   SubnetRefused
 } from "./AmlfsApi.js"
+import { type HsmApiVersions, makeLiveHsmCalls } from "./AmlfsApiLiveHsm.js"
+import { HsmWire, loose, toFilesystemHsm } from "./AmlfsHsmWire.js"
 
 export interface AmlfsApiLiveOptions {
   readonly subscriptionId: string
@@ -49,6 +52,12 @@ export interface AmlfsApiLiveOptions {
    * (for currentStorageCapacityTiB). Default 2026-01-01, the first with expansionJobs.
    */
   readonly expansionApiVersion?: string
+  /**
+   * The api-versions of blob integration (default hsmApiVersions: a creation with hsm.settings at
+   * 2024-03-01, importJobs and autoExportJobs at 2024-07-01, autoImportJobs at 2025-07-01,
+   * archive and cancelArchive at 2023-05-01).
+   */
+  readonly hsmApiVersions?: Partial<HsmApiVersions>
   /**
    * Told of every ARM request once it ends: the operation and the HTTP status (or no_response,
    * cancelled). The driver counts them in `azurelustre_csi_arm_requests_total`.
@@ -113,9 +122,6 @@ const decodeOperationWire = Schema.decodeUnknownOption(Schema.fromJsonString(Sch
   })))
 })))
 
-/** A field ARM may leave out or send as null. */
-const loose = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
-
 /** The AmlFilesystem fields the driver reads, as ARM sends them (api-version 2026-01-01). */
 const FilesystemWire = Schema.fromJsonString(Schema.Struct({
   name: loose(Schema.String),
@@ -130,7 +136,8 @@ const FilesystemWire = Schema.fromJsonString(Schema.Struct({
     provisioningState: loose(Schema.String),
     health: loose(Schema.Struct({ state: loose(Schema.String), statusDescription: loose(Schema.String) })),
     clientInfo: loose(Schema.Struct({ mgsAddress: loose(Schema.String) })),
-    filesystemSubnet: loose(Schema.String)
+    filesystemSubnet: loose(Schema.String),
+    hsm: loose(HsmWire)
   }))
 }))
 const decodeFilesystemWire = Schema.decodeUnknownOption(FilesystemWire)
@@ -208,7 +215,10 @@ const segment = encodeURIComponent
 
 const sameLocation = (a: string, b: string) => a.replace(/\s+/g, "").toLowerCase() === b.replace(/\s+/g, "").toLowerCase()
 
-/** The PUT body on ARM's wire shape (what the SDK's mappers would send). */
+/**
+ * The PUT body on ARM's wire shape. Not through the SDK's mappers: 7.0.0's know hsm.settings
+ * without importPrefixesInitial and would drop it.
+ */
 const wireBody = (spec: AmlFilesystemSpec) => ({
   location: spec.location,
   tags: spec.tags,
@@ -223,7 +233,17 @@ const wireBody = (spec: AmlFilesystemSpec) => ({
   properties: {
     storageCapacityTiB: spec.storageCapacityTiB,
     filesystemSubnet: spec.filesystemSubnet,
-    maintenanceWindow: { dayOfWeek: spec.maintenanceWindow.dayOfWeek, timeOfDayUTC: spec.maintenanceWindow.timeOfDayUTC }
+    maintenanceWindow: { dayOfWeek: spec.maintenanceWindow.dayOfWeek, timeOfDayUTC: spec.maintenanceWindow.timeOfDayUTC },
+    ...(spec.hsm === undefined ? {} : {
+      hsm: {
+        settings: {
+          container: spec.hsm.container,
+          loggingContainer: spec.hsm.loggingContainer,
+          // None: ARM's default, "/".
+          ...(spec.hsm.importPrefixesInitial.length === 0 ? {} : { importPrefixesInitial: spec.hsm.importPrefixesInitial })
+        }
+      }
+    })
   }
 })
 
@@ -243,7 +263,8 @@ const toFilesystem = (resourceGroup: string, name: string, fs: StorageCache.AmlF
     : { state: fs.health.state ?? "Unknown", description: fs.health.statusDescription ?? "" },
   mgsAddress: fs.clientInfo?.mgsAddress,
   filesystemSubnet: fs.filesystemSubnet ?? "",
-  createdAt: fs.systemData?.createdAt
+  createdAt: fs.systemData?.createdAt,
+  hsm: toFilesystemHsm(fs.hsm)
 })
 
 /** The same from the raw 2026-01-01 body. */
@@ -263,7 +284,8 @@ const toFilesystemFromWire = (resourceGroup: string, name: string, fs: typeof Fi
     health: health === undefined ? undefined : { state: health.state ?? "Unknown", description: health.statusDescription ?? "" },
     mgsAddress: orUndefined(properties?.clientInfo?.mgsAddress),
     filesystemSubnet: properties?.filesystemSubnet ?? "",
-    createdAt: dateOf(fs.systemData?.createdAt)
+    createdAt: dateOf(fs.systemData?.createdAt),
+    hsm: toFilesystemHsm(properties?.hsm)
   }
 }
 
@@ -384,7 +406,7 @@ const make = (options: AmlfsApiLiveOptions) =>
      * response (core-lro `createHttpPoller` + `poller.poll()`), so a throttled poll would fail
      * a request ARM had accepted; the driver polls with `get` on its own Schedule instead.
      */
-    const sendRaw = (operation: string, method: "GET" | "PUT" | "DELETE", url: string, body: unknown) =>
+    const sendRaw = (operation: string, method: "GET" | "PUT" | "PATCH" | "POST" | "DELETE", url: string, body: unknown) =>
       call(operation, (signal): Promise<Pipeline.PipelineResponse> =>
         client.sendRequest(pipeline.createPipelineRequest({
           url,
@@ -520,9 +542,15 @@ const make = (options: AmlfsApiLiveOptions) =>
       return all
     })
 
+    const hsmVersions: HsmApiVersions = { ...hsmApiVersions, ...options.hsmApiVersions }
+
     const beginCreate = Effect.fn("AmlfsApi.beginCreate")(function*(resourceGroup: string, name: string, spec: AmlFilesystemSpec) {
-      const operation = "createAmlFilesystem"
-      const response = yield* sendRaw(operation, "PUT", filesystemUrl(resourceGroup, name), wireBody(spec))
+      // importPrefixesInitial needs 2024-03-01; without blob integration the client's own version will do.
+      const operation = spec.hsm === undefined ? "createAmlFilesystem" : "createAmlFilesystemWithHsm"
+      const url = spec.hsm === undefined
+        ? filesystemUrl(resourceGroup, name)
+        : `${filesystemPath(resourceGroup, name)}?api-version=${segment(hsmVersions.create)}`
+      const response = yield* sendRaw(operation, "PUT", url, wireBody(spec))
       if (response.status === 200 || response.status === 201 || response.status === 202) {
         const url = response.headers.get("azure-asyncoperation")
         return url !== undefined && onArmHost(url) ? Option.some(operationAt(url)) : Option.none<ArmOperation>()
@@ -621,14 +649,23 @@ const make = (options: AmlfsApiLiveOptions) =>
       listExpansionJobs,
       listSkus,
       requiredSubnetSize,
-      checkSubnet
+      checkSubnet,
+      ...makeLiveHsmCalls({
+        sendRaw,
+        filesystemPath,
+        isAbsent,
+        unexpected,
+        invalidResponse,
+        onArmHost,
+        apiVersions: hsmVersions
+      })
     })
   })
 
 /**
  * Azure Resource Manager through @azure/arm-storagecache 7.0.0 (api-version 2023-05-01), plus
- * `get` and the expansionJobs calls at `expansionApiVersion` (2026-01-01) through the same
- * client's pipeline.
+ * `get` and the expansionJobs calls at `expansionApiVersion` (2026-01-01), and blob integration
+ * at the api-versions of `hsmApiVersions` (AmlfsApiLiveHsm.ts), through the same client's pipeline.
  */
 export const AmlfsApiLive = {
   /** Fails with an ArmError (status 0) only when the SDK cannot be loaded. */
