@@ -8,6 +8,9 @@
 export const CREATED_BY_TAG = "k8s-azure-created-by"
 export const CREATED_BY_VALUE = "kubernetes-azurelustre-csi-driver"
 
+/** Whether DeleteVolume archives the files of a cluster with blob integration to its container first ("false": not). */
+export const ARCHIVE_ON_DELETE_TAG = "k8s-azure-archive-on-delete"
+
 export const PV_NAME_TAG = "kubernetes.io-created-for-pv-name"
 export const PVC_NAME_TAG = "kubernetes.io-created-for-pvc-name"
 export const PVC_NAMESPACE_TAG = "kubernetes.io-created-for-pvc-namespace"
@@ -29,8 +32,8 @@ export const RESERVED_TAG_PREFIX = "kubernetes.io-created-for-"
 /** How many tags ARM allows on one resource. */
 export const MAX_TAGS_PER_RESOURCE = 50
 
-/** How many tags the driver may add itself: created-by, PV name, PVC name, PVC namespace. */
-export const DRIVER_TAG_COUNT = 1 + metadataTags.length
+/** How many tags the driver may add itself: created-by, archive-on-delete, PV name, PVC name, PVC namespace. */
+export const DRIVER_TAG_COUNT = 2 + metadataTags.length
 
 /**
  * Whether a tag key is the driver's to write. Azure tag names are case-insensitive, so
@@ -38,7 +41,7 @@ export const DRIVER_TAG_COUNT = 1 + metadataTags.length
  */
 export const isReservedTagKey = (key: string): boolean => {
   const lower = key.toLowerCase()
-  return lower === CREATED_BY_TAG || lower.startsWith(RESERVED_TAG_PREFIX)
+  return lower === CREATED_BY_TAG || lower === ARCHIVE_ON_DELETE_TAG || lower.startsWith(RESERVED_TAG_PREFIX)
 }
 
 /**

@@ -13,12 +13,14 @@ import {
   type ArmOperation
 } from "../../../layers/azure/AmlfsApi.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
+import type { BlobIntegration } from "../../domain/BlobIntegration.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
 import { elapsedText } from "../../domain/ElapsedText.js"
 import { armOperationWait, timed } from "../../observability/metrics.js"
 import { armCall, withoutFinalPeriod } from "./armFailure.js"
 import { armPolling, armRetry } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
+import { archiveBeforeDelete, archivesOnDelete, awaitInitialImport, ensureAutoJobs } from "./blobIntegration.js"
 import { runOnce } from "./runOnce.js"
 import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
 
@@ -27,6 +29,8 @@ export interface ClusterRequest {
   readonly name: string
   readonly spec: AmlFilesystemSpec
   readonly pvc: PvcRef | undefined
+  /** Blob integration: the cluster is ready once its container's namespace is imported, and its auto jobs run. */
+  readonly blob?: BlobIntegration | undefined
 }
 
 const isSettled = (state: string) => state === "Succeeded" || state === "Failed" || state === "Canceled"
@@ -179,6 +183,14 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         return cluster
       })
 
+      /** A cluster with blob integration is ready once its initial import has ended and its auto jobs run. */
+      const withBlobIntegration = Effect.fnUntraced(function*(request: ClusterRequest, cluster: AmlFilesystem, startedAt: number) {
+        if (request.blob === undefined) return cluster
+        yield* awaitInitialImport({ api, config, events }, request, startedAt)
+        yield* ensureAutoJobs({ api, config, events }, request, cluster.location, request.blob)
+        return cluster
+      })
+
       const create = Effect.fnUntraced(function*(request: ClusterRequest): Effect.fn.Return<AmlFilesystem, CsiError> {
         const existing = yield* read(request.resourceGroup, request.name)
         let startedAt: number
@@ -195,7 +207,10 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
                 "driver; it is left untouched. Delete it or use another PV name"
             })
           }
-          if (cluster.provisioningState === "Succeeded") return yield* ready(request, cluster)
+          if (cluster.provisioningState === "Succeeded") {
+            const ok = yield* ready(request, cluster)
+            return yield* withBlobIntegration(request, ok, cluster.createdAt?.getTime() ?? (yield* Clock.currentTimeMillis))
+          }
           if (cluster.provisioningState === "Failed" || cluster.provisioningState === "Canceled") {
             return yield* deleteFailed(request, cluster, Option.none())
           }
@@ -217,7 +232,7 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
         const cluster = yield* ready(request, settled.value)
         yield* recordOnPvc(events, request.pvc, "Provisioning", "Normal", "Provisioned",
           `Azure Managed Lustre ${request.name} is ready: MGS ${cluster.mgsAddress}`)
-        return cluster
+        return yield* withBlobIntegration(request, cluster, startedAt)
       })
 
       const waitUntilGone = Effect.fnUntraced(function*(resourceGroup: string, name: string) {
@@ -237,7 +252,10 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               "it is left untouched. Delete it yourself if it is no longer needed"
           })
         }
-        if (existing.value.provisioningState !== "Deleting") yield* startDeletion(resourceGroup, name)
+        if (existing.value.provisioningState !== "Deleting") {
+          if (archivesOnDelete(existing.value)) yield* archiveBeforeDelete({ api, config, events }, { resourceGroup, name, pvc: undefined })
+          yield* startDeletion(resourceGroup, name)
+        }
         yield* Effect.logInfo("deleting an AMLFS cluster").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
         yield* waitUntilGone(resourceGroup, name)
       })

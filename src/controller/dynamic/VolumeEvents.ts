@@ -11,7 +11,7 @@ export interface PvcRef {
 }
 
 /** What the driver was doing when it recorded an Event (the Event's `action`). */
-export type VolumeAction = "Provisioning" | "Expanding"
+export type VolumeAction = "Provisioning" | "Expanding" | "Importing" | "Archiving"
 
 export interface VolumeEvent {
   readonly pvc: PvcRef

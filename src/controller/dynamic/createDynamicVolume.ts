@@ -3,7 +3,7 @@ import * as Result from "effect/Result"
 import { InvalidArgument, OutOfRange } from "../../csi/errors.js"
 import { invalidArgumentUnless } from "../../csi/requireValid.js"
 import { clusterNameFor } from "../../domain/ClusterName.js"
-import { clusterTags } from "../../domain/ClusterTags.js"
+import { ARCHIVE_ON_DELETE_TAG, clusterTags } from "../../domain/ClusterTags.js"
 import { parseDynamicVolumeParameters } from "../../domain/DynamicVolumeParameters.js"
 import { mountFlagsOfCapabilities } from "../../domain/MountOptions.js"
 import { capacityForSku } from "../../domain/SkuCapacity.js"
@@ -60,12 +60,14 @@ export const createDynamicVolume = Effect.fn("CreateVolume.dynamic")(function*(n
   }
 
   const clusterName = clusterNameFor(name)
+  const blob = parameters.blobIntegration
   const pvcName = parameters.kubernetesKeys[PVC_NAME]
   const pvcNamespace = parameters.kubernetesKeys[PVC_NAMESPACE]
   const cluster = yield* (yield* ClusterProvisioner).ensureCreated({
     resourceGroup,
     name: clusterName,
     pvc: pvcName !== undefined && pvcNamespace !== undefined ? { name: pvcName, namespace: pvcNamespace } : undefined,
+    blob,
     spec: {
       location,
       skuName: sku.name,
@@ -78,8 +80,18 @@ export const createDynamicVolume = Effect.fn("CreateVolume.dynamic")(function*(n
       }),
       zones: parameters.zone === undefined ? [] : [parameters.zone],
       maintenanceWindow: { dayOfWeek: parameters.maintenanceDayOfWeek, timeOfDayUTC: parameters.maintenanceTimeOfDayUtc },
-      tags: clusterTags(parameters.tags, parameters.kubernetesKeys),
-      identities: parameters.identities
+      tags: {
+        ...clusterTags(parameters.tags, parameters.kubernetesKeys),
+        ...(blob !== undefined && { [ARCHIVE_ON_DELETE_TAG]: String(blob.archiveOnDelete) })
+      },
+      identities: parameters.identities,
+      ...(blob !== undefined && {
+        hsm: {
+          container: blob.container.id,
+          loggingContainer: blob.loggingContainer.id,
+          importPrefixesInitial: blob.importPrefixes
+        }
+      })
     }
   })
 

@@ -1,0 +1,163 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { AmlFilesystem, AmlfsApi } from "../../../layers/azure/AmlfsApi.js"
+import type { ArchiveStatus, ImportJob } from "../../../layers/azure/AmlfsHsm.js"
+import { type CsiError, FailedPrecondition, Unavailable } from "../../csi/errors.js"
+import type { BlobIntegration } from "../../domain/BlobIntegration.js"
+import { ARCHIVE_ON_DELETE_TAG, tagValue } from "../../domain/ClusterTags.js"
+import { armCall, withoutFinalPeriod } from "./armFailure.js"
+import { armPolling } from "./armSchedules.js"
+import type { ControllerConfig } from "./ControllerConfig.js"
+import { type PvcRef, recordOnPvc, type VolumeEvents } from "./VolumeEvents.js"
+
+/** The auto-import and auto-export jobs the driver starts after a creation: one of each per cluster. */
+export const AUTO_IMPORT_JOB = "auto-import"
+export const AUTO_EXPORT_JOB = "auto-export"
+
+interface Services {
+  readonly api: AmlfsApi["Service"]
+  readonly config: ControllerConfig["Service"]
+  readonly events: VolumeEvents["Service"]
+}
+
+interface Cluster {
+  readonly resourceGroup: string
+  readonly name: string
+  readonly pvc: PvcRef | undefined
+}
+
+const isActiveImport = (job: ImportJob) =>
+  job.status.state === "InProgress" || job.status.state === "Cancelling" || job.status.state === "Unknown"
+
+const importCounts = (job: ImportJob) =>
+  `${job.status.importedFiles} file(s) and ${job.status.importedDirectories} folder(s) imported, ` +
+  `${job.status.preexistingFiles} already there, ${job.status.totalErrors} error(s), ${job.status.totalConflicts} conflict(s)`
+
+/** The import a creation with blob integration started: the first job ARM lists. */
+const initialImportOf = (jobs: ReadonlyArray<ImportJob>): ImportJob | undefined =>
+  [...jobs].sort((a, b) => (a.status.lastStartedTime?.getTime() ?? 0) - (b.status.lastStartedTime?.getTime() ?? 0))[0]
+
+/**
+ * Waits until the import of the container's namespace that the creation started has ended, so
+ * no workload sees a half-imported namespace. CompletedPartial is ready, with a Warning Event
+ * carrying the counts; Failed or Canceled is UNAVAILABLE with ARM's words.
+ */
+export const awaitInitialImport = (services: Services, cluster: Cluster, startedAt: number) =>
+  Effect.gen(function*() {
+    const { api, config, events } = services
+    const list = armCall(
+      api.listImportJobs(cluster.resourceGroup, cluster.name),
+      `reading the import jobs of AMLFS ${cluster.name}`
+    )
+    const jobs = yield* list.pipe(
+      Effect.repeat({
+        schedule: armPolling({ startedAt, ...config.creationPolling, firstRead: config.creationPolling.interval }),
+        until: (all) => {
+          const initial = initialImportOf(all)
+          return initial !== undefined && !isActiveImport(initial)
+        }
+      })
+    )
+    const job = initialImportOf(jobs)
+    if (job === undefined) return
+    const counts = importCounts(job)
+    switch (job.status.state) {
+      case "Completed":
+        yield* recordOnPvc(events, cluster.pvc, "Importing", "Normal", "Imported",
+          `the blob container's namespace is imported into ${cluster.name}: ${counts}`)
+        return
+      case "CompletedPartial":
+        yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportedPartially",
+          `the import into ${cluster.name} completed with errors: ${counts}` +
+            (job.status.statusMessage === undefined ? "" : `; ${withoutFinalPeriod(job.status.statusMessage)}`))
+        return
+      default: {
+        const message = `the import of the blob container into AMLFS ${cluster.name} (job ${job.name}) ended ` +
+          `${job.status.state}: ${withoutFinalPeriod(job.status.statusMessage ?? "ARM gave no reason")} (${counts}). ` +
+          "Check the container and the logging container's import log, then delete the PVC and create it again"
+        yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportFailed", message)
+        return yield* new Unavailable({ message })
+      }
+    }
+  })
+
+/** Starts the auto-import and auto-export jobs the StorageClass asks for, each once (GET before PUT). */
+export const ensureAutoJobs = (services: Services, cluster: Cluster, location: string, blob: BlobIntegration) =>
+  Effect.gen(function*() {
+    const { api } = services
+    const { resourceGroup, name } = cluster
+    if (blob.autoImport !== undefined) {
+      const existing = yield* armCall(api.getAutoImportJob(resourceGroup, name, AUTO_IMPORT_JOB), `reading the auto-import job of ${name}`)
+      if (Option.isNone(existing)) {
+        yield* armCall(
+          api.beginAutoImportJob(resourceGroup, name, AUTO_IMPORT_JOB, {
+            location,
+            autoImportPrefixes: blob.autoImport.prefixes,
+            conflictResolutionMode: blob.autoImport.conflictResolution
+          }),
+          `starting the auto-import job of ${name}`
+        )
+      }
+    }
+    if (blob.autoExport !== undefined) {
+      const existing = yield* armCall(api.getAutoExportJob(resourceGroup, name, AUTO_EXPORT_JOB), `reading the auto-export job of ${name}`)
+      if (Option.isNone(existing)) {
+        yield* armCall(
+          api.beginAutoExportJob(resourceGroup, name, AUTO_EXPORT_JOB, { location, autoExportPrefixes: [blob.autoExport.prefix] }),
+          `starting the auto-export job of ${name}`
+        )
+      }
+    }
+  })
+
+const isArchiveRunning = (status: ArchiveStatus) =>
+  status.state === "InProgress" || status.state === "FSScanInProgress" || status.state === "Cancelling"
+
+/** A cluster created with a container and archive-on-delete (the default): its files go to the container before it is deleted. */
+export const archivesOnDelete = (cluster: AmlFilesystem): boolean =>
+  cluster.hsm !== undefined && tagValue(cluster.tags, ARCHIVE_ON_DELETE_TAG) !== "false"
+
+/** Clocks of ARM and the controller may differ by this much when an archive's start is compared. */
+const CLOCK_SKEW_MILLIS = 60_000
+
+/**
+ * Before a cluster with blob integration is deleted: its auto-export jobs are disabled, then
+ * everything new or changed is archived to the container, and the deletion waits for the
+ * archive to complete. A failed or canceled archive is FAILED_PRECONDITION with ARM's reason,
+ * and nothing is deleted. (AMLFS exports neither renames, permission changes nor deletions.)
+ */
+export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
+  Effect.gen(function*(): Effect.fn.Return<void, CsiError> {
+    const { api, config } = services
+    const { resourceGroup, name } = cluster
+    for (const job of yield* armCall(api.listAutoExportJobs(resourceGroup, name), `reading the auto-export jobs of ${name}`)) {
+      if (job.adminStatus !== "Disable") {
+        yield* armCall(api.disableAutoExportJob(resourceGroup, name, job.name), `disabling the auto-export job ${job.name} of ${name}`)
+      }
+    }
+    const startedAt = yield* Clock.currentTimeMillis
+    const rootStatus = armCall(api.get(resourceGroup, name), `reading AMLFS ${name}`).pipe(
+      Effect.map((current) => Option.getOrUndefined(current)?.hsm?.archiveStatus.find((status) => status.filesystemPath === "/"))
+    )
+    const running = yield* rootStatus
+    if (running === undefined || !isArchiveRunning(running)) {
+      yield* armCall(api.archive(resourceGroup, name, "/"), `archiving AMLFS ${name} to its blob container`)
+      yield* Effect.logInfo("archiving an AMLFS cluster before deleting it").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
+    }
+    const ended = yield* rootStatus.pipe(
+      Effect.repeat({
+        schedule: armPolling({ startedAt, ...config.deletionPolling, firstRead: config.deletionPolling.interval }),
+        until: (status) =>
+          status !== undefined && !isArchiveRunning(status) &&
+          (status.lastStartedTime?.getTime() ?? 0) >= startedAt - CLOCK_SKEW_MILLIS
+      })
+    )
+    if (ended?.state === "Completed") return
+    return yield* new FailedPrecondition({
+      message: `AMLFS ${name} was not deleted: archiving its files to the blob container ended ${ended?.state ?? "Unknown"}` +
+        `${ended?.errorCode === undefined ? "" : ` (${ended.errorCode})`}: ${withoutFinalPeriod(ended?.errorMessage ?? "ARM gave no reason")}. ` +
+        "Fix the cause (the container's permissions, its space) and delete the PVC again, or set the cluster's tag " +
+        `${ARCHIVE_ON_DELETE_TAG}=false to delete it without archiving`
+    })
+  })
