@@ -106,6 +106,21 @@ export const hsmReleasedFiles = Metric.gauge("azurelustre_csi_hsm_released_files
   description: "Released files a hydration has found and not yet seen restored, by volume (sampled as hydrations run)"
 })
 
+export const hsmJobs = Metric.counter("azurelustre_csi_hsm_jobs_total", {
+  description: "AMLFS blob-integration jobs the controller started or saw end, by kind (import, archive, auto_import, auto_export) and outcome (started, completed, partial, failed)",
+  incremental: true
+})
+
+export const hsmJobDuration = Metric.histogram("azurelustre_csi_hsm_job_duration_seconds", {
+  description: "From an import's or archive's start to its end, as ARM reports them, by kind and outcome",
+  boundaries: seconds(10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
+})
+
+export const hsmImportedFiles = Metric.counter("azurelustre_csi_hsm_imported_files_total", {
+  description: "Files the imports the controller waited for brought into AMLFS (released stubs of blobs)",
+  incremental: true
+})
+
 // One labelled metric object per label set: Effect caches a metric's registry key on the object,
 // so reusing it spares a JSON.stringify of the labels on every update (measurable per RPC).
 const labelled = new WeakMap<Metric.Metric<number, unknown>, Map<string, Metric.Metric<number, unknown>>>()
@@ -133,6 +148,19 @@ export const observeMillis = (
   labels: Readonly<Record<string, string>>,
   millis: number
 ) => Metric.update(withLabels(histogram, labels), millis / 1000)
+
+/** Counts an AMLFS blob-integration job's outcome, and its duration when ARM reported both ends. */
+export const countHsmJob = (
+  kind: "import" | "archive" | "auto_import" | "auto_export",
+  outcome: "started" | "completed" | "partial" | "failed",
+  span?: { readonly startedAt: Date | undefined; readonly endedAt: Date | undefined }
+) =>
+  Effect.andThen(
+    count(hsmJobs, { kind, outcome }),
+    span?.startedAt !== undefined && span.endedAt !== undefined && outcome !== "started"
+      ? observeMillis(hsmJobDuration, { kind, outcome }, span.endedAt.getTime() - span.startedAt.getTime())
+      : Effect.void
+  )
 
 /** Counts one call of the HSM layer and the files it named. */
 export const countHsmOperation = (operation: "status" | "restore" | "find_released", files: number) =>
@@ -171,6 +199,13 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     }
     for (const outcome of ["started", "completed", "failed"]) series.push(withLabels(expansionJobs, { outcome }))
     for (const outcome of ["completed", "failed"]) series.push(withLabels(expansionJobDuration, { outcome }))
+    series.push(hsmImportedFiles)
+    for (const kind of ["import", "archive", "auto_import", "auto_export"]) {
+      for (const outcome of ["started", "completed", "partial", "failed"]) series.push(withLabels(hsmJobs, { kind, outcome }))
+    }
+    for (const kind of ["import", "archive"]) {
+      for (const outcome of ["completed", "partial", "failed"]) series.push(withLabels(hsmJobDuration, { kind, outcome }))
+    }
   }
   if (served.node) {
     series.push(lustreMounts, startupTaintRemoved, hsmRestoredBytes, hsmReleasedFiles)

@@ -1,11 +1,13 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type { AmlFilesystem, AmlfsApi } from "../../../layers/azure/AmlfsApi.js"
 import type { ArchiveStatus, ImportJob } from "../../../layers/azure/AmlfsHsm.js"
 import { type CsiError, FailedPrecondition, Unavailable } from "../../csi/errors.js"
 import type { BlobIntegration } from "../../domain/BlobIntegration.js"
 import { ARCHIVE_ON_DELETE_TAG, tagValue } from "../../domain/ClusterTags.js"
+import { countHsmJob, hsmImportedFiles } from "../../observability/metrics.js"
 import { armCall, withoutFinalPeriod } from "./armFailure.js"
 import { armPolling } from "./armSchedules.js"
 import type { ControllerConfig } from "./ControllerConfig.js"
@@ -62,6 +64,10 @@ export const awaitInitialImport = (services: Services, cluster: Cluster, started
     const job = initialImportOf(jobs)
     if (job === undefined) return
     const counts = importCounts(job)
+    const span = { startedAt: job.status.lastStartedTime, endedAt: job.status.lastCompletionTime }
+    const outcome = job.status.state === "Completed" ? "completed" : job.status.state === "CompletedPartial" ? "partial" : "failed"
+    yield* countHsmJob("import", outcome, span)
+    yield* Metric.update(hsmImportedFiles, job.status.importedFiles)
     switch (job.status.state) {
       case "Completed":
         yield* recordOnPvc(events, cluster.pvc, "Importing", "Normal", "Imported",
@@ -98,6 +104,7 @@ export const ensureAutoJobs = (services: Services, cluster: Cluster, location: s
           }),
           `starting the auto-import job of ${name}`
         )
+        yield* countHsmJob("auto_import", "started")
       }
     }
     if (blob.autoExport !== undefined) {
@@ -107,6 +114,7 @@ export const ensureAutoJobs = (services: Services, cluster: Cluster, location: s
           api.beginAutoExportJob(resourceGroup, name, AUTO_EXPORT_JOB, { location, autoExportPrefixes: [blob.autoExport.prefix] }),
           `starting the auto-export job of ${name}`
         )
+        yield* countHsmJob("auto_export", "started")
       }
     }
   })
@@ -143,6 +151,7 @@ export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
     const running = yield* rootStatus
     if (running === undefined || !isArchiveRunning(running)) {
       yield* armCall(api.archive(resourceGroup, name, "/"), `archiving AMLFS ${name} to its blob container`)
+      yield* countHsmJob("archive", "started")
       yield* Effect.logInfo("archiving an AMLFS cluster before deleting it").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
     }
     const ended = yield* rootStatus.pipe(
@@ -153,6 +162,8 @@ export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
           (status.lastStartedTime?.getTime() ?? 0) >= startedAt - CLOCK_SKEW_MILLIS
       })
     )
+    const span = { startedAt: ended?.lastStartedTime, endedAt: ended?.lastCompletionTime }
+    yield* countHsmJob("archive", ended?.state === "Completed" ? "completed" : "failed", span)
     if (ended?.state === "Completed") return
     return yield* new FailedPrecondition({
       message: `AMLFS ${name} was not deleted: archiving its files to the blob container ended ${ended?.state ?? "Unknown"}` +
