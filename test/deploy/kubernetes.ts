@@ -9,6 +9,7 @@
  * read is a field the schema does not have.
  */
 import { validate as validateDaemonSet } from "kubernetes-models/_schemas/IoK8sApiAppsV1DaemonSet"
+import { validate as validateConfigMap } from "kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap"
 import { validate as validateDeployment } from "kubernetes-models/_schemas/IoK8sApiAppsV1Deployment"
 import { validate as validatePersistentVolume } from "kubernetes-models/_schemas/IoK8sApiCoreV1PersistentVolume"
 import { validate as validatePersistentVolumeClaim } from "kubernetes-models/_schemas/IoK8sApiCoreV1PersistentVolumeClaim"
@@ -28,6 +29,7 @@ export const validators: Readonly<Record<string, Validator>> = {
   "storage.k8s.io/v1/CSIDriver": validateCSIDriver,
   "storage.k8s.io/v1/StorageClass": validateStorageClass,
   "v1/ServiceAccount": validateServiceAccount,
+  "v1/ConfigMap": validateConfigMap,
   "v1/PersistentVolume": validatePersistentVolume,
   "v1/PersistentVolumeClaim": validatePersistentVolumeClaim,
   "v1/Pod": validatePod,

@@ -5,6 +5,7 @@
 import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Yaml from "yaml"
 import { describe, expect, it } from "vitest"
 import { parseDynamicVolumeParameters } from "../../src/domain/DynamicVolumeParameters.js"
 import { validateMountOptions } from "../../src/domain/MountOptions.js"
@@ -410,9 +411,33 @@ describe("deploy/example/", () => {
     expect(readRaw("example/expansion/pvc.yaml")).toContain(`kubectl patch pvc ${nameOf(after)}`)
   })
 
-  it("leaves the examples' namespace to kubectl", () => {
-    const exampleObjects = kubernetesFiles.filter((f) => f.startsWith("example/")).flatMap(readDocuments)
+  it("leaves the examples' namespace to kubectl (but the Azure Monitor add-on's, which lives in kube-system)", () => {
+    const exampleObjects = kubernetesFiles.filter((f) => f.startsWith("example/") && !f.startsWith("example/azure-monitor/"))
+      .flatMap(readDocuments)
     expect(exampleObjects.length).toBeGreaterThanOrEqual(9)
     for (const object of exampleObjects) expect(namespaceOf(object), nameOf(object)).toBeUndefined()
+  })
+})
+
+describe("deploy/example/azure-monitor/", () => {
+  const config = only(examples("azure-monitor"), "ConfigMap", "ama-metrics-prometheus-config")
+  const scrape = Yaml.parse(text(at(config, "data.prometheus-config"), "data.prometheus-config")) as {
+    scrape_configs: Array<{ metrics_path: string; relabel_configs: Array<{ source_labels: Array<string>; action?: string; regex?: string }> }>
+  }
+
+  it("is the ConfigMap the ama-metrics add-on reads, in kube-system", () => {
+    expect(namespaceOf(config)).toBe("kube-system")
+  })
+
+  it("keeps the driver's pods on the port the manifests name healthz, and scrapes /metrics there", () => {
+    const [job] = scrape.scrape_configs
+    expect(job?.metrics_path).toBe("/metrics")
+    const keeps = (label: string) => job?.relabel_configs.find((rule) => rule.action === "keep" && rule.source_labels.includes(label))?.regex
+    const appName = keeps("__meta_kubernetes_pod_label_app_kubernetes_io_name")
+    const portName = keeps("__meta_kubernetes_pod_container_port_name")
+    for (const workload of [controller, node]) {
+      expect(at(workload, "spec.template.metadata")).toMatchObject({ labels: { "app.kubernetes.io/name": appName } })
+      expect(JSON.stringify(podSpecOf(workload))).toContain(`"name":"${portName}"`)
+    }
   })
 })
