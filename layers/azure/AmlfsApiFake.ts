@@ -13,6 +13,8 @@ import {
   ArmError,
   type ArmOperation,
   type ExpansionJob,
+  effectivePrefixes,
+  hsmSettingsProblem,
   INITIAL_IMPORT_JOB_NAME,
   sameHsmSettings,
   SubnetRefused
@@ -613,7 +615,11 @@ const toAmlFilesystem = (fs: FakeFilesystem, state: Exclude<FakeState, "Gone">, 
   createdAt: new Date(fs.createdAtMillis),
   hsm: fs.hsm === undefined
     ? undefined
-    : { ...fs.hsm.settings, archiveStatus: fs.hsm.archives.map((archive) => archiveStatusAt(archive, now, timings)) }
+    : {
+      ...fs.hsm.settings,
+      importPrefixesInitial: effectivePrefixes(fs.hsm.settings.importPrefixesInitial),
+      archiveStatus: fs.hsm.archives.map((archive) => archiveStatusAt(archive, now, timings))
+    }
 })
 
 /** What a PUT's spec asks that the SKU list cannot give, as the emulator refuses it; undefined when it fits. */
@@ -642,6 +648,8 @@ const specProblem = (skus: ReadonlyArray<AmlfsSku>, spec: AmlFilesystemSpec): Fa
     }
   }
   if (spec.zones.length > 1) return { code: "InvalidParameter", message: "The property 'zones' should only contain a single element." }
+  const hsmProblem = spec.hsm === undefined ? undefined : hsmSettingsProblem(spec.hsm)
+  if (hsmProblem !== undefined) return { code: "InvalidParameter", message: hsmProblem }
   const zone = spec.zones[0]
   if (zone !== undefined && !sku.zones.includes(zone)) {
     return {
@@ -716,11 +724,10 @@ const makeApi = (fake: Fake) => {
         queued[0] ?? { _tag: "Completed" },
         queued.slice(1)
       ])
-      const prefixes = spec.hsm?.importPrefixesInitial ?? []
       const job: ImportJobRecord = {
         name: INITIAL_IMPORT_JOB_NAME,
         location: spec.location,
-        importPrefixes: prefixes.length === 0 ? ["/"] : prefixes,
+        importPrefixes: effectivePrefixes(spec.hsm?.importPrefixesInitial ?? []),
         conflictResolutionMode: "Skip",
         maximumErrors: -1,
         startedAt: createEndsAtMillis,

@@ -129,7 +129,8 @@ export const makeHsmApi = ({ begin, fake, oneAtATime, stateAt }: FakeHsmDeps) =>
     retainedJobs(
       (fs.hsm === undefined ? [] : ops.jobsOf(fs.hsm)).filter((job) => job.startedAt <= now),
       now,
-      (job) => ops.endsAt(job, timings)
+      (job) => ops.endsAt(job, timings),
+      (job) => job.startedAt
     )
 
   const jobOperations = <R extends { readonly name: string; readonly startedAt: number }, Spec, Request, View>(
@@ -160,7 +161,7 @@ export const makeHsmApi = ({ begin, fake, oneAtATime, stateAt }: FakeHsmDeps) =>
         if (decision._tag === "Refused") return yield* refuse(decision.refusal)
         if (decision._tag === "Exists" || fs.hsm === undefined) return
         const job = yield* ops.start(jobName, asked, now, timings)
-        yield* store(fs, ops.withJobs(fs.hsm, retainedJobs([...jobs, job], now, (j) => ops.endsAt(j, timings))))
+        yield* store(fs, ops.withJobs(fs.hsm, retainedJobs([...jobs, job], now, (j) => ops.endsAt(j, timings), (j) => j.startedAt)))
       }).pipe(oneAtATime)
 
     const getJob = (resourceGroup: string, filesystemName: string, jobName: string) =>

@@ -228,11 +228,16 @@ export const hsmSettingsProblem = (settings: HsmSettings): string | undefined =>
   return undefined
 }
 
-/** Whether two hsm.settings ask for the same thing (ARM ids compare case-insensitively). */
-export const sameHsmSettings = (a: HsmSettings | undefined, b: HsmSettings | undefined): boolean =>
-  a === undefined || b === undefined
-    ? a === b
-    : a.container.toLowerCase() === b.container.toLowerCase() &&
-      a.loggingContainer.toLowerCase() === b.loggingContainer.toLowerCase() &&
-      a.importPrefixesInitial.length === b.importPrefixesInitial.length &&
-      a.importPrefixesInitial.every((prefix, i) => prefix === b.importPrefixesInitial[i])
+/** The prefixes a creation imports: none given means ARM's default, "/". */
+export const effectivePrefixes = (prefixes: ReadonlyArray<string>): ReadonlyArray<string> => (prefixes.length === 0 ? ["/"] : prefixes)
+
+/** Whether two hsm.settings ask for the same thing (ARM ids compare case-insensitively; no prefixes is "/"). */
+export const sameHsmSettings = (a: HsmSettings | undefined, b: HsmSettings | undefined): boolean => {
+  if (a === undefined || b === undefined) return a === b
+  const prefixesA = effectivePrefixes(a.importPrefixesInitial)
+  const prefixesB = effectivePrefixes(b.importPrefixesInitial)
+  return a.container.toLowerCase() === b.container.toLowerCase() &&
+    a.loggingContainer.toLowerCase() === b.loggingContainer.toLowerCase() &&
+    prefixesA.length === prefixesB.length &&
+    prefixesA.every((prefix, i) => prefix === prefixesB[i])
+}

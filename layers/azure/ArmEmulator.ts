@@ -10,6 +10,10 @@
  * - GET  /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.StorageCache/amlFilesystems
  * - GET/PUT/DELETE .../amlFilesystems/{name}/expansionJobs/{job}, GET .../amlFilesystems/{name}/expansionJobs
  *   (api-version 2026-01-01 or newer only, as in ARM; see handleExpansionJob)
+ * - PUT/GET/PATCH/DELETE .../amlFilesystems/{name}/{importJobs|autoExportJobs|autoImportJobs}/{job},
+ *   GET .../amlFilesystems/{name}/{kind}, POST .../amlFilesystems/{name}/archive and /cancelArchive
+ *   (blob integration: ArmEmulatorHsmRoutes.ts; the jobs act on the HSM simulation's files when
+ *   the emulator is given its model, `hsm`, see ArmEmulatorHsmWork.ts)
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/amlFilesystems
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/skus
  * - POST /subscriptions/{sub}/providers/Microsoft.StorageCache/getRequiredAmlFSSubnetsSize
@@ -23,16 +27,31 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import type * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Net from "node:net"
+import type { HsmModel } from "../hsm/simulation/HsmModel.js"
+import type { HsmSettings } from "./AmlfsHsm.js"
+import {
+  handleArchive,
+  handleCancelArchive,
+  handleJob,
+  handleJobList,
+  hsmJson,
+  hsmSettingsOf,
+  type JobKind,
+  jobMinimumApiVersion,
+  jobThrottleReply
+} from "./ArmEmulatorHsmRoutes.js"
+import { makeHsmWorker } from "./ArmEmulatorHsmWork.js"
 import {
   type ArmEmulatorCounters,
-  type ArmErrorReply,
   defaultLocations,
   defaultSkus,
   defaultSubnetFreeAddresses,
@@ -46,10 +65,25 @@ import {
   type FilesystemSpec,
   filesystemKey,
   type OperationError,
-  type OperationRecord,
   requiredSubnetAddresses,
   type SeedFilesystem
 } from "./ArmEmulatorState.js"
+import {
+  apiVersionPattern,
+  type ArmRequest,
+  armError,
+  asNumber,
+  asObject,
+  asString,
+  atLeast,
+  type EmulatorContext as Context,
+  errorReply,
+  expansionApiVersion,
+  invalid,
+  minimumApiVersion,
+  operationUrls,
+  type Reply
+} from "./ArmEmulatorReply.js"
 import { selfSignedCertificate } from "./selfSignedCertificate.js"
 
 export type {
@@ -108,6 +142,22 @@ export interface ArmEmulatorOptions {
    * and the request log read it, so a test can move time on without waiting.
    */
   readonly clock?: () => number
+  /** How long an import job runs at least (default 2 seconds). */
+  readonly importDuration?: Duration.Input
+  /** How long an archive runs at least (default 2 seconds). */
+  readonly archiveDuration?: Duration.Input
+  /** Between the starts of two auto-export iterations (default 10 seconds). */
+  readonly autoExportInterval?: Duration.Input
+  /** Between the starts of two auto-import scans (default 10 seconds). */
+  readonly autoImportInterval?: Duration.Input
+  /** How long a job's cancel or disable, or an archive's cancel, takes (default 500 ms). */
+  readonly jobCancelDuration?: Duration.Input
+  /**
+   * The HSM simulation's model: with it, jobs and archives act on its files (imports make
+   * released stubs, archives and auto-export copy files to the container) and report real counts;
+   * without it they only take their time, with counts of 0.
+   */
+  readonly hsm?: HsmModel["Service"]
 }
 
 /** Fault switches; each also has a JSON form in `POST /emulator/faults` (see FaultRequest). */
@@ -138,6 +188,14 @@ export interface ArmEmulatorFaults {
   readonly latestApiVersion: (version: string | undefined) => Effect.Effect<void>
   /** An ARM without Microsoft.StorageCache: every route of it is 404 InvalidResourceNamespace. */
   readonly storageCacheMissing: (missing: boolean) => Effect.Effect<void>
+  /** The next import job (a creation's initial import included) ends Failed with this status message. */
+  readonly failNextImport: (message?: string) => Effect.Effect<void>
+  /** The next import job ends CompletedPartial with `errors` errors. */
+  readonly partialNextImport: (errors?: number, message?: string) => Effect.Effect<void>
+  /** The next archive ends Failed with this error (default ArchiveFailed). */
+  readonly failNextArchive: (error?: OperationError) => Effect.Effect<void>
+  /** The next `count` requests to the job, archive and cancelArchive endpoints answer 429 with Retry-After. */
+  readonly throttleJobs: (count: number, retryAfterSeconds?: number) => Effect.Effect<void>
   /** Every fault off; durations, subnets and quota back to the start options. */
   readonly reset: Effect.Effect<void>
   readonly current: Effect.Effect<FaultsSnapshot>
@@ -157,36 +215,9 @@ export interface ArmEmulator {
   readonly seed: (filesystem: SeedFilesystem) => Effect.Effect<void>
 }
 
-// ---- JSON helpers -----------------------------------------------------------------------
+export type { HsmSettings }
 
-type JsonObject = Readonly<Record<string, unknown>>
 
-const asObject = (value: unknown): JsonObject | undefined =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined
-const asString = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
-const asNumber = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) ? value : undefined
-
-interface Reply {
-  readonly statusCode: number
-  readonly body?: unknown
-  readonly headers?: Readonly<Record<string, string>>
-}
-
-const errorReply = (error: ArmErrorReply): Reply => ({
-  statusCode: error.statusCode,
-  body: { error: { code: error.code, message: error.message }, ...error.extra },
-  ...(error.headers === undefined ? {} : { headers: error.headers })
-})
-const armError = (statusCode: number, code: string, message: string): Reply => errorReply({ statusCode, code, message })
-const invalid = (message: string): Reply => armError(400, "InvalidParameter", message)
-
-const minimumApiVersion = "2023-05-01"
-/** The first api-version with expansionJobs and properties.currentStorageCapacityTiB. */
-const expansionApiVersion = "2026-01-01"
-/** Whether `apiVersion` (already checked against the pattern) is `minimum` or newer. */
-const atLeast = (apiVersion: string, minimum: string) => (apiVersionPattern.exec(apiVersion)?.[1] ?? "") >= minimum
-const apiVersionPattern = /^(\d{4}-\d{2}-\d{2})(-preview)?$/
 const namePattern = /^[0-9a-zA-Z][-0-9a-zA-Z_]{0,78}[0-9a-zA-Z]$/
 const timeOfDayPattern = /^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$/
 const subnetPattern = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/i
@@ -222,7 +253,25 @@ const FaultRequestSchema = Schema.Struct({
   subnetFreeAddresses: Schema.optionalKey(Schema.Record(Schema.String, Schema.Number)),
   forbidden: Schema.optionalKey(Schema.Boolean),
   latestApiVersion: Schema.optionalKey(Schema.NullOr(Schema.String)),
-  storageCacheMissing: Schema.optionalKey(Schema.Boolean)
+  storageCacheMissing: Schema.optionalKey(Schema.Boolean),
+  failNextImport: Schema.optionalKey(Schema.Union([Schema.Boolean, Schema.Struct({ message: Schema.String })])),
+  partialNextImport: Schema.optionalKey(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({ errors: Schema.Number, message: Schema.optionalKey(Schema.String) })
+  ])),
+  failNextArchive: Schema.optionalKey(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({ code: Schema.String, message: Schema.String })
+  ])),
+  throttleJobs: Schema.optionalKey(Schema.Struct({
+    count: Schema.Number,
+    retryAfterSeconds: Schema.optionalKey(Schema.Number)
+  })),
+  importMillis: Schema.optionalKey(Schema.Number),
+  archiveMillis: Schema.optionalKey(Schema.Number),
+  autoExportIntervalMillis: Schema.optionalKey(Schema.Number),
+  autoImportIntervalMillis: Schema.optionalKey(Schema.Number),
+  jobCancelMillis: Schema.optionalKey(Schema.Number)
 })
 const decodeFaultRequest = Schema.decodeUnknownResult(FaultRequestSchema, { errors: "all", onExcessProperty: "error" })
 
@@ -231,7 +280,7 @@ const decodeFaultRequest = Schema.decodeUnknownResult(FaultRequestSchema, { erro
 const resourceId = (subscriptionId: string, fs: FilesystemRecord) =>
   `/subscriptions/${subscriptionId}/resourceGroups/${fs.resourceGroup}/providers/Microsoft.StorageCache/amlFilesystems/${fs.name}`
 
-const filesystemJson = (state: EmulatorState, fs: FilesystemRecord, apiVersion: string) => {
+const filesystemJson = (state: EmulatorState, fs: FilesystemRecord, apiVersion: string, now: number) => {
   const sku = state.findSku(fs.spec.skuName)
   const clientInfo = fs.provisioned
     ? {
@@ -278,7 +327,7 @@ const filesystemJson = (state: EmulatorState, fs: FilesystemRecord, apiVersion: 
       ...clientInfo,
       throughputProvisionedMBps: Math.round(fs.currentStorageCapacityTiB * (sku?.throughputPerTiB ?? 0)),
       maintenanceWindow: fs.spec.maintenanceWindow,
-      ...(fs.spec.hsmSettings === undefined ? {} : { hsm: { settings: fs.spec.hsmSettings, archiveStatus: [] } })
+      ...(fs.spec.hsm === undefined ? {} : { hsm: hsmJson(fs.spec.hsm, fs.hsm, apiVersion, now, state.hsm.timings) })
     }
   }
 }
@@ -351,17 +400,14 @@ const skusJson = (state: EmulatorState) => ({
 
 // ---- routing ----------------------------------------------------------------------------
 
-interface ArmRequest {
-  readonly method: string
-  readonly url: URL
-  readonly segments: ReadonlyArray<string>
-  readonly body: unknown
-}
-
 type Route =
   | { readonly _tag: "Filesystem"; readonly resourceGroup: string; readonly name: string }
   | { readonly _tag: "ExpansionJob"; readonly resourceGroup: string; readonly name: string; readonly job: string }
   | { readonly _tag: "ExpansionJobs"; readonly resourceGroup: string; readonly name: string }
+  | { readonly _tag: "HsmJob"; readonly kind: JobKind; readonly resourceGroup: string; readonly name: string; readonly job: string }
+  | { readonly _tag: "HsmJobs"; readonly kind: JobKind; readonly resourceGroup: string; readonly name: string }
+  | { readonly _tag: "Archive"; readonly resourceGroup: string; readonly name: string }
+  | { readonly _tag: "CancelArchive"; readonly resourceGroup: string; readonly name: string }
   | { readonly _tag: "ListByResourceGroup"; readonly resourceGroup: string }
   | { readonly _tag: "ListBySubscription" }
   | { readonly _tag: "Skus" }
@@ -379,6 +425,15 @@ const routeOf = (rest: ReadonlyArray<string>): Route | undefined => {
     if (rest[5] !== undefined && lower[6] === "expansionjobs") {
       if (rest.length === 7) return { _tag: "ExpansionJobs", resourceGroup: rest[1], name: rest[5] }
       if (rest.length === 8 && rest[7] !== undefined) return { _tag: "ExpansionJob", resourceGroup: rest[1], name: rest[5], job: rest[7] }
+    }
+    const kind = jobKindOf(lower[6])
+    if (rest[5] !== undefined && kind !== undefined) {
+      if (rest.length === 7) return { _tag: "HsmJobs", kind, resourceGroup: rest[1], name: rest[5] }
+      if (rest.length === 8 && rest[7] !== undefined) return { _tag: "HsmJob", kind, resourceGroup: rest[1], name: rest[5], job: rest[7] }
+    }
+    if (rest[5] !== undefined && rest.length === 7 && lower[6] === "archive") return { _tag: "Archive", resourceGroup: rest[1], name: rest[5] }
+    if (rest[5] !== undefined && rest.length === 7 && lower[6] === "cancelarchive") {
+      return { _tag: "CancelArchive", resourceGroup: rest[1], name: rest[5] }
     }
     return undefined
   }
@@ -402,6 +457,9 @@ const routeOf = (rest: ReadonlyArray<string>): Route | undefined => {
   return undefined
 }
 
+const jobKindOf = (segment: string | undefined): JobKind | undefined =>
+  segment === "importjobs" ? "importJobs" : segment === "autoexportjobs" ? "autoExportJobs" : segment === "autoimportjobs" ? "autoImportJobs" : undefined
+
 /** The RBAC action ARM would check, for 403 messages. */
 const actionOf = (route: Route | undefined, method: string): string => {
   switch (route?._tag) {
@@ -411,6 +469,14 @@ const actionOf = (route: Route | undefined, method: string): string => {
       return `Microsoft.StorageCache/amlFilesystems/expansionJobs/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`
     case "ExpansionJobs":
       return "Microsoft.StorageCache/amlFilesystems/expansionJobs/read"
+    case "HsmJob":
+      return `Microsoft.StorageCache/amlFilesystems/${route.kind}/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`
+    case "HsmJobs":
+      return `Microsoft.StorageCache/amlFilesystems/${route.kind}/read`
+    case "Archive":
+      return "Microsoft.StorageCache/amlFilesystems/archive/action"
+    case "CancelArchive":
+      return "Microsoft.StorageCache/amlFilesystems/cancelArchive/action"
     case "ListByResourceGroup":
     case "ListBySubscription":
       return "Microsoft.StorageCache/amlFilesystems/read"
@@ -468,7 +534,7 @@ const storageCacheTypeOf = (rest: ReadonlyArray<string>): string | undefined => 
 }
 
 /** Decodes a PUT body into a spec, with ARM-style refusals. */
-const specOf = (state: EmulatorState, name: string, body: unknown): FilesystemSpec | Reply => {
+const specOf = (state: EmulatorState, name: string, body: unknown, apiVersion: string): FilesystemSpec | Reply => {
   if (!namePattern.test(name)) {
     return armError(
       400,
@@ -546,7 +612,8 @@ const specOf = (state: EmulatorState, name: string, body: unknown): FilesystemSp
     }
     identities = Object.keys(assigned)
   }
-  const hsmSettings = asObject(asObject(properties["hsm"])?.["settings"])
+  const hsm = hsmSettingsOf(properties, apiVersion)
+  if (hsm !== undefined && "statusCode" in hsm) return hsm
   return {
     location: location.name,
     skuName: sku.name,
@@ -556,25 +623,12 @@ const specOf = (state: EmulatorState, name: string, body: unknown): FilesystemSp
     tags,
     maintenanceWindow: { dayOfWeek, timeOfDayUTC },
     identities,
-    hsmSettings
+    hsm
   }
 }
 
 const isReply = (value: FilesystemSpec | Reply): value is Reply => "statusCode" in value
 
-interface Context {
-  readonly state: EmulatorState
-  readonly baseUrl: () => string
-  readonly clock: () => number
-}
-
-const operationUrls = (context: Context, op: OperationRecord, apiVersion: string) => {
-  const base = `${context.baseUrl()}/subscriptions/${context.state.settings.subscriptionId}/providers/Microsoft.StorageCache/locations/${op.location}/ascOperations/${op.id}`
-  return {
-    asyncOperation: `${base}?api-version=${encodeURIComponent(apiVersion)}`,
-    location: `${base}?monitor=true&api-version=${encodeURIComponent(apiVersion)}`
-  }
-}
 
 const notFound = (resourceGroup: string, name: string) =>
   armError(
@@ -592,11 +646,11 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
     case "GET": {
       state.countGet(name)
       const fs = state.filesystems.get(key)
-      return fs === undefined ? notFound(resourceGroup, name) : { statusCode: 200, body: filesystemJson(state, fs, apiVersion) }
+      return fs === undefined ? notFound(resourceGroup, name) : { statusCode: 200, body: filesystemJson(state, fs, apiVersion, now) }
     }
     case "PUT": {
       state.countPut(name)
-      const spec = specOf(state, name, request.body)
+      const spec = specOf(state, name, request.body, apiVersion)
       if (isReply(spec)) return spec
       const existing = state.filesystems.get(key)
       if (existing !== undefined) {
@@ -621,7 +675,7 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
             // Tags and the maintenance window may change; the emulator applies them at once.
             existing.spec = { ...existing.spec, tags: spec.tags, maintenanceWindow: spec.maintenanceWindow }
             existing.lastModifiedAt = new Date(now)
-            return { statusCode: 200, body: filesystemJson(state, existing, apiVersion) }
+            return { statusCode: 200, body: filesystemJson(state, existing, apiVersion, now) }
           }
           case "Failed":
             break // a new attempt at creating it
@@ -639,7 +693,7 @@ const handleFilesystem = (context: Context, request: ArmRequest, resourceGroup: 
       const { fs, op } = state.startCreate(resourceGroup, name, spec, now)
       return {
         statusCode: 201,
-        body: filesystemJson(state, fs, apiVersion),
+        body: filesystemJson(state, fs, apiVersion, now),
         headers: { "azure-asyncoperation": operationUrls(context, op, apiVersion).asyncOperation, "retry-after": retryAfter }
       }
     }
@@ -856,10 +910,20 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
   if (isExpansion && latest !== undefined && latest < expansionApiVersion) {
     return unknownResourceType("amlFilesystems/expansionJobs", requestedVersion)
   }
+  const jobKind = target._tag === "HsmJob" || target._tag === "HsmJobs" ? target.kind : undefined
+  if (jobKind !== undefined && latest !== undefined && latest < jobMinimumApiVersion[jobKind]) {
+    return unknownResourceType(`amlFilesystems/${jobKind}`, requestedVersion)
+  }
   const versionRefusal = isExpansion
     ? checkApiVersion(request.url, "amlFilesystems/expansionJobs", expansionApiVersion, latest)
+    : jobKind !== undefined
+    ? checkApiVersion(request.url, `amlFilesystems/${jobKind}`, jobMinimumApiVersion[jobKind], latest)
     : checkApiVersion(request.url, target._tag === "Skus" ? "skus" : "amlFilesystems", minimumApiVersion, latest)
   if (versionRefusal !== undefined) return versionRefusal
+  if (jobKind !== undefined || target._tag === "Archive" || target._tag === "CancelArchive") {
+    const throttled = jobThrottleReply(context)
+    if (throttled !== undefined) return throttled
+  }
   const apiVersion = request.url.searchParams.get("api-version") ?? minimumApiVersion
   state.tick(now)
   const only = (method: string, reply: () => Reply): Reply =>
@@ -869,6 +933,14 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
       return handleFilesystem(context, request, target.resourceGroup, target.name, now)
     case "ExpansionJob":
       return handleExpansionJob(context, request, target.resourceGroup, target.name, target.job, now)
+    case "HsmJob":
+      return handleJob(context, request, target.kind, target.resourceGroup, target.name, target.job, now)
+    case "HsmJobs":
+      return only("GET", () => handleJobList(context, target.kind, target.resourceGroup, target.name, apiVersion, now))
+    case "Archive":
+      return only("POST", () => handleArchive(context, request, target.resourceGroup, target.name, now))
+    case "CancelArchive":
+      return only("POST", () => handleCancelArchive(context, target.resourceGroup, target.name, now))
     case "ExpansionJobs":
       return only("GET", () => {
         const fs = state.filesystems.get(filesystemKey(target.resourceGroup, target.name))
@@ -881,11 +953,11 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
         body: {
           value: [...state.filesystems.values()]
             .filter((fs) => fs.resourceGroup.toLowerCase() === target.resourceGroup.toLowerCase())
-            .map((fs) => filesystemJson(state, fs, apiVersion))
+            .map((fs) => filesystemJson(state, fs, apiVersion, now))
         }
       }))
     case "ListBySubscription":
-      return only("GET", () => ({ statusCode: 200, body: { value: [...state.filesystems.values()].map((fs) => filesystemJson(state, fs, apiVersion)) } }))
+      return only("GET", () => ({ statusCode: 200, body: { value: [...state.filesystems.values()].map((fs) => filesystemJson(state, fs, apiVersion, now)) } }))
     case "Skus":
       return only("GET", () => ({ statusCode: 200, body: skusJson(state) }))
     case "Operation":
@@ -1003,6 +1075,9 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
   Effect.gen(function*() {
     const { certificatePem, keyPem } = options.certificate ?? (yield* selfSignedCertificate(options.openssl))
     const clock = options.clock ?? Date.now
+    // The model's work runs in fibers of the emulator's scope: closing it interrupts them.
+    const run = yield* FiberSet.makeRuntime<never, unknown, never>()
+    const worker = options.hsm === undefined ? undefined : makeHsmWorker(options.hsm, run, clock)
     const state = new EmulatorState({
       subscriptionId: options.subscriptionId ?? "00000000-0000-0000-0000-000000000000",
       skus: options.skus ?? defaultSkus,
@@ -1014,8 +1089,20 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       operationRetryAfterSeconds: options.operationRetryAfterSeconds ?? 1,
       defaultSubnetFreeAddresses: options.defaultSubnetFreeAddresses ?? defaultSubnetFreeAddresses,
       subnetFreeAddresses: options.subnetFreeAddresses ?? {},
-      filesystemQuota: options.filesystemQuota
-    })
+      filesystemQuota: options.filesystemQuota,
+      hsmTimings: {
+        importMillis: millis(options.importDuration, 2_000),
+        archiveMillis: millis(options.archiveDuration, 2_000),
+        autoExportIntervalMillis: millis(options.autoExportInterval, 10_000),
+        autoImportIntervalMillis: millis(options.autoImportInterval, 10_000),
+        cancelMillis: millis(options.jobCancelDuration, 500)
+      }
+    }, worker)
+    if (worker !== undefined) {
+      // Jobs on files move on by themselves (an initial import starts, auto-export iterations run)
+      // even when nobody asks ARM how they stand.
+      yield* Effect.sync(() => state.tick(clock())).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
+    }
     const started = clock()
     for (const seed of options.filesystems ?? []) state.seed(seed, started)
     const host = options.host ?? "127.0.0.1"
@@ -1058,6 +1145,11 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
       forbidden: (on) => update({ forbidden: on }),
       latestApiVersion: (version) => update({ latestApiVersion: version ?? null }),
       storageCacheMissing: (missing) => update({ storageCacheMissing: missing }),
+      failNextImport: (message) => update({ failNextImport: message === undefined ? true : { message } }),
+      partialNextImport: (errors = 1, message) =>
+        update({ partialNextImport: message === undefined ? { errors } : { errors, message } }),
+      failNextArchive: (error) => update({ failNextArchive: error ?? true }),
+      throttleJobs: (count, retryAfterSeconds = 1) => update({ throttleJobs: { count, retryAfterSeconds } }),
       reset: update({ reset: true }),
       current: Effect.sync(() => state.faults())
     }

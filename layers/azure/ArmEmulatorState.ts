@@ -5,6 +5,16 @@
  * computed when it is asked for (a creation is Succeeded once its duration has passed).
  */
 import * as Crypto from "node:crypto"
+import { type HsmSettings, sameHsmSettings } from "./AmlfsHsm.js"
+import {
+  EmulatorHsm,
+  type FilesystemHsm,
+  type HsmFaultRequest,
+  type HsmFaultsSnapshot,
+  type HsmWorker,
+  type WorkTarget
+} from "./ArmEmulatorHsmState.js"
+import { type HsmTimings, importJobAt, isImportJobActive } from "./hsmJobTimeline.js"
 
 /** An AMLFS SKU as the emulator sells it. */
 export interface EmulatorSku {
@@ -85,8 +95,8 @@ export interface FilesystemSpec {
   readonly maintenanceWindow: { readonly dayOfWeek: string; readonly timeOfDayUTC: string }
   /** User-assigned identity ARM ids; empty: no identity. */
   readonly identities: ReadonlyArray<string>
-  /** hsm.settings as sent (echoed back), if any. */
-  readonly hsmSettings: Readonly<Record<string, unknown>> | undefined
+  /** hsm.settings (blob integration), if the PUT had them. */
+  readonly hsm: HsmSettings | undefined
 }
 
 export type ExpansionJobState = "InProgress" | "Completed" | "Failed" | "Deleting" | "RollingBack"
@@ -135,13 +145,16 @@ export interface FilesystemRecord {
   lastModifiedAt: Date
   /** The running or last operation on this filesystem. */
   operationId: string | undefined
+  /** Its blob integration and jobs, when it was created with hsm.settings. */
+  hsm: FilesystemHsm | undefined
 }
 
 export type OperationStatus = "InProgress" | "Succeeded" | "Failed" | "Canceled"
 
 export interface OperationRecord {
   readonly id: string
-  readonly kind: "create" | "delete" | "expand"
+  /** A job's operation ends with the job (an import) or once it is created (an auto job). */
+  readonly kind: "create" | "delete" | "expand" | "job"
   readonly location: string
   readonly filesystemKey: string
   readonly startTime: Date
@@ -154,7 +167,7 @@ export interface OperationRecord {
 }
 
 /** The faults in force, as `GET /emulator/faults` shows them. */
-export interface FaultsSnapshot {
+export interface FaultsSnapshot extends HsmFaultsSnapshot {
   readonly throttle: { readonly remaining: number; readonly retryAfterSeconds: number }
   readonly serverErrors: { readonly remaining: number; readonly statusCode: number }
   readonly failNextCreates: ReadonlyArray<OperationError>
@@ -178,7 +191,7 @@ export interface FaultsSnapshot {
  * API applies. Every field is optional; `reset` first clears every fault (durations and subnet
  * sizes back to the emulator's start options).
  */
-export interface FaultRequest {
+export interface FaultRequest extends HsmFaultRequest {
   readonly reset?: boolean
   /** The next `count` ARM requests answer 429 with `Retry-After: retryAfterSeconds` (default 1). */
   readonly throttle?: { readonly count: number; readonly retryAfterSeconds?: number }
@@ -231,6 +244,10 @@ export interface ArmEmulatorCounters {
   readonly expansionPutsByFilesystem: Readonly<Record<string, number>>
   /** Expansion jobs actually started, per filesystem name as sent. */
   readonly expansionsStartedByFilesystem: Readonly<Record<string, number>>
+  /** PUTs of import, auto-export and auto-import jobs per filesystem name as sent (refused ones included). */
+  readonly jobPutsByFilesystem: Readonly<Record<string, number>>
+  /** archive requests per filesystem name as sent (refused ones included). */
+  readonly archivesByFilesystem: Readonly<Record<string, number>>
   /** Every request (control endpoints excluded), in order. */
   readonly requests: ReadonlyArray<RequestLogEntry>
 }
@@ -250,6 +267,8 @@ export interface SeedFilesystem {
   /** Default: the next 10.0.<n>.4. */
   readonly mgsAddress?: string
   readonly health?: { readonly state: string; readonly description: string }
+  /** Blob integration it was created with (no jobs: created long ago). */
+  readonly hsm?: HsmSettings
 }
 
 export interface EmulatorSettings {
@@ -264,6 +283,7 @@ export interface EmulatorSettings {
   readonly defaultSubnetFreeAddresses: number
   readonly subnetFreeAddresses: Readonly<Record<string, number>>
   readonly filesystemQuota: number | undefined
+  readonly hsmTimings: HsmTimings
 }
 
 export const internalExecutionError: OperationError = {
@@ -299,6 +319,8 @@ export class EmulatorState {
   private readonly deletes = new Map<string, number>()
   private readonly expansionPuts = new Map<string, number>()
   private readonly expansionsStarted = new Map<string, number>()
+  private readonly jobPuts = new Map<string, number>()
+  private readonly archives = new Map<string, number>()
   private readonly requests: Array<RequestLogEntry> = []
   private nextAddress = 0
 
@@ -316,7 +338,11 @@ export class EmulatorState {
   latestApiVersion: string | undefined = undefined
   storageCacheMissing = false
 
-  constructor(readonly settings: EmulatorSettings) {
+  /** Blob integration: jobs, archives, their timings and faults. */
+  readonly hsm: EmulatorHsm
+
+  constructor(readonly settings: EmulatorSettings, worker?: HsmWorker) {
+    this.hsm = new EmulatorHsm(settings.hsmTimings, worker)
     this.filesystemQuota = settings.filesystemQuota
     this.creationMillis = settings.creationMillis
     this.deletionMillis = settings.deletionMillis
@@ -345,6 +371,12 @@ export class EmulatorState {
   countExpansionPut(filesystemName: string) {
     increment(this.expansionPuts, filesystemName)
   }
+  countJobPut(filesystemName: string) {
+    increment(this.jobPuts, filesystemName)
+  }
+  countArchive(filesystemName: string) {
+    increment(this.archives, filesystemName)
+  }
   logRequest(entry: RequestLogEntry) {
     this.requests.push(entry)
   }
@@ -355,6 +387,8 @@ export class EmulatorState {
       deletesByName: Object.fromEntries(this.deletes),
       expansionPutsByFilesystem: Object.fromEntries(this.expansionPuts),
       expansionsStartedByFilesystem: Object.fromEntries(this.expansionsStarted),
+      jobPutsByFilesystem: Object.fromEntries(this.jobPuts),
+      archivesByFilesystem: Object.fromEntries(this.archives),
       requests: [...this.requests]
     }
   }
@@ -362,6 +396,7 @@ export class EmulatorState {
   // ---- faults ---------------------------------------------------------------------------
 
   applyFaults(request: FaultRequest) {
+    this.hsm.applyFaults(request)
     if (request.reset === true) {
       this.throttle = { remaining: 0, retryAfterSeconds: 1 }
       this.serverErrors = { remaining: 0, statusCode: 503 }
@@ -412,6 +447,7 @@ export class EmulatorState {
 
   faults(): FaultsSnapshot {
     return {
+      ...this.hsm.faults(),
       throttle: { ...this.throttle },
       serverErrors: { ...this.serverErrors },
       failNextCreates: [...this.failNextCreates],
@@ -497,7 +533,7 @@ export class EmulatorState {
   /** Completes every operation whose time has come. */
   tick(now: number) {
     for (const op of this.operations.values()) {
-      if (op.kind === "expand" || op.status !== "InProgress" || op.endsAt > now) continue
+      if (op.kind === "expand" || op.kind === "job" || op.status !== "InProgress" || op.endsAt > now) continue
       op.status = op.outcome._tag
       op.endTime = new Date(now)
       op.error = op.outcome._tag === "Failed" ? op.outcome.error : undefined
@@ -512,12 +548,14 @@ export class EmulatorState {
             expansion.endTime = new Date(now)
           }
         }
+        if (fs.hsm !== undefined) this.hsm.stopAll(fs.hsm)
         this.filesystems.delete(op.filesystemKey)
       } else if (op.outcome._tag === "Succeeded") {
         fs.provisioningState = "Succeeded"
         fs.provisioned = true
         fs.health = healthAvailable
         fs.lastModifiedAt = new Date(now)
+        if (fs.hsm !== undefined) this.hsm.creationSucceeded(EmulatorState.workTarget(fs), fs.hsm)
       } else {
         // As ARM may: the health names no reason; the operation's error does.
         fs.provisioningState = "Failed"
@@ -527,7 +565,38 @@ export class EmulatorState {
     }
     for (const fs of this.filesystems.values()) {
       for (const job of fs.expansionJobs.values()) this.tickExpansion(fs, job, now)
+      if (fs.hsm !== undefined && fs.provisioningState === "Succeeded") {
+        this.hsm.tick(EmulatorState.workTarget(fs), fs.hsm, now)
+        this.endJobOperations(fs.hsm, now)
+      }
     }
+  }
+
+  /** What the HSM worker needs of a filesystem. */
+  static workTarget(fs: FilesystemRecord): WorkTarget {
+    return { mgsAddress: fs.mgsAddress, settings: fs.hsm?.settings ?? { container: "", loggingContainer: "", importPrefixesInitial: [] } }
+  }
+
+  /** A job's operation: it ends with the import job, or at once for an auto job (its resource exists). */
+  startJobOperation(fs: FilesystemRecord, now: number): OperationRecord {
+    return this.startOperation("job", filesystemKey(fs.resourceGroup, fs.name), fs.spec.location, 0, now, undefined)
+  }
+
+  private endJobOperations(hsm: FilesystemHsm, now: number) {
+    const end = (operationId: string | undefined, status: "Succeeded" | "Failed" | "Canceled", error?: OperationError) => {
+      const op = operationId === undefined ? undefined : this.operations.get(operationId)
+      if (op === undefined || op.status !== "InProgress") return
+      op.status = status
+      op.endTime = new Date(now)
+      op.error = error
+    }
+    for (const job of hsm.importJobs) {
+      if (isImportJobActive(job.record, now, this.hsm.timings)) continue
+      const { state, statusMessage } = importJobAt(job.record, now, this.hsm.timings).status
+      if (state === "Failed") end(job.operationId, "Failed", { code: "ImportJobFailed", message: statusMessage ?? "" })
+      else end(job.operationId, state === "Canceled" ? "Canceled" : "Succeeded")
+    }
+    for (const job of [...hsm.autoExportJobs, ...hsm.autoImportJobs]) end(job.operationId, "Succeeded")
   }
 
   /** Moves a running expansion on to where it is at `now`; its effects on the filesystem with it. */
@@ -643,6 +712,7 @@ export class EmulatorState {
     const key = filesystemKey(resourceGroup, name)
     const existing = this.filesystems.get(key)
     const op = this.startOperation("create", key, spec.location, this.creationMillis, now, this.failNextCreates.shift())
+    if (existing?.hsm !== undefined) this.hsm.stopAll(existing.hsm)
     const fs: FilesystemRecord = {
       resourceGroup: existing?.resourceGroup ?? resourceGroup,
       name: existing?.name ?? name,
@@ -655,7 +725,8 @@ export class EmulatorState {
       provisioned: false,
       createdAt: existing?.createdAt ?? new Date(now),
       lastModifiedAt: new Date(now),
-      operationId: op.id
+      operationId: op.id,
+      hsm: spec.hsm === undefined ? undefined : this.hsm.forCreation(spec.hsm, spec.location, op.endsAt, op.outcome._tag === "Failed")
     }
     this.filesystems.set(key, fs)
     return { fs, op }
@@ -684,7 +755,8 @@ export class EmulatorState {
       a.storageCapacityTiB === b.storageCapacityTiB &&
       a.filesystemSubnet.toLowerCase() === b.filesystemSubnet.toLowerCase() &&
       sameSet(a.zones, b.zones) &&
-      sameSet(a.identities, b.identities)
+      sameSet(a.identities, b.identities) &&
+      sameHsmSettings(a.hsm, b.hsm)
   }
 
   seed(seed: SeedFilesystem, now: number) {
@@ -700,7 +772,7 @@ export class EmulatorState {
       tags: seed.tags ?? {},
       maintenanceWindow: { dayOfWeek: "Saturday", timeOfDayUTC: "22:00" },
       identities: [],
-      hsmSettings: undefined
+      hsm: seed.hsm
     }
     const key = filesystemKey(seed.resourceGroup, seed.name)
     const state = seed.provisioningState ?? "Succeeded"
@@ -723,7 +795,8 @@ export class EmulatorState {
       provisioned: state === "Succeeded" || state === "Deleting",
       createdAt: new Date(now),
       lastModifiedAt: new Date(now),
-      operationId: undefined
+      operationId: undefined,
+      hsm: seed.hsm === undefined ? undefined : this.hsm.forSeed(seed.hsm)
     }
     this.filesystems.set(key, fs)
     if (state === "Creating") {

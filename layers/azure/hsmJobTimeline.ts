@@ -320,6 +320,7 @@ export const archiveFailedError = {
 export interface ArchiveWork {
   readonly doneAt: number | undefined
   readonly exported: number
+  readonly exportedBytes?: number
   readonly failed: number
   readonly firstFailures: ReadonlyArray<string>
   /** The archive could not be done at all (the path is not in the filesystem, no container). */
@@ -381,16 +382,17 @@ export const archiveStatusAt = (archive: ArchiveRecord, now: number, timings: Hs
  * The jobs ARM still lists at `now`: inactive ones leave 72 hours after they ended, and at most
  * the 10 most recent are kept (the oldest inactive ones go first).
  */
-export const retainedJobs = <J extends { readonly startedAt: number }>(
+export const retainedJobs = <J>(
   jobs: ReadonlyArray<J>,
   now: number,
-  endedAt: (job: J) => number
+  endedAt: (job: J) => number,
+  startedAt: (job: J) => number
 ): ReadonlyArray<J> => {
   const recent = jobs.filter((job) => endedAt(job) > now || now - endedAt(job) < JOB_HISTORY_MILLIS)
   let excess = recent.length - JOB_HISTORY_LENGTH
   if (excess <= 0) return recent
   const dropped = new Set<J>()
-  for (const job of [...recent].sort((a, b) => a.startedAt - b.startedAt)) {
+  for (const job of [...recent].sort((a, b) => startedAt(a) - startedAt(b))) {
     if (excess === 0) break
     if (endedAt(job) <= now) {
       dropped.add(job)
