@@ -265,8 +265,9 @@ export class EmulatorHsm {
     this.runImport(target, job)
   }
 
+  /** A scripted failure fails before any file is touched; a scripted partial end still does the work. */
   private runImport(target: WorkTarget, job: EmulatorImportJob) {
-    if (this.worker === undefined) return
+    if (this.worker === undefined || job.record.outcome._tag === "Failed") return
     job.record = { ...job.record, walk: walkInProgress }
     job.cancelWork = this.worker.importPrefixes(
       target,
@@ -350,7 +351,7 @@ export class EmulatorHsm {
       cancelWork: undefined
     }
     hsm.archives = [...hsm.archives.filter((a) => a.record.filesystemPath !== filesystemPath), archive]
-    if (this.worker === undefined) return
+    if (this.worker === undefined || archive.record.outcome._tag === "Failed") return
     archive.record = { ...archive.record, work: { doneAt: undefined, exported: 0, failed: 0, firstFailures: [], failure: undefined } }
     archive.cancelWork = this.worker.archive(target, filesystemPath, (work) => {
       archive.record = { ...archive.record, work }
