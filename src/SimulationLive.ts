@@ -32,6 +32,7 @@ import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
 import { VolumeEvents } from "./controller/dynamic/VolumeEvents.js"
 import { HsmSimulation } from "../layers/hsm/simulation/HsmSimulation.js"
+import { HsmModel } from "../layers/hsm/simulation/HsmModel.js"
 
 /**
  * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
@@ -79,17 +80,20 @@ const SIM_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 /**
  * The ARM emulator (a real HTTPS server on loopback) and the real @azure/arm-storagecache client
  * pointed at it. Both start in the background, so the CSI socket does not wait for a certificate
- * to be made or the SDK to load; calls to ARM wait for them.
+ * to be made or the SDK to load; calls to ARM wait for them. The emulator's blob-integration jobs
+ * act through the node's HSM model (the same instance), on the same directories.
  */
 const SimulatedArm = (options: SimOptions) =>
   Layer.effectContext(Effect.gen(function*() {
     const scope = yield* Effect.scope
+    const hsm = yield* HsmModel
     const ready = yield* Deferred.make<{ readonly api: AmlfsApi["Service"]; readonly url: string }, ArmError>()
     yield* Effect.gen(function*() {
       const emulator = yield* ArmEmulator.start({
         subscriptionId: SIM_SUBSCRIPTION,
         creationDuration: Duration.seconds(options.clusterCreationSeconds),
-        deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3)))
+        deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3))),
+        hsm
       })
       const client = yield* Layer.buildWithScope(
         AmlfsApiLive.layer({
@@ -138,9 +142,9 @@ const SimulatedArm = (options: SimOptions) =>
   }))
 
 /** The controller on the ARM emulator, watching clusters often so a walk-through takes a minute, not twenty. */
-const SimulatedController = (options: SimOptions) =>
+const SimulatedController = (options: SimOptions, hsm: Layer.Layer<HsmModel, never, SimulationFaults>) =>
   ControllerServices({
-    arm: SimulatedArm(options),
+    arm: SimulatedArm(options).pipe(Layer.provide(hsm)),
     config: Layer.succeed(ControllerConfig, {
       subscriptionId: SIM_SUBSCRIPTION,
       networkSubscriptionId: SIM_SUBSCRIPTION,
@@ -160,6 +164,8 @@ const SimulatedController = (options: SimOptions) =>
 /** All three CSI services on the simulation: no Azure, no Lustre, state under `options.stateDir`. */
 export const SimulationLive = (options: SimOptions) => {
   const faultsDir = Path.join(options.stateDir, "faults")
+  // One layer value, so one model: the node's HSM layer and the ARM emulator's jobs share it.
+  const hsm = HsmSimulation.layer(options.stateDir, { restoreDelay: Duration.seconds(options.hsmRestoreDelaySeconds) })
   const printBanner = Effect.gen(function*() {
     const armUrl = yield* (yield* ArmEmulatorUrl)
     yield* banner(options, faultsDir, armUrl, `http://127.0.0.1:${(yield* HealthServer).port}`)
@@ -170,7 +176,7 @@ export const SimulationLive = (options: SimOptions) => {
     ),
     // Before the CSI socket, as in a pod: the probes can watch the driver start.
     Layer.provideMerge(HealthServer.layer({ host: "127.0.0.1", port: options.healthPort })),
-    Layer.provideMerge(SimulatedController(options)),
+    Layer.provideMerge(SimulatedController(options, hsm)),
     Layer.provide(Layer.mergeAll(
       Layer.succeed(DriverConfig, {
         driverName: DEFAULT_DRIVER_NAME,
@@ -190,7 +196,7 @@ export const SimulationLive = (options: SimOptions) => {
         hydration: { retry: Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 2 })) },
         shell: LustreShellSimulation.layer(options.stateDir),
         lnet: LnetProbeSimulation.layer,
-        hsm: HsmSimulation.layer(options.stateDir, { restoreDelay: Duration.seconds(options.hsmRestoreDelaySeconds) }),
+        hsm,
         hydrationEvents: HydrationEvents.layerLog
       })
     )),
