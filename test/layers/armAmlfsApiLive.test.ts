@@ -230,3 +230,113 @@ describe("AmlfsApiLive expansion jobs against the ARM emulator (api-version 2026
         assert.strictEqual(Option.getOrThrow(yield* api.get(rg, "big")).provisioningState, "Succeeded")
       }), expansionEmulator))
 })
+
+const blobAccount = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/account1"
+const hsmSettings = {
+  container: `${blobAccount}/blobServices/default/containers/datasets`,
+  loggingContainer: `${blobAccount}/blobServices/default/containers/logs`,
+  importPrefixesInitial: ["/data", "/models"]
+}
+
+describe("AmlfsApiLive blob integration against the ARM emulator (the api-version each feature needs)", () => {
+  it.live("a creation with hsm.settings is sent at 2024-03-01 (importPrefixesInitial); an ARM without it names the feature and the version", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        yield* emulator.faults.latestApiVersion("2023-05-01")
+        const refused = yield* Effect.flip(api.beginCreate(rg, "blob", spec({ hsm: hsmSettings })))
+        assert.include(refused, { operation: "createAmlFilesystemWithHsm", statusCode: 400, code: "NoRegisteredProviderFound", apiVersion: "2024-03-01" })
+        assert.deepStrictEqual(refused.missingFeature, {
+          feature: "AMLFS blob integration at creation (hsm.settings.importPrefixesInitial)",
+          apiVersion: "2024-03-01"
+        })
+        // Without blob integration the client's own 2023-05-01 will do.
+        assert.isTrue(Option.isSome(yield* api.beginCreate(rg, "plain", spec())))
+        yield* emulator.faults.latestApiVersion(undefined)
+        yield* api.beginCreate(rg, "blob", spec({ hsm: hsmSettings }))
+        assert.deepStrictEqual(Option.getOrThrow(yield* api.get(rg, "blob")).hsm?.importPrefixesInitial, ["/data", "/models"])
+      })))
+
+  it.live("job sub-resources on an ARM that lags behind: InvalidResourceType or NoRegisteredProviderFound, with missingFeature naming each feature's api-version", () =>
+    withEmulator((emulator) =>
+      Effect.gen(function*() {
+        const api = yield* AmlfsApi
+        yield* emulator.seed({ resourceGroup: rg, name: "fs1", hsm: hsmSettings })
+        yield* emulator.faults.latestApiVersion("2024-03-01")
+        // importJobs exist at 2024-03-01, but the live layer needs 2024-07-01 (adminStatus, the counts).
+        const imports = yield* Effect.flip(api.listImportJobs(rg, "fs1"))
+        assert.include(imports, { operation: "listImportJobs", statusCode: 400, code: "NoRegisteredProviderFound", apiVersion: "2024-07-01" })
+        assert.deepStrictEqual(imports.missingFeature, {
+          feature: "AMLFS import jobs (Microsoft.StorageCache/amlFilesystems/importJobs)",
+          apiVersion: "2024-07-01"
+        })
+        const exports = yield* Effect.flip(api.getAutoExportJob(rg, "fs1", "export"))
+        assert.include(exports, { statusCode: 404, code: "InvalidResourceType" })
+        assert.deepStrictEqual(exports.missingFeature?.apiVersion, "2024-07-01")
+        yield* emulator.faults.latestApiVersion("2025-01-01")
+        yield* api.beginAutoExportJob(rg, "fs1", "export", { location: "eastus", autoExportPrefixes: ["/"] })
+        const autoImport = yield* Effect.flip(api.beginAutoImportJob(rg, "fs1", "follow", { location: "eastus", autoImportPrefixes: ["/"] }))
+        assert.include(autoImport, { operation: "createAutoImportJob", statusCode: 404, code: "InvalidResourceType" })
+        assert.deepStrictEqual(autoImport.missingFeature, {
+          feature: "AMLFS auto-import jobs (Microsoft.StorageCache/amlFilesystems/autoImportJobs)",
+          apiVersion: "2025-07-01"
+        })
+        // archive is 2023-05-01's: any ARM with AMLFS has it.
+        yield* api.archive(rg, "fs1", "/")
+        // A job that is not there is None, never a missing feature.
+        yield* emulator.faults.latestApiVersion(undefined)
+        assert.isTrue(Option.isNone(yield* api.getImportJob(rg, "fs1", "never")))
+      })))
+
+  it.live("at api-version 2024-03-01 an import job cannot be cancelled (no adminStatus): why importJobs go at 2024-07-01", () =>
+    Effect.gen(function*() {
+      const emulator = yield* ArmEmulator.start({ importDuration: "5 seconds" })
+      yield* emulator.seed({ resourceGroup: rg, name: "fs1", hsm: hsmSettings })
+      const layerAt = (importJobs: string) =>
+        AmlfsApiLive.layer({
+          subscriptionId: emulator.subscriptionId,
+          credential,
+          endpoint: emulator.url,
+          trustedCertificatePem: emulator.certificatePem,
+          hsmApiVersions: { importJobs }
+        })
+      const old = yield* AmlfsApi.use((api) =>
+        Effect.gen(function*() {
+          yield* api.beginImportJob(rg, "fs1", "import-1", { location: "eastus", importPrefixes: ["/data"] })
+          const job = Option.getOrThrow(yield* api.getImportJob(rg, "fs1", "import-1"))
+          return { job, refused: yield* Effect.flip(api.cancelImportJob(rg, "fs1", "import-1")) }
+        })
+      ).pipe(Effect.provide(layerAt("2024-03-01")))
+      // 2024-03-01 reports neither adminStatus nor the imported counts: they read as defaults.
+      assert.deepStrictEqual([old.job.status.state, old.job.adminStatus], ["InProgress", "Active"])
+      assert.include(old.refused, { operation: "cancelImportJob", statusCode: 400, code: "InvalidParameter" })
+      assert.include(old.refused.message, "2024-07-01")
+      const cancelled = yield* AmlfsApi.use((api) =>
+        Effect.gen(function*() {
+          yield* api.cancelImportJob(rg, "fs1", "import-1")
+          return Option.getOrThrow(yield* api.getImportJob(rg, "fs1", "import-1"))
+        })
+      ).pipe(Effect.provide(layerAt("2024-07-01")))
+      assert.deepStrictEqual([cancelled.status.state, cancelled.adminStatus], ["Cancelling", "Cancel"])
+    }))
+
+  it.live("a cloud without 2026-01-01: get falls back to the 7.0.0 client, whose hsm.settings has the one importPrefix", () =>
+    Effect.gen(function*() {
+      const emulator = yield* ArmEmulator.start({ filesystems: [{ resourceGroup: rg, name: "fs1", hsm: hsmSettings }] })
+      const fs = yield* AmlfsApi.use((api) => Effect.map(api.get(rg, "fs1"), Option.getOrThrow)).pipe(
+        Effect.provide(AmlfsApiLive.layer({
+          subscriptionId: emulator.subscriptionId,
+          credential,
+          endpoint: emulator.url,
+          trustedCertificatePem: emulator.certificatePem,
+          expansionApiVersion: "2020-01-01"
+        }))
+      )
+      assert.deepStrictEqual(fs.hsm, {
+        container: hsmSettings.container,
+        loggingContainer: hsmSettings.loggingContainer,
+        importPrefixesInitial: ["/data"],
+        archiveStatus: []
+      })
+    }))
+})
