@@ -72,6 +72,40 @@ export const truncateNote = (note: string, maxBytes: number = MAX_EVENT_NOTE_BYT
   return kept + marker
 }
 
+/** A PersistentVolume, as far as the controller reads it. */
+export interface KubePersistentVolume {
+  readonly name: string
+  /** spec.csi.driver; undefined for a volume that is not CSI. */
+  readonly driver: string | undefined
+  /** spec.csi.volumeHandle: the CSI volume id. */
+  readonly volumeHandle: string | undefined
+  /** spec.claimRef: the PVC it is bound to (or reserved for). */
+  readonly claim: { readonly namespace: string; readonly name: string; readonly uid: string | undefined } | undefined
+}
+
+/** A PersistentVolumeClaim, as far as the controller reads it. */
+export interface KubePersistentVolumeClaim {
+  readonly namespace: string
+  readonly name: string
+  readonly uid: string | undefined
+  /** spec.volumeName: the PV it is bound to, once bound. */
+  readonly volumeName: string | undefined
+  readonly annotations: Readonly<Record<string, string>>
+}
+
+/** A coordination.k8s.io/v1 Lease, as leader election reads and writes it. */
+export interface KubeLease {
+  readonly namespace: string
+  readonly name: string
+  readonly holderIdentity: string | undefined
+  readonly leaseDurationSeconds: number | undefined
+  readonly acquireTime: Date | undefined
+  readonly renewTime: Date | undefined
+  readonly leaseTransitions: number | undefined
+  /** The version read; a replace with an older one fails with 409 (someone else wrote it). */
+  readonly resourceVersion: string | undefined
+}
+
 /**
  * What the controller reads from and writes to the Kubernetes API. The node plugin's calls are
  * `KubeNode`'s.
@@ -90,6 +124,25 @@ export class Kube extends Context.Service<Kube, {
     namespace: string,
     name: string
   ) => Effect.Effect<Option.Option<Readonly<Record<string, string>>>, KubeError>
+  /** Every PersistentVolume (`GET /api/v1/persistentvolumes`). */
+  readonly listPersistentVolumes: Effect.Effect<ReadonlyArray<KubePersistentVolume>, KubeError>
+  /** Every PersistentVolumeClaim of every namespace (`GET /api/v1/persistentvolumeclaims`). */
+  readonly listPersistentVolumeClaims: Effect.Effect<ReadonlyArray<KubePersistentVolumeClaim>, KubeError>
+  /**
+   * Merges `annotations` into PVC `namespace/name`'s (a JSON merge patch: `null` removes one);
+   * other annotations are left as they are.
+   */
+  readonly patchPersistentVolumeClaimAnnotations: (
+    namespace: string,
+    name: string,
+    annotations: Readonly<Record<string, string | null>>
+  ) => Effect.Effect<void, KubeError>
+  /** Lease `namespace/name` (coordination.k8s.io/v1); `Option.none()` when there is none. */
+  readonly readLease: (namespace: string, name: string) => Effect.Effect<Option.Option<KubeLease>, KubeError>
+  /** Creates the Lease; fails with status 409 when it exists (another replica created it first). */
+  readonly createLease: (lease: KubeLease) => Effect.Effect<KubeLease, KubeError>
+  /** Replaces the Lease at its `resourceVersion`; fails with status 409 when someone else wrote it since. */
+  readonly replaceLease: (lease: KubeLease) => Effect.Effect<KubeLease, KubeError>
 }>()("azurelustre/kube/Kube") {}
 
 /**
@@ -153,6 +206,12 @@ const verbs: Readonly<Record<string, string>> = {
   createEvent: "create events (events.k8s.io)",
   readSecret: "read secrets",
   readPersistentVolumeClaim: "read persistentvolumeclaims",
-  readPod: "read pods"
+  readPod: "read pods",
+  listPersistentVolumes: "list persistentvolumes",
+  listPersistentVolumeClaims: "list persistentvolumeclaims",
+  patchPersistentVolumeClaim: "patch persistentvolumeclaims",
+  readLease: "get leases (coordination.k8s.io)",
+  createLease: "create leases (coordination.k8s.io)",
+  replaceLease: "update leases (coordination.k8s.io)"
 }
 const verbOf = (operation: string): string => verbs[operation] ?? operation

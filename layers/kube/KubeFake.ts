@@ -3,15 +3,38 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { Kube, type KubeError, type KubeEvent, truncateNote } from "./Kube.js"
+import {
+  Kube,
+  KubeError,
+  type KubeEvent,
+  type KubeLease,
+  type KubePersistentVolume,
+  type KubePersistentVolumeClaim,
+  refusalMessage,
+  truncateNote
+} from "./Kube.js"
 
 /** One call the fake saw. */
 export type KubeCall =
   | { readonly _tag: "RecordEvent"; readonly event: KubeEvent }
   | { readonly _tag: "ReadSecret"; readonly namespace: string; readonly name: string }
+  | { readonly _tag: "ListPersistentVolumes" }
+  | { readonly _tag: "ListPersistentVolumeClaims" }
+  | {
+    readonly _tag: "PatchPersistentVolumeClaimAnnotations"
+    readonly namespace: string
+    readonly name: string
+    readonly annotations: Readonly<Record<string, string | null>>
+  }
+  | { readonly _tag: "ReadLease"; readonly namespace: string; readonly name: string }
+  | { readonly _tag: "CreateLease"; readonly lease: KubeLease }
+  | { readonly _tag: "ReplaceLease"; readonly lease: KubeLease }
 
 /** The key of a Secret in `KubeFake.secrets`: `<namespace>/<name>`. */
 export const secretKey = (namespace: string, name: string): string => `${namespace}/${name}`
+
+/** The key of a Lease in `KubeFake.leases` (and of a PVC): `<namespace>/<name>`. */
+export const objectKey = secretKey
 
 /**
  * A deterministic Kube for tests. `secrets` maps `<namespace>/<name>` to a Secret's (decoded)
@@ -25,12 +48,20 @@ export class KubeFake extends Context.Service<KubeFake, {
   readonly events: Ref.Ref<ReadonlyArray<KubeEvent>>
   readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
   readonly calls: Ref.Ref<ReadonlyArray<KubeCall>>
+  /** The PersistentVolumes the API server holds. */
+  readonly volumes: Ref.Ref<ReadonlyArray<KubePersistentVolume>>
+  /** The PersistentVolumeClaims; annotation patches change them here. */
+  readonly claims: Ref.Ref<ReadonlyArray<KubePersistentVolumeClaim>>
+  /** Leases by `<namespace>/<name>`; each write gives a new resourceVersion. */
+  readonly leases: Ref.Ref<ReadonlyMap<string, KubeLease>>
 }>()("azurelustre/kube/KubeFake") {
   static readonly layer = (
     options: {
       /** Secrets by `<namespace>/<name>` (see `secretKey`), each its decoded data. */
       readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>
       readonly failures?: ReadonlyArray<KubeError>
+      readonly volumes?: ReadonlyArray<KubePersistentVolume>
+      readonly claims?: ReadonlyArray<KubePersistentVolumeClaim>
     } = {}
   ): Layer.Layer<Kube | KubeFake> =>
     Layer.effect(
@@ -54,7 +85,84 @@ export class KubeFake extends Context.Service<KubeFake, {
           return Option.fromUndefinedOr((yield* Ref.get(state.secrets)).get(secretKey(namespace, name)))
         })
 
-        return Kube.of({ recordEvent, readSecret })
+        /** Records the call, then answers with the next queued failure, if any. */
+        const begin = (call: KubeCall) =>
+          Effect.gen(function*() {
+            yield* record(call)
+            const failure = yield* nextFailure
+            if (failure !== undefined) return yield* failure
+          })
+
+        const listPersistentVolumes = begin({ _tag: "ListPersistentVolumes" }).pipe(Effect.andThen(Ref.get(state.volumes)))
+        const listPersistentVolumeClaims = begin({ _tag: "ListPersistentVolumeClaims" }).pipe(
+          Effect.andThen(Ref.get(state.claims))
+        )
+
+        const patchPersistentVolumeClaimAnnotations = Effect.fn("KubeFake.patchPersistentVolumeClaimAnnotations")(function*(
+          namespace: string,
+          name: string,
+          annotations: Readonly<Record<string, string | null>>
+        ) {
+          yield* begin({ _tag: "PatchPersistentVolumeClaimAnnotations", namespace, name, annotations })
+          const claims = yield* Ref.get(state.claims)
+          const found = claims.find((claim) => claim.namespace === namespace && claim.name === name)
+          const subject = `persistentvolumeclaim ${namespace}/${name}`
+          if (found === undefined) {
+            return yield* new KubeError({ operation: "patchPersistentVolumeClaim", status: 404, message: refusalMessage("patchPersistentVolumeClaim", 404, subject, undefined) })
+          }
+          const merged: Record<string, string> = { ...found.annotations }
+          for (const [key, value] of Object.entries(annotations)) {
+            if (value === null) delete merged[key]
+            else merged[key] = value
+          }
+          yield* Ref.set(state.claims, claims.map((claim) => claim === found ? { ...claim, annotations: merged } : claim))
+        })
+
+        const readLease = Effect.fn("KubeFake.readLease")(function*(namespace: string, name: string) {
+          yield* begin({ _tag: "ReadLease", namespace, name })
+          return Option.fromUndefinedOr((yield* Ref.get(state.leases)).get(objectKey(namespace, name)))
+        })
+
+        const conflict = (operation: string, lease: KubeLease, why: string) =>
+          new KubeError({ operation, status: 409, message: refusalMessage(operation, 409, `lease ${lease.namespace}/${lease.name}`, why) })
+
+        const writeLease = (lease: KubeLease) =>
+          Ref.modify(state.leases, (leases) => {
+            const version = String(Number(leases.get(objectKey(lease.namespace, lease.name))?.resourceVersion ?? "0") + 1)
+            const written = { ...lease, resourceVersion: version }
+            return [written, new Map([...leases, [objectKey(lease.namespace, lease.name), written]])] as const
+          })
+
+        const createLease = Effect.fn("KubeFake.createLease")(function*(lease: KubeLease) {
+          yield* begin({ _tag: "CreateLease", lease })
+          if ((yield* Ref.get(state.leases)).has(objectKey(lease.namespace, lease.name))) {
+            return yield* conflict("createLease", lease, "it already exists")
+          }
+          return yield* writeLease(lease)
+        })
+
+        const replaceLease = Effect.fn("KubeFake.replaceLease")(function*(lease: KubeLease) {
+          yield* begin({ _tag: "ReplaceLease", lease })
+          const current = (yield* Ref.get(state.leases)).get(objectKey(lease.namespace, lease.name))
+          if (current === undefined) {
+            return yield* new KubeError({ operation: "replaceLease", status: 404, message: refusalMessage("replaceLease", 404, `lease ${lease.namespace}/${lease.name}`, undefined) })
+          }
+          if (current.resourceVersion !== lease.resourceVersion) {
+            return yield* conflict("replaceLease", lease, "the object has been modified; please apply your changes to the latest version")
+          }
+          return yield* writeLease(lease)
+        })
+
+        return Kube.of({
+          recordEvent,
+          readSecret,
+          listPersistentVolumes,
+          listPersistentVolumeClaims,
+          patchPersistentVolumeClaimAnnotations,
+          readLease,
+          createLease,
+          replaceLease
+        })
       })
     ).pipe(Layer.provideMerge(Layer.effect(
       KubeFake,
@@ -65,7 +173,10 @@ export class KubeFake extends Context.Service<KubeFake, {
           ),
           events: yield* Ref.make<ReadonlyArray<KubeEvent>>([]),
           failures: yield* Ref.make<ReadonlyArray<KubeError>>(options.failures ?? []),
-          calls: yield* Ref.make<ReadonlyArray<KubeCall>>([])
+          calls: yield* Ref.make<ReadonlyArray<KubeCall>>([]),
+          volumes: yield* Ref.make<ReadonlyArray<KubePersistentVolume>>(options.volumes ?? []),
+          claims: yield* Ref.make<ReadonlyArray<KubePersistentVolumeClaim>>(options.claims ?? []),
+          leases: yield* Ref.make<ReadonlyMap<string, KubeLease>>(new Map())
         })
       })
     )))

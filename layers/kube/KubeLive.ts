@@ -9,6 +9,9 @@ import {
   Kube,
   KubeError,
   type KubeEvent,
+  type KubeLease,
+  type KubePersistentVolume,
+  type KubePersistentVolumeClaim,
   refusalMessage,
   REPORTING_CONTROLLER,
   withinRequestTimeout
@@ -59,6 +62,55 @@ const defaultReportingInstance = (): string => {
 const decodeSecretData = (data: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> =>
   Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]))
 
+const persistentVolumeOf = (volume: K8s.V1PersistentVolume): KubePersistentVolume => {
+  const claim = volume.spec?.claimRef
+  return {
+    name: volume.metadata?.name ?? "",
+    driver: volume.spec?.csi?.driver,
+    volumeHandle: volume.spec?.csi?.volumeHandle,
+    claim: claim?.name === undefined
+      ? undefined
+      : { namespace: claim.namespace ?? "", name: claim.name, uid: claim.uid }
+  }
+}
+
+const persistentVolumeClaimOf = (claim: K8s.V1PersistentVolumeClaim): KubePersistentVolumeClaim => ({
+  namespace: claim.metadata?.namespace ?? "",
+  name: claim.metadata?.name ?? "",
+  uid: claim.metadata?.uid,
+  volumeName: claim.spec?.volumeName,
+  annotations: claim.metadata?.annotations ?? {}
+})
+
+const leaseOf = (lease: K8s.V1Lease): KubeLease => ({
+  namespace: lease.metadata?.namespace ?? "",
+  name: lease.metadata?.name ?? "",
+  holderIdentity: lease.spec?.holderIdentity,
+  leaseDurationSeconds: lease.spec?.leaseDurationSeconds,
+  acquireTime: lease.spec?.acquireTime === undefined ? undefined : new Date(lease.spec.acquireTime),
+  renewTime: lease.spec?.renewTime === undefined ? undefined : new Date(lease.spec.renewTime),
+  leaseTransitions: lease.spec?.leaseTransitions,
+  resourceVersion: lease.metadata?.resourceVersion
+})
+
+/** The Lease's body; `microTime` makes the V1MicroTime the API server requires (6 fraction digits). */
+const leaseBody = (lease: KubeLease, microTime: (date: Date) => K8s.V1MicroTime): K8s.V1Lease => ({
+  apiVersion: "coordination.k8s.io/v1",
+  kind: "Lease",
+  metadata: {
+    name: lease.name,
+    namespace: lease.namespace,
+    ...(lease.resourceVersion === undefined ? {} : { resourceVersion: lease.resourceVersion })
+  },
+  spec: {
+    ...(lease.holderIdentity === undefined ? {} : { holderIdentity: lease.holderIdentity }),
+    ...(lease.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: lease.leaseDurationSeconds }),
+    ...(lease.acquireTime === undefined ? {} : { acquireTime: microTime(lease.acquireTime) }),
+    ...(lease.renewTime === undefined ? {} : { renewTime: microTime(lease.renewTime) }),
+    ...(lease.leaseTransitions === undefined ? {} : { leaseTransitions: lease.leaseTransitions })
+  }
+})
+
 const make = (source: Source, options: KubeLiveOptions) =>
   Effect.gen(function*() {
     // Loaded here, not at the top of the module: a process that never builds this layer (the
@@ -69,7 +121,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
         new KubeError({ operation: "loadClient", status: 0, message: `cannot load @kubernetes/client-node: ${reasonOf(cause)}` })
     })
     const kc = new k8s.KubeConfig()
-    const { core, events, server } = yield* Effect.try({
+    const { core, events, coordination, server } = yield* Effect.try({
       try: () => {
         if (source._tag === "Options") kc.loadFromOptions(source.options)
         else if (process.env["KUBERNETES_SERVICE_HOST"]) kc.loadFromCluster()
@@ -77,6 +129,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
         return {
           core: kc.makeApiClient(k8s.CoreV1Api),
           events: kc.makeApiClient(k8s.EventsV1Api),
+          coordination: kc.makeApiClient(k8s.CoordinationV1Api),
           server: kc.getCurrentCluster()?.server ?? "(none)"
         }
       },
@@ -167,7 +220,74 @@ const make = (source: Source, options: KubeLiveOptions) =>
       return Option.map(secret, (found) => decodeSecretData(found.data))
     })
 
-    return Kube.of({ recordEvent, readSecret })
+    const listPersistentVolumes = call(
+      "listPersistentVolumes",
+      "persistentvolumes",
+      (options) => core.listPersistentVolume({}, options)
+    ).pipe(Effect.map((list) => list.items.map(persistentVolumeOf)), Effect.withSpan("Kube.listPersistentVolumes"))
+
+    const listPersistentVolumeClaims = call(
+      "listPersistentVolumeClaims",
+      "persistentvolumeclaims",
+      (options) => core.listPersistentVolumeClaimForAllNamespaces({}, options)
+    ).pipe(Effect.map((list) => list.items.map(persistentVolumeClaimOf)), Effect.withSpan("Kube.listPersistentVolumeClaims"))
+
+    const patchPersistentVolumeClaimAnnotations = Effect.fn("Kube.patchPersistentVolumeClaimAnnotations")(function*(
+      namespace: string,
+      name: string,
+      annotations: Readonly<Record<string, string | null>>
+    ) {
+      yield* call(
+        "patchPersistentVolumeClaim",
+        `persistentvolumeclaim ${namespace}/${name}`,
+        (options) =>
+          core.patchNamespacedPersistentVolumeClaim(
+            { namespace, name, body: { metadata: { annotations } } },
+            k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch, options)
+          )
+      )
+    })
+
+    const readLease = Effect.fn("Kube.readLease")(function*(namespace: string, name: string) {
+      return yield* call("readLease", `lease ${namespace}/${name}`, (options) => coordination.readNamespacedLease({ namespace, name }, options))
+        .pipe(
+          Effect.map((lease) => Option.some(leaseOf(lease))),
+          Effect.catchIf((error) => error.status === 404, () => Effect.succeed(Option.none()))
+        )
+    })
+
+    const createLease = Effect.fn("Kube.createLease")(function*(lease: KubeLease) {
+      const body = leaseBody(lease, (date) => new k8s.V1MicroTime(date.getTime()))
+      return leaseOf(
+        yield* call(
+          "createLease",
+          `lease ${lease.namespace}/${lease.name}`,
+          (options) => coordination.createNamespacedLease({ namespace: lease.namespace, body }, options)
+        )
+      )
+    })
+
+    const replaceLease = Effect.fn("Kube.replaceLease")(function*(lease: KubeLease) {
+      const body = leaseBody(lease, (date) => new k8s.V1MicroTime(date.getTime()))
+      return leaseOf(
+        yield* call(
+          "replaceLease",
+          `lease ${lease.namespace}/${lease.name}`,
+          (options) => coordination.replaceNamespacedLease({ namespace: lease.namespace, name: lease.name, body }, options)
+        )
+      )
+    })
+
+    return Kube.of({
+      recordEvent,
+      readSecret,
+      listPersistentVolumes,
+      listPersistentVolumeClaims,
+      patchPersistentVolumeClaimAnnotations,
+      readLease,
+      createLease,
+      replaceLease
+    })
   })
 
 /** The Kubernetes API through @kubernetes/client-node, loaded when the layer is built. */
