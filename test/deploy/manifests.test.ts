@@ -285,10 +285,11 @@ describe("deploy/: RBAC, least privilege", () => {
     expect(eventRules("azurelustre-csi-node")).toEqual(eventRules("azurelustre-csi-controller"))
   })
 
-  it("lets the controller driver create Events and read PVCs, nothing else", () => {
+  it("lets the controller driver create Events, read, list and annotate PVCs and list PVs, nothing else", () => {
     expect(rulesOf(only(plain, "ClusterRole", "azurelustre-csi-controller"))).toEqual([
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create"] },
-      { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get"] }
+      { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "patch"] },
+      { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["list"] }
     ])
   })
 
