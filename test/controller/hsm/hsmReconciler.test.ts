@@ -5,6 +5,7 @@ import { AmlfsApiFake } from "../../../layers/azure/AmlfsApiFake.js"
 import type { KubePersistentVolumeClaim } from "../../../layers/kube/Kube.js"
 import { KubeFake, objectKey } from "../../../layers/kube/KubeFake.js"
 import { hsmAnnotations, readWorkState } from "../../../src/controller/hsm/HsmAnnotations.js"
+import { HSM_LEASE_NAME, HsmLoopLayer } from "../../../src/controller/hsm/HsmLoopLayer.js"
 import { reconcileHsmOnce, runHsmLoop } from "../../../src/controller/hsm/HsmReconciler.js"
 
 const DRIVER = "azurelustre.csi.azure.com"
@@ -147,5 +148,21 @@ describe("the HSM loop with two replicas", () => {
       yield* TestClock.adjust(Duration.minutes(10))
       assert.strictEqual(yield* importPuts, 2)
       yield* Fiber.interrupt(second)
+    }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
+})
+
+describe("HsmLoopLayer", () => {
+  it.effect("runs the loop in the background while its scope lasts, electing with Lease azurelustre-csi-hsm", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(HsmLoopLayer({ driverName: DRIVER, namespace: "csi", identity: "replica-a" }))
+        yield* TestClock.adjust(Duration.seconds(31))
+        assert.strictEqual(yield* importPuts, 1)
+      }))
+      const lease = (yield* Ref.get((yield* KubeFake).leases)).get(objectKey("csi", HSM_LEASE_NAME))
+      assert.strictEqual(lease?.holderIdentity, "replica-a")
+      const calls = (yield* Ref.get((yield* KubeFake).calls)).length
+      yield* TestClock.adjust(Duration.minutes(5))
+      assert.strictEqual((yield* Ref.get((yield* KubeFake).calls)).length, calls)
     }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
 })
