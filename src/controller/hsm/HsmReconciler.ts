@@ -131,7 +131,8 @@ const act = (cluster: DriverCluster, location: string, action: HsmAction) =>
 
 /**
  * Acts on a decision, then writes what it decided. A retryable ARM failure writes nothing (the next
- * resync tries again); any other failure of a start ends the request Failed with ARM's reason.
+ * resync tries again); a start ARM refuses with 409 Conflict (another job of the kind runs, or the
+ * cluster is busy) is Queued; any other failure of a start ends the request Failed with ARM's reason.
  */
 const carryOut = (
   claim: KubePersistentVolumeClaim,
@@ -151,11 +152,19 @@ const carryOut = (
       Effect.annotateLogs({ pvc: `${claim.namespace}/${claim.name}`, action: action._tag, code: failure.code, reason: failure.message })
     )
     if (failure.retryable) return
-    const reason = kind === "import" ? "ImportFailed" : "ArchiveFailed"
     const key = kind === "import" ? hsmAnnotations.importState : hsmAnnotations.archiveState
     const decided = Option.getOrUndefined(readWorkState(decision.annotations[key]))
     const starting = action._tag === "StartImport" || action._tag === "StartArchive"
     const time = new Date(yield* Clock.currentTimeMillis).toISOString()
+    if (starting && failure.statusCode === 409 && decided !== undefined) {
+      // ARM runs another job of the kind (one this round did not see): wait for it, as for any.
+      const { startedAt: _startedAt, ...queued } = decided
+      return yield* record(claim, {
+        annotations: { [key]: writeWorkState({ ...queued, state: "Queued", time, error: failure.message }) },
+        events: []
+      }, eventAction)
+    }
+    const reason = kind === "import" ? "ImportFailed" : "ArchiveFailed"
     yield* record(claim, {
       annotations: starting && decided !== undefined
         ? { [key]: writeWorkState({ ...decided, state: "Failed", time, error: `${failure.code}: ${failure.message}` }) }

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, Ref } from "effect"
 import { TestClock } from "effect/testing"
+import { ArmError } from "../../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake } from "../../../layers/azure/AmlfsApiFake.js"
 import type { KubePersistentVolumeClaim } from "../../../layers/kube/Kube.js"
 import { KubeFake, objectKey } from "../../../layers/kube/KubeFake.js"
@@ -164,5 +165,30 @@ describe("HsmLoopLayer", () => {
       const calls = (yield* Ref.get((yield* KubeFake).calls)).length
       yield* TestClock.adjust(Duration.minutes(5))
       assert.strictEqual((yield* Ref.get((yield* KubeFake).calls)).length, calls)
+    }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
+})
+
+describe("the HSM reconciler when ARM refuses", () => {
+  const armError = (statusCode: number, code: string) =>
+    new ArmError({ operation: "createImportJob", statusCode, code, message: `${code} from ARM`, retryAfterMillis: undefined })
+
+  it.effect("throttling writes nothing and the next round starts it; a 409 queues it; a 400 ends it Failed, once", () =>
+    Effect.gen(function*() {
+      const arm = yield* AmlfsApiFake
+      yield* arm.failNext(armError(429, "TooManyRequests"), { operation: "beginImportJob" })
+      yield* reconcileHsmOnce(DRIVER)
+      assert.isUndefined(yield* stateOf("data", hsmAnnotations.importState))
+      yield* arm.failNext(armError(409, "Conflict"), { operation: "beginImportJob" })
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual((yield* stateOf("data", hsmAnnotations.importState))?.state, "Queued")
+      yield* arm.failNext(armError(400, "InvalidParameter"), { operation: "beginImportJob" })
+      yield* reconcileHsmOnce(DRIVER)
+      const failed = yield* stateOf("data", hsmAnnotations.importState)
+      assert.strictEqual(failed?.state, "Failed")
+      assert.match(failed?.error ?? "", /InvalidParameter/)
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual(yield* importPuts, 0)
+      assert.strictEqual(yield* arm.count("beginImportJob"), 3)
+      assert.deepStrictEqual(yield* reasons, ["data:ImportFailed"])
     }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
 })
