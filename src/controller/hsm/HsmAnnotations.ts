@@ -16,15 +16,19 @@ import { quote } from "../../domain/BoundedText.js"
  * A request id is 1-64 letters, digits, `-` and `_`, beginning and ending with a letter or a
  * digit; without one, the id is a hash of the value, so the same value is the same request.
  * The import job is named `import-<request id>` (ARM's job name rules), so asking again is
- * idempotent, and a request runs once.
+ * idempotent, and a request runs once. The state below remembers the current request only: an
+ * archive request id used again after another request runs again (an import's does not while ARM
+ * keeps its job: the 10 most recent), so each new request takes a new id (or a new value).
  *
  * State (written by the controller; read back after a restart, so a request never runs twice):
  * `…/hsm-import-state`, `…/hsm-archive-state` and `…/hsm-last-archive` (the last archive that
  * ended) hold one JSON object: `{"request", "state", "job"?, "path"?, "percent"?, "counts"?,
  * "time", "startedAt"?, "error"?}`. `state` is ARM's (InProgress, Completed, CompletedPartial,
  * Failed, Cancelling, Canceled, ...), or the controller's own: Queued (another job of the kind
- * runs on the cluster), Started (asked, not yet seen in ARM), Invalid (the request is refused:
- * `error` says why), Lost (ARM no longer lists the job it started). `time` is when it was
+ * runs on the cluster), Starting (an archive about to be asked: written first, since ARM names
+ * no archive), Started (asked, not yet seen in ARM), Invalid (the request is refused:
+ * `error` says why), Lost (ARM no longer lists the import job it started, or shows a later archive
+ * of the path than the one it asked for: its outcome is unknown). `time` is when it was
  * written (ISO 8601).
  */
 export const HSM_ANNOTATION_PREFIX = "azurelustre.csi.azure.com/"

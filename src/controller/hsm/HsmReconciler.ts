@@ -145,6 +145,16 @@ const carryOut = (
     const eventAction = kind === "import" ? "Importing" : "Archiving"
     if (Option.isNone(decision.action)) return yield* record(claim, decision, eventAction)
     const action = decision.action.value
+    if (Object.keys(decision.before).length > 0) {
+      const written = yield* Effect.result(
+        (yield* Kube).patchPersistentVolumeClaimAnnotations(claim.namespace, claim.name, decision.before)
+      )
+      if (written._tag === "Failure") {
+        return yield* Effect.logWarning("cannot record an HSM request's start on the PVC; not starting it this round").pipe(
+          Effect.annotateLogs({ pvc: `${claim.namespace}/${claim.name}`, reason: written.failure.message })
+        )
+      }
+    }
     const outcome = yield* Effect.result(act(cluster, location, action))
     if (outcome._tag === "Success") return yield* record(claim, decision, eventAction)
     const failure: ArmError = outcome.failure

@@ -31,16 +31,20 @@ export interface HsmEventNote {
  * The outcome of one look at one request: at most one ARM action; the annotations to merge
  * (only those that change, apart from their time); the Events to record. `occupies` says the
  * request holds the cluster's one job of its kind from now on (so later requests queue).
+ * `before` is written before the action, which is not taken unless that write succeeded: an
+ * archive has no name in ARM, so its start is recorded first (state Starting) for a controller
+ * that dies right after the POST to recognise its archive instead of starting another.
  * When the action fails, nothing of `annotations` and `events` is written.
  */
 export interface HsmDecision {
+  readonly before: Readonly<Record<string, string>>
   readonly action: Option.Option<HsmAction>
   readonly annotations: Readonly<Record<string, string>>
   readonly events: ReadonlyArray<HsmEventNote>
   readonly occupies: boolean
 }
 
-const nothing: HsmDecision = { action: Option.none(), annotations: {}, events: [], occupies: false }
+const nothing: HsmDecision = { before: {}, action: Option.none(), annotations: {}, events: [], occupies: false }
 
 /** Whether two states say the same apart from when they were written. */
 const sameState = (a: HsmWorkState | undefined, b: HsmWorkState): boolean => {
@@ -133,6 +137,7 @@ export const decideImport = (input: ImportObservation): HsmDecision => {
       : []
     const canCancel = cancel && activeImport(job) && job.adminStatus !== "Cancel"
     return {
+      before: {},
       action: canCancel ? Option.some({ _tag: "CancelImport", jobName: request.jobName }) : Option.none(),
       annotations: writeIfChanged(hsmAnnotations.importState, same, next),
       events,
@@ -159,6 +164,7 @@ export const decideImport = (input: ImportObservation): HsmDecision => {
   }
   const next: HsmWorkState = { request: request.id, state: "Started", job: request.jobName, time, startedAt: time }
   return {
+    before: {},
     action: Option.some({ _tag: "StartImport", request }),
     annotations: { [hsmAnnotations.importState]: writeWorkState(next) },
     events: [{ type: "Normal", reason: "ImportStarted", note: `import job ${request.jobName} started for ${request.prefixes.join(",")}` }],
@@ -169,8 +175,20 @@ export const decideImport = (input: ImportObservation): HsmDecision => {
 const activeArchiveStates = ["InProgress", "FSScanInProgress", "Cancelling"]
 const isArchiveRunning = (status: ArchiveStatus): boolean => activeArchiveStates.includes(status.state)
 
-/** ARM's clock and ours may differ: a status started more than this before our start is an older archive's. */
+/**
+ * ARM's clock and ours may differ, and the POST follows the recorded start within moments: a
+ * status started more than this before the recorded start is an older archive's, more than this
+ * after it a later one's (ARM names no archive, so its start time is what tells them apart).
+ */
 const CLOCK_SKEW_MILLIS = 60_000
+
+const archiveOf = (status: ArchiveStatus, startedAt: number | undefined): "older" | "ours" | "later" => {
+  const started = status.lastStartedTime?.getTime()
+  if (started === undefined || startedAt === undefined) return "ours"
+  if (started < startedAt - CLOCK_SKEW_MILLIS) return "older"
+  if (started > startedAt + CLOCK_SKEW_MILLIS) return "later"
+  return "ours"
+}
 
 const archiveEnded: Readonly<Record<string, { readonly type: HsmEventNote["type"]; readonly reason: string }>> = {
   Completed: { type: "Normal", reason: "Archived" },
@@ -204,13 +222,24 @@ export const decideArchive = (input: ArchiveObservation): HsmDecision => {
   const same = recorded?.request === request.id ? recorded : undefined
   const cancel = cancelNames(input.annotations[hsmAnnotations.archiveCancel], request.id)
   if (same !== undefined && isFinalState(same.state)) return nothing
-  if (same !== undefined && same.state !== "Queued") {
-    const startedAt = same.startedAt === undefined ? 0 : Date.parse(same.startedAt)
-    const status = input.archiveStatus.find((candidate) =>
-      candidate.filesystemPath === request.path &&
-      (candidate.lastStartedTime === undefined || candidate.lastStartedTime.getTime() + CLOCK_SKEW_MILLIS >= startedAt)
-    )
-    if (status === undefined) return nothing
+  const asked = same === undefined || same.state === "Queued" ? undefined : same
+  const startedAt = asked?.startedAt === undefined ? undefined : Date.parse(asked.startedAt)
+  const pathStatus = asked === undefined ? undefined : input.archiveStatus.find((candidate) => candidate.filesystemPath === request.path)
+  const whose = pathStatus === undefined ? "none" : archiveOf(pathStatus, startedAt)
+  if (asked !== undefined && whose === "later") {
+    // Another archive of the path started since: this one ended while the controller could not see it.
+    const next: HsmWorkState = {
+      ...asked,
+      state: "Lost",
+      time,
+      error: `ARM's status of ${request.path} is of a later archive: the outcome of this one is unknown`
+    }
+    return { ...nothing, annotations: writeIfChanged(hsmAnnotations.archiveState, asked, next), events: [{ type: "Warning", reason: "ArchiveFailed", note: next.error ?? "" }] }
+  }
+  const status = whose === "ours" ? pathStatus : undefined
+  // Started and not yet in ARM's status: wait. Starting and not in it: the POST never reached ARM.
+  if (asked !== undefined && status === undefined && asked.state !== "Starting") return nothing
+  if (same !== undefined && status !== undefined) {
     const error = status.errorMessage ?? status.errorCode
     const next: HsmWorkState = {
       request: request.id,
@@ -230,7 +259,7 @@ export const decideArchive = (input: ArchiveObservation): HsmDecision => {
       ? [{ type: ended.type, reason: ended.reason, note: `archive of ${request.path} ${status.state}${next.error === undefined ? "" : `: ${next.error}`}` }]
       : []
     const canCancel = cancel && isArchiveRunning(status) && status.state !== "Cancelling"
-    return { action: canCancel ? Option.some({ _tag: "CancelArchive" }) : Option.none(), annotations, events, occupies: false }
+    return { before: {}, action: canCancel ? Option.some({ _tag: "CancelArchive" }) : Option.none(), annotations, events, occupies: false }
   }
   if (cancel) {
     const next: HsmWorkState = { request: request.id, state: "Canceled", path: request.path, time }
@@ -246,6 +275,7 @@ export const decideArchive = (input: ArchiveObservation): HsmDecision => {
   }
   const next: HsmWorkState = { request: request.id, state: "Started", path: request.path, time, startedAt: time }
   return {
+    before: { [hsmAnnotations.archiveState]: writeWorkState({ ...next, state: "Starting" }) },
     action: Option.some({ _tag: "StartArchive", request }),
     annotations: { [hsmAnnotations.archiveState]: writeWorkState(next) },
     events: [{ type: "Normal", reason: "ArchiveStarted", note: `archive of ${request.path} started` }],

@@ -90,7 +90,7 @@ describe("decideImport", () => {
       clusterBusy: false,
       now
     })
-    assert.deepStrictEqual(again, { action: Option.none(), annotations: {}, events: [], occupies: false })
+    assert.deepStrictEqual(again, { before: {}, action: Option.none(), annotations: {}, events: [], occupies: false })
   })
 
   it("queues behind another running import, and cancels only a job that runs", () => {
@@ -203,8 +203,10 @@ describe("decideImport as a model", () => {
       const started = new Set<string>()
       const reconcile = (losePatch: boolean) => {
         let busy = false
+        // As the loop: ARM's jobs are listed once per cluster per round.
+        const seen = jobs
         pvcs.forEach((annotations, at) => {
-          const decision = decideImport({ annotations, jobs, clusterBusy: busy, now })
+          const decision = decideImport({ annotations, jobs: seen, clusterBusy: busy, now })
           busy = busy || decision.occupies
           if (Option.isSome(decision.action)) {
             const action = decision.action.value
@@ -259,6 +261,113 @@ describe("decideImport as a model", () => {
         if (job !== undefined) assert.strictEqual(recorded?.state, job.status.state)
         else assert.strictEqual(recorded?.state, "Canceled")
       }
-    }
+    },
+    { arbitrary: { runs: 400 } }
+  )
+})
+
+/** A request is new (a new id) or the current one written again; the key picks its path. */
+const ArchiveStep = Schema.Union([
+  Schema.TaggedStruct("Request", { pvc: Pvc, key: RequestKey, fresh: Schema.Boolean }),
+  Schema.TaggedStruct("Cancel", { pvc: Pvc, key: Schema.Literals(["a", "b", "c", "true"]) }),
+  Schema.TaggedStruct("Progress", {}),
+  Schema.TaggedStruct("Reconcile", { lose: Schema.Literals(["nothing", "before", "after"]) })
+])
+
+describe("decideArchive as a model", () => {
+  it.prop(
+    "an archive request (a new id each) runs once, across lost writes, one archive at a time, cancels only what runs, and ends as ARM ended it",
+    [Schema.Array(ArchiveStep)],
+    ([steps]) => {
+      const pvcs: Array<Record<string, string>> = [{}, {}, {}]
+      let statuses: Array<ArchiveStatus> = []
+      let clock = now.getTime()
+      const started = new Set<string>()
+      /** How ARM ended each request's archive, by request id. */
+      const outcomes = new Map<string, string>()
+      /** The request each running archive is for. */
+      let running: string | undefined
+      let requests = 0
+      /** Which writes a round loses: none, the one before the action (so no action), or those after it (a crash). */
+      const reconcile = (lose: "nothing" | "before" | "after") => {
+        let busy = false
+        // As the loop: ARM's status is read once per cluster per round.
+        const seen = statuses
+        pvcs.forEach((annotations, at) => {
+          const decision = decideArchive({ annotations, archiveStatus: seen, clusterBusy: busy, now: new Date(clock) })
+          busy = busy || decision.occupies
+          const wroteBefore = Object.keys(decision.before).length > 0
+          if (wroteBefore && lose === "before") return
+          if (wroteBefore) pvcs[at] = annotations = { ...annotations, ...decision.before }
+          if (Option.isSome(decision.action)) {
+            const action = decision.action.value
+            if (action._tag === "StartArchive") {
+              assert.isFalse(started.has(action.request.id), `${action.request.id} archived twice`)
+              assert.isFalse(statuses.some((status) => status.state === "InProgress" || status.state === "Cancelling"))
+              started.add(action.request.id)
+              running = action.request.id
+              statuses = [
+                ...statuses.filter((status) => status.filesystemPath !== action.request.path),
+                archiveStatus("InProgress", new Date(clock), action.request.path)
+              ]
+            } else if (action._tag === "CancelArchive") {
+              assert.isTrue(statuses.some((status) => status.state === "InProgress"), "a cancel with nothing running")
+              const asking = (annotations[hsmAnnotations.archive] ?? "").split(":")[0]
+              assert.strictEqual(running, asking, "a cancel of another request's archive")
+              statuses = statuses.map((status) => status.state === "InProgress" ? { ...status, state: "Cancelling" } : status)
+            }
+          }
+          if (lose !== "after") pvcs[at] = { ...annotations, ...decision.annotations }
+        })
+      }
+      const progress = () => {
+        clock += 10 * 60_000
+        statuses = statuses.map((status) => {
+          if (status.state !== "InProgress" && status.state !== "Cancelling") return status
+          const state = status.state === "Cancelling" ? "Canceled" : "Completed"
+          if (running !== undefined) outcomes.set(running, state)
+          running = undefined
+          return { ...status, state }
+        })
+      }
+      for (const step of steps) {
+        switch (step._tag) {
+          case "Request": {
+            const current = pvcs[step.pvc]?.[hsmAnnotations.archive]
+            const value = step.fresh || current === undefined ? `p${step.pvc}n${requests++}:/${step.key}` : current
+            pvcs[step.pvc] = { ...pvcs[step.pvc], [hsmAnnotations.archive]: value }
+            break
+          }
+          case "Cancel": {
+            const current = (pvcs[step.pvc]?.[hsmAnnotations.archive] ?? "").split(":")[0] ?? ""
+            pvcs[step.pvc] = {
+              ...pvcs[step.pvc],
+              [hsmAnnotations.archiveCancel]: step.key === "true" ? "true" : step.key === "a" ? current : "other"
+            }
+            break
+          }
+          case "Progress":
+            progress()
+            break
+          case "Reconcile":
+            reconcile(step.lose)
+        }
+      }
+      for (let round = 0; round < 8; round++) {
+        reconcile("nothing")
+        progress()
+      }
+      reconcile("nothing")
+      for (const annotations of pvcs) {
+        const value = annotations[hsmAnnotations.archive]
+        if (value === undefined) continue
+        const id = value.split(":")[0] ?? ""
+        const recorded = stateOf(annotations, hsmAnnotations.archiveState)
+        assert.strictEqual(recorded?.request, id)
+        // Lost: writes were lost and a later archive of the path hides how this one ended; never a wrong outcome.
+        if (recorded?.state !== "Lost") assert.strictEqual(recorded?.state, outcomes.get(id) ?? "Canceled")
+      }
+    },
+    { arbitrary: { runs: 400 } }
   )
 })

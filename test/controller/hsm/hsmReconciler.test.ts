@@ -3,7 +3,7 @@ import { Duration, Effect, Fiber, Layer, Option, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { ArmError } from "../../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake } from "../../../layers/azure/AmlfsApiFake.js"
-import type { KubePersistentVolumeClaim } from "../../../layers/kube/Kube.js"
+import { Kube, KubeError, type KubePersistentVolumeClaim } from "../../../layers/kube/Kube.js"
 import { KubeFake, objectKey } from "../../../layers/kube/KubeFake.js"
 import { hsmAnnotations, readWorkState } from "../../../src/controller/hsm/HsmAnnotations.js"
 import { HSM_LEASE_NAME, HsmLoopLayer } from "../../../src/controller/hsm/HsmLoopLayer.js"
@@ -191,4 +191,38 @@ describe("the HSM reconciler when ARM refuses", () => {
       assert.strictEqual(yield* arm.count("beginImportJob"), 3)
       assert.deepStrictEqual(yield* reasons, ["data:ImportFailed"])
     }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
+})
+
+describe("the HSM reconciler's archive across a crash", () => {
+  it.effect("an archive whose start was recorded but not its outcome is recognised in ARM, not started again", () =>
+    Effect.gen(function*() {
+      const arm = yield* AmlfsApiFake
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual(yield* arm.count("archive"), 1)
+      // As if the controller died after the POST: the PVC still says what was written before it.
+      yield* annotate("data", {
+        [hsmAnnotations.archiveState]: JSON.stringify({
+          ...(yield* stateOf("data", hsmAnnotations.archiveState)),
+          state: "Starting"
+        })
+      })
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual(yield* arm.count("archive"), 1)
+      assert.strictEqual((yield* stateOf("data", hsmAnnotations.archiveState))?.state, "InProgress")
+    }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.archive]: "a1:/" })], {}))))
+
+  it.effect("when the start cannot be recorded, the archive is not started", () =>
+    Effect.gen(function*() {
+      const arm = yield* AmlfsApiFake
+      const refused = new KubeError({ operation: "patchPersistentVolumeClaim", status: 403, message: "forbidden" })
+      yield* reconcileHsmOnce(DRIVER).pipe(
+        Effect.provide(Layer.succeed(Kube, {
+          ...(yield* Kube),
+          patchPersistentVolumeClaimAnnotations: () => Effect.fail(refused)
+        }))
+      )
+      assert.strictEqual(yield* arm.count("archive"), 0)
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual(yield* arm.count("archive"), 1)
+    }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.archive]: "a1:/" })], {}))))
 })
