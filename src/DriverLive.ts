@@ -26,6 +26,7 @@ import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
 import { removeStartupTaint } from "./node/startupTaint.js"
 import { countArmRequest } from "./observability/metrics.js"
+import { HsmLoopLayer } from "./controller/hsm/HsmLoopLayer.js"
 import { HydrationEvents } from "./node/hsm/HydrationEvents.js"
 import { ControllerServices, NodeServices } from "./ServiceLayers.js"
 import { VENDOR_VERSION } from "./version.js"
@@ -111,7 +112,8 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
       return options.checkArm ? [token, yield* armReachableCheck(yield* AmlfsApi, azure.location)] : [token]
     })
   )
-  return checks.pipe(
+  // The HSM loop (PVC annotations: imports, archives) runs on the replica that holds its Lease.
+  return Layer.mergeAll(checks, HsmLoopLayer({ driverName: options.driverName })).pipe(
     Layer.provideMerge(ControllerServices({ arm, config: controllerConfig, events: VolumeEvents.layerKube }))
   )
 })).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(

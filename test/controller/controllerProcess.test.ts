@@ -192,7 +192,7 @@ describe("serve --mode controller against another ARM", () => {
     try {
       expect(await controller.create("pvc-named")).toMatchObject({ ok: true })
       const events = kubeApi.seen
-        .filter((request) => request.method === "POST")
+        .filter((request) => request.method === "POST" && request.url.startsWith("/apis/events.k8s.io/"))
         .map((request) => JSON.parse(request.body) as { reportingController: string; action: string; reason: string })
       expect(events.map((event) => `${event.reportingController} ${event.action} ${event.reason}`)).toEqual([
         "lustre.example.com Provisioning ProvisioningStarted",
