@@ -55,7 +55,10 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
     const source = readOnly ? yield* openSubDir(yield* ensureReadOnlyView(shared), volume, undefined) : writable
     const table = yield* readMountTable
     const published = mountAt(table, target.path)
-    if (published !== undefined) return yield* alreadyPublished(target, published, source, readOnly)
+    if (published !== undefined) {
+      yield* alreadyPublished(target, published, source, readOnly)
+      return published
+    }
     const nesting = mountsNestingWith(table, config.podsDir, target.path)[0]
     if (nesting !== undefined) {
       return yield* new FailedPrecondition({
@@ -66,16 +69,18 @@ export const nodePublishVolume = Effect.fn("NodePublishVolume")(function*(reques
     const onto = yield* openTarget(target)
     // Not cut half-way by a deadline: a bind of an open directory is one quick mount(2).
     yield* bindAtTarget(source, onto, target).pipe(Effect.uninterruptible)
+    // What was bound, read under the lock: a hydration is keyed by it.
+    return hydration.mode === "off" ? undefined : mountAt(yield* readMountTable, target.path)
   }).pipe(
     Effect.scoped,
     Effect.onError(() => releaseSharedMountIfUnused(sharedPoint).pipe(Effect.ignore))
   )
   // Pod folder first, then filesystem, everywhere: the fixed order keeps the two locks deadlock-free.
-  yield* publish.pipe(
+  const bound = yield* publish.pipe(
     locks.withLock(`filesystem ${sharedPoint}`, config.lockWait),
     locks.withLock(`pod folder ${target.podFolder}`, config.lockWait)
   )
-  yield* hydrateOnPublish(volumeId, volume, hydration, target, request.volumeContext)
+  if (bound !== undefined) yield* hydrateOnPublish(volumeId, volume, hydration, bound, request.volumeContext)
   const response: NodePublishVolumeResponse = {}
   return response
 })

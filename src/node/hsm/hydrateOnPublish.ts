@@ -1,30 +1,27 @@
 import * as Effect from "effect/Effect"
-import { Internal, Unavailable } from "../../csi/errors.js"
+import type { MountEntry } from "../../../layers/lustre/LustreShell.js"
+import { Unavailable } from "../../csi/errors.js"
 import { bounded } from "../../domain/BoundedText.js"
 import type { HydrationPlan } from "../../domain/HsmHydration.js"
-import { mountAt } from "../mountTable.js"
-import type { PodPath } from "../podPath.js"
 import type { PublishedVolume } from "../publishedVolume.js"
-import { readMountTable } from "../sharedMount.js"
 import { eventSubjectOf } from "./HydrationEvents.js"
 import { hydrationKeyOf, Hydrations } from "./Hydrations.js"
 
 /**
- * After the volume is bound at the target, and holding no lock: starts (or joins) its
- * hydration. `before-start` answers only once every released file under the plan's paths is
- * back; a kubelet deadline cuts the wait, not the restores, and the retried publish joins them.
+ * After the volume is bound at the target (`published`: its mount, read under the publish's
+ * lock), and holding no lock: starts (or joins) its hydration. `before-start` answers only once
+ * every released file under the plan's paths is back; a kubelet deadline cuts the wait, not the
+ * restores, and the retried publish joins them.
  */
 export const hydrateOnPublish = Effect.fnUntraced(function*(
   volumeId: string,
   volume: PublishedVolume,
   plan: HydrationPlan,
-  target: PodPath,
+  published: MountEntry,
   volumeContext: Readonly<Record<string, string>>
 ) {
   if (plan.mode === "off") return
   const hydrations = yield* Hydrations
-  const published = mountAt(yield* readMountTable, target.path)
-  if (published === undefined) return yield* new Internal({ message: `${target.shown} is not mounted right after its publish` })
   const key = hydrationKeyOf(published)
   yield* hydrations.start({
     key,
