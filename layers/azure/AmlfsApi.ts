@@ -357,3 +357,22 @@ export class AmlfsApi extends Context.Service<AmlfsApi, {
     location: string
   ) => Effect.Effect<void, ArmError | SubnetRefused>
 }>()("azurelustre/azure/AmlfsApi") {}
+
+/** The blob-integration calls of AmlfsApi: the live client and the fake each build them in a module of their own. */
+export type AmlfsHsmCalls = Pick<
+  AmlfsApi["Service"],
+  | "beginImportJob"
+  | "getImportJob"
+  | "listImportJobs"
+  | "cancelImportJob"
+  | "beginAutoExportJob"
+  | "getAutoExportJob"
+  | "listAutoExportJobs"
+  | "disableAutoExportJob"
+  | "beginAutoImportJob"
+  | "getAutoImportJob"
+  | "listAutoImportJobs"
+  | "disableAutoImportJob"
+  | "archive"
+  | "cancelArchive"
+>

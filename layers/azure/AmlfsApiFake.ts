@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Semaphore from "effect/Semaphore"
 import {
+  type AmlfsHsmCalls,
   type AmlFilesystem,
   type AmlfsSku,
   AmlfsApi,
@@ -102,20 +103,7 @@ export type AmlfsOperation =
   | "requiredSubnetSize"
   | "checkSubnet"
   | "getOperation"
-  | "beginImportJob"
-  | "getImportJob"
-  | "listImportJobs"
-  | "cancelImportJob"
-  | "beginAutoExportJob"
-  | "getAutoExportJob"
-  | "listAutoExportJobs"
-  | "disableAutoExportJob"
-  | "beginAutoImportJob"
-  | "getAutoImportJob"
-  | "listAutoImportJobs"
-  | "disableAutoImportJob"
-  | "archive"
-  | "cancelArchive"
+  | keyof AmlfsHsmCalls
 
 /** One call the fake saw, at a virtual time. `name` is the filesystem name for the filesystem and expansion calls. */
 export interface AmlfsCall {

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import {
-  type AmlfsApi,
+  type AmlfsHsmCalls,
   ArmError,
   type AutoExportJob,
   type AutoExportJobSpec,
@@ -307,23 +307,7 @@ export const makeHsmApi = ({ begin, fake, oneAtATime, stateAt }: FakeHsmDeps) =>
     yield* store(fs, { ...fs.hsm, archives: fs.hsm.archives.map((a) => (a === running ? { ...a, cancelRequestedAt: now } : a)) })
   }, oneAtATime)
 
-  const api: Pick<
-    AmlfsApi["Service"],
-    | "beginImportJob"
-    | "getImportJob"
-    | "listImportJobs"
-    | "cancelImportJob"
-    | "beginAutoExportJob"
-    | "getAutoExportJob"
-    | "listAutoExportJobs"
-    | "disableAutoExportJob"
-    | "beginAutoImportJob"
-    | "getAutoImportJob"
-    | "listAutoImportJobs"
-    | "disableAutoImportJob"
-    | "archive"
-    | "cancelArchive"
-  > = {
+  const api: AmlfsHsmCalls = {
     beginImportJob: traced("AmlfsApiFake.beginImportJob", imports.beginJob),
     getImportJob: traced("AmlfsApiFake.getImportJob", imports.getJob),
     listImportJobs: traced("AmlfsApiFake.listImportJobs", imports.listJobs),

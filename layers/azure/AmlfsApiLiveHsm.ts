@@ -9,7 +9,7 @@ import type * as Pipeline from "@azure/core-rest-pipeline"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type {
-  AmlfsApi,
+  AmlfsHsmCalls,
   ArmError,
   AutoExportJob,
   AutoExportJobSpec,
@@ -181,23 +181,7 @@ export const makeLiveHsmCalls = (deps: LiveHsmDeps) => {
       return yield* unexpected(operation, filesystemName, response)
     })
 
-  const calls: Pick<
-    AmlfsApi["Service"],
-    | "beginImportJob"
-    | "getImportJob"
-    | "listImportJobs"
-    | "cancelImportJob"
-    | "beginAutoExportJob"
-    | "getAutoExportJob"
-    | "listAutoExportJobs"
-    | "disableAutoExportJob"
-    | "beginAutoImportJob"
-    | "getAutoImportJob"
-    | "listAutoImportJobs"
-    | "disableAutoImportJob"
-    | "archive"
-    | "cancelArchive"
-  > = {
+  const calls: AmlfsHsmCalls = {
     beginImportJob: Effect.fn("AmlfsApi.beginImportJob")(function*(rg, fs, job, spec) {
       return yield* imports.begin(rg, fs, job, spec)
     }),
