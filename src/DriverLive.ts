@@ -7,6 +7,7 @@ import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
 import { AzureConfig } from "../layers/azure/AzureConfig.js"
 import { AmlfsApi } from "../layers/azure/AmlfsApi.js"
 import { chooseArmCredential, makeArmCredential, tokenEndpointOf } from "../layers/azure/AzureCredential.js"
+import { StorageAccessLive } from "../layers/azure/StorageAccessLive.js"
 import { KubeLive } from "../layers/kube/KubeLive.js"
 import { HsmLive } from "../layers/hsm/HsmLive.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
@@ -92,16 +93,19 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     resourceGroup: azure.resourceGroup,
     vnetResourceGroup: azure.vnetResourceGroup ?? azure.resourceGroup,
     vnetName: azure.vnetName ?? "",
-    subnetName: azure.subnetName ?? ""
+    subnetName: azure.subnetName ?? "",
+    hpcCachePrincipalId: options.hpcCachePrincipalId
   })
-  const arm = AmlfsApiLive.layer({
+  const armClient = {
     subscriptionId: azure.subscriptionId,
     credential,
     endpoint: azure.armEndpoint,
     // The token the arm-token check asks for is the token ARM requests carry.
     credentialScope: azure.armScope,
     onRequest: countArmRequest
-  })
+  }
+  // The blob-integration preflight reads storage through the same ARM client settings.
+  const arm = Layer.merge(AmlfsApiLive.layer(armClient), StorageAccessLive.layer(armClient))
   const checks = Layer.effect(
     ControllerChecks,
     Effect.gen(function*() {

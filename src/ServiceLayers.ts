@@ -4,6 +4,7 @@ import * as Layer from "effect/Layer"
 import type { Hsm } from "../layers/hsm/Hsm.js"
 import type { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import type { LustreShell } from "../layers/lustre/LustreShell.js"
+import type { StorageAccess } from "../layers/azure/StorageAccess.js"
 import { ClusterExpander } from "./controller/dynamic/ClusterExpander.js"
 import { ClusterProvisioner } from "./controller/dynamic/ClusterProvisioner.js"
 import type { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
@@ -20,12 +21,12 @@ import { resolveNodeDirectories } from "./node/nodeDirectories.js"
 
 /**
  * The services the Controller RPCs run on, wired one way for `serve` (DriverLive) and `sim`
- * (SimulationLive), which give only what differs: ARM (the SDK on Azure or on the emulator; its
- * layer may provide more, such as the emulator's URL, and all of it is kept), the controller's
- * config and where Events go.
+ * (SimulationLive), which give only what differs: ARM (the SDK on Azure or on the emulator, with
+ * the storage reads of the blob-integration preflight; its layer may provide more, such as the
+ * emulator's URL, and all of it is kept), the controller's config and where Events go.
  */
 export const ControllerServices = <Arm, EA, RA, EC, RC, EE, RE>(given: {
-  readonly arm: Layer.Layer<Arm, EA, RA>
+  readonly arm: Layer.Layer<Arm | StorageAccess, EA, RA>
   readonly config: Layer.Layer<ControllerConfig, EC, RC>
   readonly events: Layer.Layer<VolumeEvents, EE, RE>
 }) =>

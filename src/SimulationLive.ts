@@ -9,7 +9,9 @@ import * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import { AmlfsApi, type ArmError } from "../layers/azure/AmlfsApi.js"
 import { AmlfsApiLive } from "../layers/azure/AmlfsApiLive.js"
-import { ArmEmulator } from "../layers/azure/ArmEmulator.js"
+import { ArmEmulator, EMULATOR_HPC_CACHE_PRINCIPAL_ID } from "../layers/azure/ArmEmulator.js"
+import { StorageAccess } from "../layers/azure/StorageAccess.js"
+import { StorageAccessLive } from "../layers/azure/StorageAccessLive.js"
 import { staticCredential } from "../layers/azure/AzureCredential.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeSimulation } from "../layers/lnet/LnetProbeSimulation.js"
@@ -87,7 +89,10 @@ const SimulatedArm = (options: SimOptions) =>
   Layer.effectContext(Effect.gen(function*() {
     const scope = yield* Effect.scope
     const hsm = yield* HsmModel
-    const ready = yield* Deferred.make<{ readonly api: AmlfsApi["Service"]; readonly url: string }, ArmError>()
+    const ready = yield* Deferred.make<
+      { readonly api: AmlfsApi["Service"]; readonly storage: StorageAccess["Service"]; readonly url: string },
+      ArmError
+    >()
     yield* Effect.gen(function*() {
       const emulator = yield* ArmEmulator.start({
         subscriptionId: SIM_SUBSCRIPTION,
@@ -95,18 +100,19 @@ const SimulatedArm = (options: SimOptions) =>
         deletionDuration: Duration.seconds(Math.max(1, Math.round(options.clusterCreationSeconds / 3))),
         hsm
       })
+      const armClient = {
+        subscriptionId: SIM_SUBSCRIPTION,
+        credential: staticCredential("simulation"),
+        endpoint: emulator.url,
+        trustedCertificatePem: emulator.certificatePem,
+        onRequest: countArmRequest
+      }
       const client = yield* Layer.buildWithScope(
-        AmlfsApiLive.layer({
-          subscriptionId: SIM_SUBSCRIPTION,
-          credential: staticCredential("simulation"),
-          endpoint: emulator.url,
-          trustedCertificatePem: emulator.certificatePem,
-          onRequest: countArmRequest
-        }),
+        Layer.merge(AmlfsApiLive.layer(armClient), StorageAccessLive.layer(armClient)),
         scope
       )
       yield* Effect.logInfo("ARM emulator serving").pipe(Effect.annotateLogs({ url: emulator.url }))
-      return { api: Context.get(client, AmlfsApi), url: emulator.url }
+      return { api: Context.get(client, AmlfsApi), storage: Context.get(client, StorageAccess), url: emulator.url }
     }).pipe(
       Effect.provideService(Scope.Scope, scope),
       Effect.exit,
@@ -138,7 +144,13 @@ const SimulatedArm = (options: SimOptions) =>
       disableAutoImportJob: (...args) => Effect.flatMap(api, (arm) => arm.disableAutoImportJob(...args)),
       archive: (...args) => Effect.flatMap(api, (arm) => arm.archive(...args)),
       cancelArchive: (...args) => Effect.flatMap(api, (arm) => arm.cancelArchive(...args))
-    })).pipe(Context.add(ArmEmulatorUrl, Effect.map(Deferred.await(ready), (arm) => arm.url)))
+    })).pipe(
+      Context.add(StorageAccess, StorageAccess.of({
+        containerExists: (...args) => Effect.flatMap(Deferred.await(ready), (arm) => arm.storage.containerExists(...args)),
+        roleAssignmentsAt: (...args) => Effect.flatMap(Deferred.await(ready), (arm) => arm.storage.roleAssignmentsAt(...args))
+      })),
+      Context.add(ArmEmulatorUrl, Effect.map(Deferred.await(ready), (arm) => arm.url))
+    )
   }))
 
 /** The controller on the ARM emulator, watching clusters often so a walk-through takes a minute, not twenty. */
@@ -156,7 +168,9 @@ const SimulatedController = (options: SimOptions, hsm: Layer.Layer<HsmModel, nev
       creationPolling: { quietPeriod: Duration.seconds(options.clusterCreationSeconds / 3), interval: Duration.seconds(2) },
       deletionPolling: { quietPeriod: Duration.zero, interval: Duration.seconds(2) },
       progressEventEvery: Duration.seconds(10),
-      creationTakes: `${options.clusterCreationSeconds} s in the simulation (10 to 20 minutes in Azure)`
+      creationTakes: `${options.clusterCreationSeconds} s in the simulation (10 to 20 minutes in Azure)`,
+      // The emulator's HPC Cache Resource Provider: the preflight checks the roles of exactly it.
+      hpcCachePrincipalId: EMULATOR_HPC_CACHE_PRINCIPAL_ID
     }),
     events: VolumeEvents.layerLog
   })

@@ -19,6 +19,11 @@
  * - POST /subscriptions/{sub}/providers/Microsoft.StorageCache/getRequiredAmlFSSubnetsSize
  * - POST /subscriptions/{sub}/providers/Microsoft.StorageCache/checkAmlFSSubnets
  * - GET  /subscriptions/{sub}/providers/Microsoft.StorageCache/locations/{loc}/ascOperations/{id}[?monitor=true]
+ * - GET  .../providers/Microsoft.Storage/storageAccounts/{account}/blobServices/default/containers/{name} and
+ *   GET  .../providers/Microsoft.Authorization/roleAssignments: what the blob-integration preflight
+ *   reads (ArmEmulatorStorageRoutes.ts: a container exists when the HSM model has its directory,
+ *   every container without a model; the AMLFS storage roles are granted to
+ *   EMULATOR_HPC_CACHE_PRINCIPAL_ID unless revoked)
  * Control (no auth, not counted): GET/POST /emulator/faults, GET /emulator/counters.
  * Another resource type under Microsoft.StorageCache is 404 InvalidResourceType, as in ARM. The
  * `latestApiVersion` and `storageCacheMissing` faults make it an ARM that lags behind (no
@@ -33,9 +38,11 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
 import type * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Net from "node:net"
+import * as Path from "node:path"
 import type { HsmModel } from "../hsm/simulation/HsmModel.js"
 import type { HsmSettings } from "./AmlfsHsm.js"
 import {
@@ -50,6 +57,8 @@ import {
   jobThrottleReply
 } from "./ArmEmulatorHsmRoutes.js"
 import { makeHsmWorker } from "./ArmEmulatorHsmWork.js"
+import { handleStorage, storageActionOf, storageRouteOf } from "./ArmEmulatorStorageRoutes.js"
+import { type ContainerLookup, EmulatorStorage, type StorageRoleName } from "./ArmEmulatorStorageState.js"
 import {
   type ArmEmulatorCounters,
   defaultLocations,
@@ -98,6 +107,7 @@ export type {
   RequestLogEntry,
   SeedFilesystem
 } from "./ArmEmulatorState.js"
+export { EMULATOR_HPC_CACHE_PRINCIPAL_ID, type StorageRoleName } from "./ArmEmulatorStorageState.js"
 export {
   defaultLocations,
   defaultSkus,
@@ -158,6 +168,8 @@ export interface ArmEmulatorOptions {
    * without it they only take their time, with counts of 0.
    */
   readonly hsm?: HsmModel["Service"]
+  /** How many role assignments a page of the list holds before its nextLink (default 100). */
+  readonly roleAssignmentsPageSize?: number
 }
 
 /** Fault switches; each also has a JSON form in `POST /emulator/faults` (see FaultRequest). */
@@ -196,6 +208,12 @@ export interface ArmEmulatorFaults {
   readonly failNextArchive: (error?: OperationError) => Effect.Effect<void>
   /** The next `count` requests to the job, archive and cancelArchive endpoints answer 429 with Retry-After. */
   readonly throttleJobs: (count: number, retryAfterSeconds?: number) => Effect.Effect<void>
+  /** These AMLFS storage roles are no longer assigned to the HPC Cache principal (replaces the list; none: both granted). */
+  readonly revokeStorageRoles: (roles: ReadonlyArray<StorageRoleName>) => Effect.Effect<void>
+  /** Reads of blob containers answer 403 AuthorizationFailed while on. */
+  readonly denyContainerRead: (on: boolean) => Effect.Effect<void>
+  /** Reads of role assignments answer 403 AuthorizationFailed while on. */
+  readonly denyRoleAssignmentRead: (on: boolean) => Effect.Effect<void>
   /** Every fault off; durations, subnets and quota back to the start options. */
   readonly reset: Effect.Effect<void>
   readonly current: Effect.Effect<FaultsSnapshot>
@@ -267,6 +285,9 @@ const FaultRequestSchema = Schema.Struct({
     count: Schema.Number,
     retryAfterSeconds: Schema.optionalKey(Schema.Number)
   })),
+  revokeStorageRoles: Schema.optionalKey(Schema.Array(Schema.Literals(["Storage Account Contributor", "Storage Blob Data Contributor"]))),
+  denyContainerRead: Schema.optionalKey(Schema.Boolean),
+  denyRoleAssignmentRead: Schema.optionalKey(Schema.Boolean),
   importMillis: Schema.optionalKey(Schema.Number),
   archiveMillis: Schema.optionalKey(Schema.Number),
   autoExportIntervalMillis: Schema.optionalKey(Schema.Number),
@@ -889,6 +910,15 @@ const route = (context: Context, request: ArmRequest, now: number): Reply => {
   if (first?.toLowerCase() !== "subscriptions" || subscriptionId === undefined) {
     return armError(404, "NotFound", `The emulator has no resource at '${request.url.pathname}'.`)
   }
+  const storageRoute = storageRouteOf(rest)
+  if (storageRoute !== undefined) {
+    const fault = state.takeRequestFault(storageActionOf(storageRoute), request.url.pathname)
+    if (fault !== undefined) return errorReply(fault)
+    if (subscriptionId.toLowerCase() !== state.settings.subscriptionId.toLowerCase()) {
+      return armError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`)
+    }
+    return handleStorage(state.storage, { baseUrl: context.baseUrl(), subscriptionId: state.settings.subscriptionId }, request, storageRoute)
+  }
   const target = routeOf(rest)
   const fault = state.takeRequestFault(actionOf(target, request.method), request.url.pathname)
   if (fault !== undefined) return errorReply(fault)
@@ -1064,6 +1094,17 @@ const handler = (context: Context) => (request: Http.IncomingMessage, response: 
   })
 }
 
+const isDirectory = (path: string) => Fs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+
+/** Blob containers are the HSM model's directories; without a model, every container exists. */
+const containerLookupOf = (hsm: HsmModel["Service"] | undefined): ContainerLookup =>
+  hsm === undefined
+    ? () => "exists"
+    : (storageAccount, container) => {
+      const directory = hsm.paths.container({ storageAccount, container })
+      return isDirectory(directory) ? "exists" : isDirectory(Path.dirname(directory)) ? "containerMissing" : "accountMissing"
+    }
+
 const millis = (input: Duration.Input | undefined, fallback: number) =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
 
@@ -1078,6 +1119,7 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
     // The model's work runs in fibers of the emulator's scope: closing it interrupts them.
     const run = yield* FiberSet.makeRuntime<never, unknown, never>()
     const worker = options.hsm === undefined ? undefined : makeHsmWorker(options.hsm, run, clock)
+    const storage = new EmulatorStorage(containerLookupOf(options.hsm), options.roleAssignmentsPageSize ?? 100)
     const state = new EmulatorState({
       subscriptionId: options.subscriptionId ?? "00000000-0000-0000-0000-000000000000",
       skus: options.skus ?? defaultSkus,
@@ -1097,7 +1139,7 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
         autoImportIntervalMillis: millis(options.autoImportInterval, 10_000),
         cancelMillis: millis(options.jobCancelDuration, 500)
       }
-    }, worker)
+    }, worker, storage)
     if (worker !== undefined) {
       // Jobs on files move on by themselves (an initial import starts, auto-export iterations run)
       // even when nobody asks ARM how they stand.
@@ -1150,6 +1192,9 @@ const start = (options: ArmEmulatorOptions = {}): Effect.Effect<ArmEmulator, nev
         update({ partialNextImport: message === undefined ? { errors } : { errors, message } }),
       failNextArchive: (error) => update({ failNextArchive: error ?? true }),
       throttleJobs: (count, retryAfterSeconds = 1) => update({ throttleJobs: { count, retryAfterSeconds } }),
+      revokeStorageRoles: (roles) => update({ revokeStorageRoles: roles }),
+      denyContainerRead: (on) => update({ denyContainerRead: on }),
+      denyRoleAssignmentRead: (on) => update({ denyRoleAssignmentRead: on }),
       reset: update({ reset: true }),
       current: Effect.sync(() => state.faults())
     }

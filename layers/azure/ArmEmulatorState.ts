@@ -14,6 +14,7 @@ import {
   type HsmWorker,
   type WorkTarget
 } from "./ArmEmulatorHsmState.js"
+import { EmulatorStorage, type StorageFaultRequest, type StorageFaultsSnapshot } from "./ArmEmulatorStorageState.js"
 import { type HsmTimings, importJobAt, isImportJobActive } from "./hsmJobTimeline.js"
 
 /** An AMLFS SKU as the emulator sells it. */
@@ -167,7 +168,7 @@ export interface OperationRecord {
 }
 
 /** The faults in force, as `GET /emulator/faults` shows them. */
-export interface FaultsSnapshot extends HsmFaultsSnapshot {
+export interface FaultsSnapshot extends HsmFaultsSnapshot, StorageFaultsSnapshot {
   readonly throttle: { readonly remaining: number; readonly retryAfterSeconds: number }
   readonly serverErrors: { readonly remaining: number; readonly statusCode: number }
   readonly failNextCreates: ReadonlyArray<OperationError>
@@ -191,7 +192,7 @@ export interface FaultsSnapshot extends HsmFaultsSnapshot {
  * API applies. Every field is optional; `reset` first clears every fault (durations and subnet
  * sizes back to the emulator's start options).
  */
-export interface FaultRequest extends HsmFaultRequest {
+export interface FaultRequest extends HsmFaultRequest, StorageFaultRequest {
   readonly reset?: boolean
   /** The next `count` ARM requests answer 429 with `Retry-After: retryAfterSeconds` (default 1). */
   readonly throttle?: { readonly count: number; readonly retryAfterSeconds?: number }
@@ -341,7 +342,15 @@ export class EmulatorState {
   /** Blob integration: jobs, archives, their timings and faults. */
   readonly hsm: EmulatorHsm
 
-  constructor(readonly settings: EmulatorSettings, worker?: HsmWorker) {
+  /**
+   * `storage`: the containers and role assignments the blob-integration preflight reads (by
+   * default every container exists and the AMLFS roles are granted).
+   */
+  constructor(
+    readonly settings: EmulatorSettings,
+    worker?: HsmWorker,
+    readonly storage: EmulatorStorage = new EmulatorStorage(() => "exists", 100)
+  ) {
     this.hsm = new EmulatorHsm(settings.hsmTimings, worker)
     this.filesystemQuota = settings.filesystemQuota
     this.creationMillis = settings.creationMillis
@@ -397,6 +406,7 @@ export class EmulatorState {
 
   applyFaults(request: FaultRequest) {
     this.hsm.applyFaults(request)
+    this.storage.applyFaults(request)
     if (request.reset === true) {
       this.throttle = { remaining: 0, retryAfterSeconds: 1 }
       this.serverErrors = { remaining: 0, statusCode: 503 }
@@ -448,6 +458,7 @@ export class EmulatorState {
   faults(): FaultsSnapshot {
     return {
       ...this.hsm.faults(),
+      ...this.storage.faults(),
       throttle: { ...this.throttle },
       serverErrors: { ...this.serverErrors },
       failNextCreates: [...this.failNextCreates],

@@ -32,6 +32,8 @@ export interface ServeOptions {
   readonly removeNodeTaint: boolean
   /** Whether the controller's readiness also reads from ARM (besides getting a token). */
   readonly checkArm: boolean
+  /** The object id of the "HPC Cache Resource Provider" service principal, for the blob-integration preflight. */
+  readonly hpcCachePrincipalId: string | undefined
 }
 
 export interface SimOptions {
@@ -117,6 +119,12 @@ const serveFlags = {
     env: "CHECK_ARM",
     default: "false",
     help: "the controller is ready only while ARM answers a read (the AMLFS SKU list, at most once a minute), not only when it has a token"
+  },
+  "hpc-cache-principal-id": {
+    env: "HPC_CACHE_PRINCIPAL_ID",
+    help: "object id of the \"HPC Cache Resource Provider\" service principal in the tenant: before creating a cluster with " +
+      "blob-container the controller checks that it holds the storage roles (unset: any service principal counts). " +
+      "az ad sp list --display-name \"HPC Cache Resource Provider\" --query \"[0].id\" -o tsv"
   }
 } satisfies Record<string, FlagSpec>
 
@@ -259,6 +267,16 @@ const bool = (source: string, value: string) =>
     ? Result.succeed(value === "true")
     : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected true or false` }))
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const objectId = (source: string, value: string | undefined) =>
+  value === undefined || GUID.test(value)
+    ? Result.succeed(value?.toLowerCase())
+    : Result.fail(new UsageError({
+      message: `invalid ${source} ${JSON.stringify(value.slice(0, 80))}: expected an object id (a GUID such as ` +
+        `00000000-0000-0000-0000-000000000000); find it with az ad sp list --display-name "HPC Cache Resource Provider" --query "[0].id" -o tsv`
+    }))
+
 const noPositionals = (command: string, parsed: Parsed) =>
   parsed.positionals.length === 0
     ? Result.succeed(parsed)
@@ -298,7 +316,11 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
             String(mode === "controller" ? CONTROLLER_HEALTH_PORT : NODE_HEALTH_PORT)
         ),
         removeNodeTaint: yield* bool(source("remove-node-taint"), get("remove-node-taint")),
-        checkArm: yield* bool(source("check-arm"), get("check-arm"))
+        checkArm: yield* bool(source("check-arm"), get("check-arm")),
+        hpcCachePrincipalId: yield* objectId(
+          source("hpc-cache-principal-id"),
+          flagValue(parsed, env, "hpc-cache-principal-id", serveFlags["hpc-cache-principal-id"])
+        )
       }
     } as const
   })

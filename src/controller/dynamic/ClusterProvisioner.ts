@@ -12,6 +12,7 @@ import {
   type ArmError,
   type ArmOperation
 } from "../../../layers/azure/AmlfsApi.js"
+import { StorageAccess } from "../../../layers/azure/StorageAccess.js"
 import { AlreadyExists, type CsiError, FailedPrecondition, ResourceExhausted, Unavailable } from "../../csi/errors.js"
 import type { BlobIntegration } from "../../domain/BlobIntegration.js"
 import { isCreatedByDriver } from "../../domain/ClusterTags.js"
@@ -21,6 +22,7 @@ import { armCall, withoutFinalPeriod } from "./armFailure.js"
 import { armPolling, armRetry } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
 import { archiveBeforeDelete, archivesOnDelete, awaitInitialImport, ensureAutoJobs } from "./blobIntegration.js"
+import { blobPreflight } from "./blobPreflight.js"
 import { runOnce } from "./runOnce.js"
 import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
 
@@ -76,6 +78,8 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
       const api = yield* AmlfsApi
       const config = yield* ControllerConfig
       const events = yield* VolumeEvents
+      // serve and sim provide it (ControllerServices); a harness without it skips the blob-integration preflight.
+      const storage = Option.getOrUndefined(yield* Effect.serviceOption(StorageAccess))
       const scope = yield* Effect.scope
       const creating = new Map<string, Deferred.Deferred<AmlFilesystem, CsiError>>()
       const deleting = new Map<string, Deferred.Deferred<void, CsiError>>()
@@ -104,6 +108,10 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
               `filesystem${Option.match(needed, { onNone: () => "", onSome: (n) => `, which needs ${n} addresses` })}: ` +
               `${refused.message}. Use a larger subnet (subnet-name) or free addresses in it`
           })
+        }
+        // Only here, before a PUT: a retry that joins a running creation or finds the cluster checks nothing again.
+        if (request.blob !== undefined && storage !== undefined) {
+          yield* blobPreflight({ storage, config, events }, { name: request.name, pvc: request.pvc, blob: request.blob })
         }
         // A PUT that got no answer (or a 408/5xx) may have been accepted: look before sending another.
         const acceptedAnyway = (failed: ArmError) =>

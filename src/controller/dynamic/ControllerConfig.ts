@@ -30,6 +30,12 @@ export class ControllerConfig extends Context.Service<ControllerConfig, {
   readonly progressEventEvery: Duration.Duration
   /** How long a creation takes, as the PVC's Events say it ("10 to 20 minutes" in Azure). */
   readonly creationTakes: string
+  /**
+   * The object id of the service principal "HPC Cache Resource Provider" in the tenant: the
+   * blob-integration preflight looks for the storage roles assigned to it. Without it, a role
+   * assigned to any service principal on the storage account counts (weaker).
+   */
+  readonly hpcCachePrincipalId?: string | undefined
 }>()("azurelustre/controller/ControllerConfig") {
   static readonly polling: Pick<ControllerConfig["Service"], "creationPolling" | "deletionPolling" | "expansionPolling" | "progressEventEvery" | "creationTakes"> = {
     creationPolling: { quietPeriod: Duration.seconds(450), interval: Duration.seconds(10) },
