@@ -2,7 +2,8 @@
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
  * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
  * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min);
- * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min); then, as root, a
+ * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min); then the controller's
+ * HSM loop: 20 blob-linked PVCs, an import and an archive annotation on each (bench/hsm.ts, ~3 min); then, as root, a
  * before-start HSM hydration of 10,000 released files in one publish (bench/hydrate.ts, ~2 min, 20 GiB
  * of disk for a while).
  * Prints a table per benchmark of measured value, target, baseline (bench/baseline.json) and delta.
@@ -11,14 +12,15 @@
  *   npm run bench                        measure and compare with the baseline
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
  *   npm run bench -- --no-provision      skip the provision benchmark (the slow one); likewise
- *                                        --no-identity, --no-publish, --no-expand, --no-hydrate
- *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hydrate)
+ *                                        --no-identity, --no-publish, --no-expand, --no-hsm, --no-hydrate
+ *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hsm, hydrate)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
 import { expandMetrics, expandReport, measureExpand } from "./expand.js"
+import { HSM_SECTION, hsmMetrics, hsmReport, measureHsm } from "./hsm.js"
 import { canHydrate, hydrateMetrics, hydrateReport, measureHydrate } from "./hydrate.js"
 import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
@@ -97,7 +99,7 @@ const measure = async (): Promise<{ results: Results; startSamples: ReadonlyArra
   return { results: { startToFirstProbeMs: median(startSamples), ...warn, cpuPerProbeInfoUs }, startSamples }
 }
 
-const BENCHMARKS = ["identity", "publish", "provision", "expand", "hydrate"] as const
+const BENCHMARKS = ["identity", "publish", "provision", "expand", "hsm", "hydrate"] as const
 type Benchmark = (typeof BENCHMARKS)[number]
 
 /** `--only a,b` runs just those; otherwise all but those named `--no-<name>`. */
@@ -155,6 +157,15 @@ const main = async () => {
     const expand = await measureExpand()
     process.stdout.write(`\n${expandReport(expand.results, expand.details)}\n`)
     measured.push({ section: "expand", metrics: expandMetrics, results: expand.results })
+  }
+
+  if (!running.has("hsm")) {
+    process.stdout.write("\nhsm benchmark skipped\n")
+  } else {
+    progress("hsm benchmark (2 to 3 minutes: the HSM loop resyncs every 30 s)")
+    const hsm = await measureHsm()
+    process.stdout.write(`\n${hsmReport(hsm.results, hsm.details)}\n`)
+    measured.push({ section: HSM_SECTION, metrics: hsmMetrics, results: hsm.results })
   }
 
   if (!running.has("hydrate")) {
