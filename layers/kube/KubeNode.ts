@@ -2,6 +2,9 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type { KubeError, KubeEvent } from "./Kube.js"
 
+/** An Event about the node itself (the Go driver's and kubelet's Node Events): no subject to name. */
+export type NodeEvent = Omit<KubeEvent, "regarding">
+
 /** A taint on a Node (`spec.taints[]`). */
 export interface NodeTaint {
   readonly key: string
@@ -38,4 +41,9 @@ export class KubeNode extends Context.Service<KubeNode, {
    * it first; when that read fails the Event goes without a uid rather than not at all.
    */
   readonly recordEvent: (event: KubeEvent) => Effect.Effect<void, KubeError>
+  /**
+   * Records an Event about Node `nodeName` (in namespace `default`, where kubelet records its
+   * own), with the Node's uid when it can be read, so `kubectl describe node` shows it.
+   */
+  readonly recordNodeEvent: (nodeName: string, event: NodeEvent) => Effect.Effect<void, KubeError>
 }>()("azurelustre/kube/KubeNode") {}

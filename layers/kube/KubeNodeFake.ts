@@ -5,7 +5,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { limitEventField } from "./eventsV1.js"
 import { KubeError, type KubeEvent, refusalMessage, truncateNote } from "./Kube.js"
-import { KubeNode, type NodeTaint } from "./KubeNode.js"
+import { KubeNode, type NodeEvent, type NodeTaint } from "./KubeNode.js"
 
 /** A Node as the fake holds it. */
 export interface FakeNode {
@@ -19,6 +19,7 @@ export type KubeNodeCall =
   | { readonly _tag: "ReadCsiNodeDrivers"; readonly nodeName: string }
   | { readonly _tag: "RemoveNodeTaint"; readonly nodeName: string; readonly key: string }
   | { readonly _tag: "RecordEvent"; readonly event: KubeEvent }
+  | { readonly _tag: "RecordNodeEvent"; readonly nodeName: string; readonly event: NodeEvent }
 
 /**
  * A deterministic KubeNode for tests. `nodes` maps each node's name to its labels and taints (an
@@ -39,6 +40,8 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
   readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
   readonly calls: Ref.Ref<ReadonlyArray<KubeNodeCall>>
   readonly events: Ref.Ref<ReadonlyArray<KubeEvent>>
+  /** Every Event recorded about a Node, with the Node's name, in order (cut as `events`; `eventFailure` applies). */
+  readonly nodeEvents: Ref.Ref<ReadonlyArray<{ readonly nodeName: string; readonly event: NodeEvent }>>
   readonly eventFailure: Ref.Ref<Option.Option<KubeError>>
 }>()("azurelustre/kube/KubeNodeFake") {
   static readonly layer = (
@@ -114,7 +117,20 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
           yield* Ref.update(state.events, (events) => [...events, sent])
         })
 
-        return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent })
+        const recordNodeEvent = Effect.fn("KubeNodeFake.recordNodeEvent")(function*(nodeName: string, event: NodeEvent) {
+          yield* record({ _tag: "RecordNodeEvent", nodeName, event })
+          const failure = yield* Ref.get(state.eventFailure)
+          if (Option.isSome(failure)) return yield* failure.value
+          const sent: NodeEvent = {
+            ...event,
+            reason: limitEventField(event.reason),
+            action: limitEventField(event.action),
+            note: truncateNote(event.note)
+          }
+          yield* Ref.update(state.nodeEvents, (events) => [...events, { nodeName, event: sent }])
+        })
+
+        return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent, recordNodeEvent })
       })
     ).pipe(Layer.provideMerge(Layer.effect(
       KubeNodeFake,
@@ -131,6 +147,7 @@ export class KubeNodeFake extends Context.Service<KubeNodeFake, {
           failures: yield* Ref.make<ReadonlyArray<KubeError>>(options.failures ?? []),
           calls: yield* Ref.make<ReadonlyArray<KubeNodeCall>>([]),
           events: yield* Ref.make<ReadonlyArray<KubeEvent>>([]),
+          nodeEvents: yield* Ref.make<ReadonlyArray<{ readonly nodeName: string; readonly event: NodeEvent }>>([]),
           eventFailure: yield* Ref.make(Option.fromUndefinedOr(options.eventFailure))
         })
       })

@@ -8,7 +8,7 @@ import * as Fs from "node:fs/promises"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Os from "node:os"
-import { eventsV1Body, eventSubject, microTime, subjectPath, subjectReadOperation } from "./eventsV1.js"
+import { eventsV1Body, eventSubject, limitEventField, microTime, subjectPath, subjectReadOperation } from "./eventsV1.js"
 import {
   decodeStatusBody,
   KubeError,
@@ -16,9 +16,10 @@ import {
   type KubeEventSubject,
   refusalMessage,
   REPORTING_CONTROLLER,
+  truncateNote,
   withinRequestTimeout
 } from "./Kube.js"
-import { KubeNode, type NodeTaint } from "./KubeNode.js"
+import { KubeNode, type NodeEvent, type NodeTaint } from "./KubeNode.js"
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 /** Where kubelet mounts the pod's service account token (projected: rotated about hourly). */
@@ -57,6 +58,7 @@ const defaultRequestTimeout = Duration.seconds(10)
  */
 const NodeJson = Schema.Struct({
   metadata: Schema.optionalKey(Schema.Struct({
+    uid: Schema.optionalKey(Schema.String),
     labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
   })),
   spec: Schema.optionalKey(Schema.Struct({
@@ -294,7 +296,33 @@ const make = (options: KubeNodeLiveOptions) =>
       })
     })
 
-    return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent })
+    /** Node Events go to namespace default, as kubelet's; regarding the Node by name and uid. */
+    const recordNodeEvent = Effect.fn("KubeNode.recordNodeEvent")(function*(nodeName: string, event: NodeEvent) {
+      const uid = yield* readNode(nodeName).pipe(
+        Effect.map((node) => node.metadata?.uid),
+        Effect.catch((failed) =>
+          Effect.logDebug("a Node Event goes without the Node's uid").pipe(Effect.annotateLogs({ reason: failed.message }), Effect.as(undefined))
+        )
+      )
+      const body = {
+        metadata: { generateName: `${nodeName}.`, namespace: "default" },
+        eventTime: microTime(yield* Clock.currentTimeMillis),
+        reportingController: limitEventField(reporter.reportingController),
+        reportingInstance: limitEventField(reporter.reportingInstance),
+        action: limitEventField(event.action),
+        reason: limitEventField(event.reason),
+        type: event.type,
+        note: truncateNote(event.note),
+        regarding: { apiVersion: "v1", kind: "Node", name: nodeName, ...(uid === undefined ? {} : { uid }) }
+      }
+      yield* call("createEvent", `event about node ${nodeName}`, {
+        method: "POST",
+        path: "/apis/events.k8s.io/v1/namespaces/default/events",
+        body: { contentType: "application/json", text: JSON.stringify(body) }
+      })
+    })
+
+    return KubeNode.of({ readNodeLabels, readCsiNodeDrivers, removeNodeTaint, recordEvent, recordNodeEvent })
   })
 
 /** In a pod: the API server from the environment Kubernetes gives every pod, the service account's token and CA. */

@@ -121,6 +121,16 @@ export const hsmImportedFiles = Metric.counter("azurelustre_csi_hsm_imported_fil
   incremental: true
 })
 
+export const lustreClientPackageOperations = Metric.counter("azurelustre_csi_lustre_client_package_operations_total", {
+  description: "Package-manager commands the node setup ran on the host to install the Lustre client, by operation (update, install, remove) and outcome (ok, error)",
+  incremental: true
+})
+
+export const lustreClientSetupDuration = Metric.histogram("azurelustre_csi_lustre_client_setup_duration_seconds", {
+  description: "Time one round of the node setup took (install when needed, LNet, modules), by outcome",
+  boundaries: seconds(0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800)
+})
+
 // One labelled metric object per label set: Effect caches a metric's registry key on the object,
 // so reusing it spares a JSON.stringify of the labels on every update (measurable per RPC).
 const labelled = new WeakMap<Metric.Metric<number, unknown>, Map<string, Metric.Metric<number, unknown>>>()
@@ -217,6 +227,10 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     for (const operation of ["mount", "unmount"]) {
       for (const outcome of outcomes) series.push(withLabels(lustreMountDuration, { operation, outcome }))
     }
+    for (const operation of ["update", "install", "remove"]) {
+      for (const outcome of ["ok", "error"]) series.push(withLabels(lustreClientPackageOperations, { operation, outcome }))
+    }
+    for (const outcome of outcomes) series.push(withLabels(lustreClientSetupDuration, { outcome }))
   }
   return Effect.forEach(series, Metric.value, { discard: true })
 }
