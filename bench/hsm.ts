@@ -138,6 +138,8 @@ export interface HsmDetails {
   readonly provisionS: ReadonlyArray<number>
   /** The first volume's ARM requests from its first CreateVolume to its OK, with when (s after that first call). */
   readonly oneCreation: ReadonlyArray<string>
+  /** ARM requests about no cluster (the preflight's storage reads, the SKU list, subnet checks, operations), by kind. */
+  readonly otherArm: Readonly<Record<string, number>>
   readonly perJob: Readonly<Record<"initial import" | "import" | "archive", Readonly<Record<string, number>>>>
   readonly importStates: Readonly<Record<string, number>>
   readonly archiveStates: Readonly<Record<string, number>>
@@ -423,6 +425,7 @@ export const measureHsm = async (): Promise<{ results: HsmResults; details: HsmD
         clusterRequestsBetween(arm, c.cluster!, c.provisioned!.firstCallAt, c.provisioned!.okAt!)
           .map((r) => `+${seconds(r.at - c.provisioned!.firstCallAt).toFixed(1)} ${armKindOf(r)}${r.statusCode >= 300 ? ` (${r.statusCode})` : ""}`)
       ),
+      otherArm: countBy(arm.filter((r) => !/\/amlfilesystems\/[^/?]+/i.test(r.path)), armKindOf),
       perJob: { "initial import": sumOf(perInitial), import: sumOf(perImport), archive: sumOf(perArchive) },
       importStates: countBy(claims, (c) => c.importEnded?.state ?? "not ended"),
       archiveStates: countBy(claims, (c) => c.archiveEnded?.state ?? "not ended"),
@@ -454,6 +457,7 @@ export const hsmReport = (results: HsmResults, details: HsmDetails): string =>
     `CreateVolume answers: ${counts(details.callsByCode)}${details.firstError === undefined ? "" : `; first error: ${details.firstError}`}`,
     `CreateVolume call to OK (s): ${[...details.provisionS].sort((a, b) => a - b).map((s) => s.toFixed(1)).join(", ")}`,
     `one volume's ARM requests from its first CreateVolume to its OK (s): ${details.oneCreation.join(", ")}`,
+    `other ARM requests: ${counts(details.otherArm)}`,
     `import states: ${counts(details.importStates)}; archive states: ${counts(details.archiveStates)}`,
     ...Object.entries(details.perJob).map(([job, sums]) => `ARM requests, all ${job}s: ${counts(sums)}`),
     "resyncs (s after the first CreateVolume: Kubernetes requests; ARM requests):",

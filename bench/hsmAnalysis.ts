@@ -29,7 +29,13 @@ export const armKindOf = (request: ArmRequest): string => {
   const path = plainPath(request.path)
   const below = /\/amlfilesystems\/[^/]+(\/.*)?$/.exec(path)
   if (below === null) {
-    return `${request.method} ${path.replace(/^\/subscriptions\/[^/]+/, "").replace(/\/ascoperations\/[^/]+/, "/ascOperations/{id}")}`
+    const general = path
+      .replace(/^\/subscriptions\/[^/]+/, "")
+      .replace(/\/resourcegroups\/[^/]+/, "/resourceGroups/{rg}")
+      .replace(/\/storageaccounts\/[^/]+/, "/storageAccounts/{account}")
+      .replace(/\/containers\/[^/]+/, "/containers/{container}")
+      .replace(/\/ascoperations\/[^/]+/, "/ascOperations/{id}")
+    return `${request.method} ${general}`
   }
   const rest = below[1] ?? ""
   if (rest === "") return `${request.method} amlFilesystem`
