@@ -57,8 +57,9 @@ export const roleDefinitionGuidOf = (roleDefinitionId: string): string =>
 export class StorageAccess extends Context.Service<StorageAccess, {
   /**
    * GET the container (`…/blobServices/default/containers/<name>`, api-version 2023-05-01): true
-   * when it exists, false when ARM answers 404 for it or its storage account (never for a 404
-   * that says the endpoint lacks the type: that is an ArmError whose featureMissing is true).
+   * when it exists, false when ARM answers 404 for it or its storage account. A 404 that says the
+   * endpoint lacks the type (featureMissing), or SubscriptionNotFound (which ARM also answers for
+   * a subscription the identity has no access to), is an ArmError: no answer about the container.
    */
   readonly containerExists: (containerId: string) => Effect.Effect<boolean, ArmError>
   /**

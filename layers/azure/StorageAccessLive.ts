@@ -35,13 +35,14 @@ const pathOf = (resourceId: string) => `/${resourceId.split("/").filter((segment
 
 const make = (options: ArmClientOptions) =>
   Effect.gen(function*() {
-    const { client, sendRaw, isAbsent, unexpected, invalidResponse, onArmHost } = yield* makeArmClient(options)
+    const { client, sendRaw, isAbsent, decodeCode, unexpected, invalidResponse, onArmHost } = yield* makeArmClient(options)
 
     const containerExists = Effect.fn("StorageAccess.containerExists")(function*(containerId: string) {
       const operation = "getBlobContainer"
       const url = `${client.$host}${pathOf(containerId)}?api-version=${storageApiVersions.containers}`
       const response = yield* sendRaw(operation, "GET", url, undefined)
-      if (isAbsent(response)) return false
+      // ARM says so of a subscription the identity may not see, too: that is not an answer about the container.
+      if (isAbsent(response) && decodeCode(response.bodyAsText) !== "SubscriptionNotFound") return false
       if (response.status !== 200) return yield* unexpected(operation, containerId, response)
       if (Option.isNone(decodeContainerWire(response.bodyAsText ?? ""))) return yield* invalidResponse(operation, containerId)
       return true

@@ -97,6 +97,17 @@ describe("blobPreflight's reads", () => {
       assert.notInclude(events[0]?.note, "Reader has it")
     }))
 
+  it.effect("SubscriptionNotFound (a subscription the identity may not see) cannot check: a Warning with the Reader hint", () =>
+    Effect.gen(function*() {
+      const { exit, events } = yield* preflight((fake) =>
+        fake.failNext(armError(404, "SubscriptionNotFound", "The subscription could not be found"), { times: 2, operation: "containerExists" })
+      )
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(events.length, 1)
+      assert.include(events[0]?.note, "ARM answered 404 SubscriptionNotFound: The subscription could not be found; the controller's identity needs")
+      assert.include(events[0]?.note, "(Reader has it)")
+    }))
+
   it.effect("a refusal's ARM message is bounded in the Event", () =>
     Effect.gen(function*() {
       const { exit, events } = yield* preflight((fake) =>

@@ -77,6 +77,14 @@ describe("StorageAccessLive against the ARM emulator", () => {
       ])
     })))
 
+  it.live("a container in a subscription ARM does not know (or the identity may not see) is no answer: an ArmError 404 SubscriptionNotFound", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { storage } = yield* world()
+      const elsewhere = containerId("imagenet").replace(subscription, "11111111-1111-1111-1111-111111111111")
+      const failure = failureOf(yield* Effect.exit(storage.containerExists(elsewhere)))
+      assert.deepInclude(failure, { statusCode: 404, code: "SubscriptionNotFound", operation: "getBlobContainer" })
+    })))
+
   it.live("without a model, every container exists", () =>
     Effect.scoped(Effect.gen(function*() {
       const { storage } = yield* world({ withModel: false })

@@ -47,7 +47,8 @@ const read = <A>(request: Effect.Effect<A, ArmError>, doing: string): Effect.Eff
         ? Effect.fail(csiErrorOfArm(failed, doing))
         : Effect.succeed<Finding<A>>({
           _tag: "Unreadable",
-          refused: failed.statusCode === 403,
+          // ARM answers SubscriptionNotFound for a subscription the identity has no access to, too.
+          refused: failed.statusCode === 403 || failed.code === "SubscriptionNotFound",
           reason: `ARM answered ${failed.statusCode} ${failed.code}: ${withoutFinalPeriod(bounded(failed.message))}`
         })
     )
