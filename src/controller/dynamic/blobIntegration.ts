@@ -41,27 +41,81 @@ const initialImportOf = (jobs: ReadonlyArray<ImportJob>): ImportJob | undefined 
   [...jobs].sort((a, b) => (a.status.lastStartedTime?.getTime() ?? 0) - (b.status.lastStartedTime?.getTime() ?? 0))[0]
 
 /**
+ * The controller's later attempts at a creation's import, after one failed: `initial-import-2`,
+ * `initial-import-3`, ... (deterministic, so a retry after a restart finds the attempt it started).
+ */
+export const INITIAL_IMPORT_ATTEMPT_PREFIX = "initial-import-"
+const attemptNumberOf = (job: ImportJob): number | undefined => {
+  if (!job.name.startsWith(INITIAL_IMPORT_ATTEMPT_PREFIX)) return undefined
+  const number = Number(job.name.slice(INITIAL_IMPORT_ATTEMPT_PREFIX.length))
+  return Number.isSafeInteger(number) && number >= 2 ? number : undefined
+}
+
+/** The current attempt at the creation's import: the controller's latest one, else the creation's own. */
+const currentImportAttempt = (jobs: ReadonlyArray<ImportJob>): { readonly job: ImportJob; readonly number: number } | undefined => {
+  let latest: { readonly job: ImportJob; readonly number: number } | undefined
+  for (const job of jobs) {
+    const number = attemptNumberOf(job)
+    if (number !== undefined && (latest === undefined || number > latest.number)) latest = { job, number }
+  }
+  if (latest !== undefined) return latest
+  const initial = initialImportOf(jobs)
+  return initial === undefined ? undefined : { job: initial, number: 1 }
+}
+
+const hasFailed = (job: ImportJob) => job.status.state === "Failed" || job.status.state === "Canceled"
+
+const failureText = (job: ImportJob) =>
+  `(job ${job.name}) ended ${job.status.state}: ${withoutFinalPeriod(job.status.statusMessage ?? "ARM gave no reason")} (${importCounts(job)})`
+
+/** A creation's cluster, as the wait for its import needs it: where it is, for a new attempt's job. */
+interface ImportingCluster extends Cluster {
+  readonly spec: { readonly location: string }
+}
+
+/**
  * Waits until the import of the container's namespace that the creation started has ended, so
  * no workload sees a half-imported namespace. CompletedPartial is ready, with a Warning Event
- * carrying the counts; Failed or Canceled is UNAVAILABLE with ARM's words.
+ * carrying the counts; Failed or Canceled is UNAVAILABLE with ARM's words. The CO's retry that
+ * finds the import already Failed or Canceled starts it again as a new job (`initial-import-<n>`,
+ * the same prefixes), with a Warning Event saying how the last attempt ended, and waits for that.
  */
-export const awaitInitialImport = (services: Services, cluster: Cluster, startedAt: number) =>
+export const awaitInitialImport = (services: Services, cluster: ImportingCluster, startedAt: number) =>
   Effect.gen(function*() {
     const { api, config, events } = services
     const list = armCall(
       api.listImportJobs(cluster.resourceGroup, cluster.name),
       `reading the import jobs of AMLFS ${cluster.name}`
     )
+    const found = currentImportAttempt(yield* list)
+    let waitFrom = startedAt
+    if (found !== undefined && hasFailed(found.job)) {
+      const failed = found.job
+      const next = `${INITIAL_IMPORT_ATTEMPT_PREFIX}${found.number + 1}`
+      yield* armCall(
+        api.beginImportJob(cluster.resourceGroup, cluster.name, next, {
+          location: cluster.spec.location,
+          importPrefixes: failed.importPrefixes,
+          conflictResolutionMode: failed.conflictResolutionMode,
+          maximumErrors: failed.maximumErrors
+        }),
+        `starting the import of the blob container into AMLFS ${cluster.name} again (job ${next})`
+      )
+      yield* countHsmJob("import", "started")
+      yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportRetried",
+        `the import of the blob container into ${cluster.name} ${failureText(failed)}; importing it again as job ${next}`)
+      waitFrom = yield* Clock.currentTimeMillis
+    }
     const jobs = yield* list.pipe(
       Effect.repeat({
-        schedule: armPolling({ startedAt, ...config.creationPolling, firstRead: config.creationPolling.interval }),
+        schedule: armPolling({ startedAt: waitFrom, ...config.creationPolling, firstRead: config.creationPolling.interval }),
         until: (all) => {
-          const initial = initialImportOf(all)
-          return initial !== undefined && !isActiveImport(initial)
+          const attempt = currentImportAttempt(all)?.job
+          return attempt !== undefined && !isActiveImport(attempt)
         }
       })
     )
-    const job = initialImportOf(jobs)
+    const job = currentImportAttempt(jobs)?.job
     if (job === undefined) return
     const counts = importCounts(job)
     const span = { startedAt: job.status.lastStartedTime, endedAt: job.status.lastCompletionTime }
@@ -79,9 +133,8 @@ export const awaitInitialImport = (services: Services, cluster: Cluster, started
             (job.status.statusMessage === undefined ? "" : `; ${withoutFinalPeriod(job.status.statusMessage)}`))
         return
       default: {
-        const message = `the import of the blob container into AMLFS ${cluster.name} (job ${job.name}) ended ` +
-          `${job.status.state}: ${withoutFinalPeriod(job.status.statusMessage ?? "ARM gave no reason")} (${counts}). ` +
-          "Check the container and the logging container's import log, then delete the PVC and create it again"
+        const message = `the import of the blob container into AMLFS ${cluster.name} ${failureText(job)}. ` +
+          "Check the container and the logging container's import log; the CO's next retry imports it again as a new job"
         yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportFailed", message)
         return yield* new Unavailable({ message })
       }
@@ -134,6 +187,11 @@ const CLOCK_SKEW_MILLIS = 60_000
  * everything new or changed is archived to the container, and the deletion waits for the
  * archive to complete. A failed or canceled archive is FAILED_PRECONDITION with ARM's reason,
  * and nothing is deleted. (AMLFS exports neither renames, permission changes nor deletions.)
+ *
+ * An archive already running when the deletion starts (a user's, or one a controller started
+ * before it restarted) began before this deletion did and may have passed files written since:
+ * the deletion waits for it to end, then archives `/` itself. A retry in the same controller
+ * joins the deletion already running (ClusterProvisioner), so it never archives twice.
  */
 export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
   Effect.gen(function*(): Effect.fn.Return<void, CsiError> {
@@ -144,19 +202,25 @@ export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
         yield* armCall(api.disableAutoExportJob(resourceGroup, name, job.name), `disabling the auto-export job ${job.name} of ${name}`)
       }
     }
-    const startedAt = yield* Clock.currentTimeMillis
-    const rootStatus = armCall(api.get(resourceGroup, name), `reading AMLFS ${name}`).pipe(
-      Effect.map((current) => Option.getOrUndefined(current)?.hsm?.archiveStatus.find((status) => status.filesystemPath === "/"))
+    const archives = armCall(api.get(resourceGroup, name), `reading AMLFS ${name}`).pipe(
+      Effect.map((current) => Option.getOrUndefined(current)?.hsm?.archiveStatus ?? [])
     )
-    const running = yield* rootStatus
-    if (running === undefined || !isArchiveRunning(running)) {
-      yield* armCall(api.archive(resourceGroup, name, "/"), `archiving AMLFS ${name} to its blob container`)
-      yield* countHsmJob("archive", "started")
-      yield* Effect.logInfo("archiving an AMLFS cluster before deleting it").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
+    const polling = (startedAt: number) =>
+      armPolling({ startedAt, ...config.deletionPolling, firstRead: config.deletionPolling.interval })
+    if ((yield* archives).some(isArchiveRunning)) {
+      yield* Effect.logInfo("waiting for a running archive to end before archiving an AMLFS cluster for its deletion").pipe(
+        Effect.annotateLogs({ cluster: name, resourceGroup })
+      )
+      yield* archives.pipe(Effect.repeat({ schedule: polling(yield* Clock.currentTimeMillis), until: (all) => !all.some(isArchiveRunning) }))
     }
-    const ended = yield* rootStatus.pipe(
+    const startedAt = yield* Clock.currentTimeMillis
+    yield* armCall(api.archive(resourceGroup, name, "/"), `archiving AMLFS ${name} to its blob container`)
+    yield* countHsmJob("archive", "started")
+    yield* Effect.logInfo("archiving an AMLFS cluster before deleting it").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))
+    const ended = yield* archives.pipe(
+      Effect.map((all) => all.find((status) => status.filesystemPath === "/")),
       Effect.repeat({
-        schedule: armPolling({ startedAt, ...config.deletionPolling, firstRead: config.deletionPolling.interval }),
+        schedule: polling(startedAt),
         until: (status) =>
           status !== undefined && !isArchiveRunning(status) &&
           (status.lastStartedTime?.getTime() ?? 0) >= startedAt - CLOCK_SKEW_MILLIS

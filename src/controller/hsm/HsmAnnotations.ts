@@ -16,9 +16,11 @@ import { quote } from "../../domain/BoundedText.js"
  * A request id is 1-64 letters, digits, `-` and `_`, beginning and ending with a letter or a
  * digit; without one, the id is a hash of the value, so the same value is the same request.
  * The import job is named `import-<request id>` (ARM's job name rules), so asking again is
- * idempotent, and a request runs once. The state below remembers the current request only: an
- * archive request id used again after another request runs again (an import's does not while ARM
- * keeps its job: the 10 most recent), so each new request takes a new id (or a new value).
+ * idempotent, and a request runs once: `…/hsm-import-started` and `…/hsm-archive-started` list
+ * the ids of the last 32 requests started on the PVC (comma-separated, newest last), so an id
+ * used again after another request is not run again (its state says Lost); each new request
+ * takes a new id (or a new value). An archive's path is the one it was started with: editing the
+ * path of a started request under the same id changes nothing.
  *
  * State (written by the controller; read back after a restart, so a request never runs twice):
  * `…/hsm-import-state`, `…/hsm-archive-state` and `…/hsm-last-archive` (the last archive that
@@ -40,8 +42,21 @@ export const hsmAnnotations = {
   archiveCancel: `${HSM_ANNOTATION_PREFIX}archive-cancel`,
   importState: `${HSM_ANNOTATION_PREFIX}hsm-import-state`,
   archiveState: `${HSM_ANNOTATION_PREFIX}hsm-archive-state`,
-  lastArchive: `${HSM_ANNOTATION_PREFIX}hsm-last-archive`
+  lastArchive: `${HSM_ANNOTATION_PREFIX}hsm-last-archive`,
+  importStarted: `${HSM_ANNOTATION_PREFIX}hsm-import-started`,
+  archiveStarted: `${HSM_ANNOTATION_PREFIX}hsm-archive-started`
 } as const
+
+/** How many started request ids a PVC remembers per kind (ARM lists an import job among the 10 most recent). */
+export const STARTED_REQUESTS_KEPT = 32
+
+/** The request ids a started-requests annotation lists; anything that is not a request id is ignored. */
+export const readStartedRequests = (value: string | undefined): ReadonlyArray<string> =>
+  value === undefined ? [] : value.split(",").map((id) => id.trim()).filter(isRequestId)
+
+/** The started-requests annotation with `id` added last (once), keeping the most recent ones. */
+export const withStartedRequest = (value: string | undefined, id: string): string =>
+  [...readStartedRequests(value).filter((started) => started !== id), id].slice(-STARTED_REQUESTS_KEPT).join(",")
 
 /** Whether a PVC asks for blob work (and so is worth reading ARM for). */
 export const hasHsmRequest = (annotations: Readonly<Record<string, string>>): boolean =>

@@ -10,7 +10,9 @@ import {
   isFinalState,
   parseArchiveRequest,
   parseImportRequest,
+  readStartedRequests,
   readWorkState,
+  withStartedRequest,
   writeWorkState
 } from "./HsmAnnotations.js"
 
@@ -45,6 +47,24 @@ export interface HsmDecision {
 }
 
 const nothing: HsmDecision = { before: {}, action: Option.none(), annotations: {}, events: [], occupies: false }
+
+/**
+ * A request id used again after another request: it was started once (the started-requests
+ * annotation says so) and a request runs once. Its state says so, once, with a Warning.
+ */
+const ranBefore = (
+  kind: "import" | "archive",
+  key: string,
+  lost: Omit<HsmWorkState, "error">
+): HsmDecision => {
+  const error = `${kind} request ${lost.request} was started before and a request runs once (its outcome was written then): ` +
+    `to ${kind} again, give the request a new id`
+  return {
+    ...nothing,
+    annotations: { [key]: writeWorkState({ ...lost, error }) },
+    events: [{ type: "Warning", reason: kind === "import" ? "ImportRefused" : "ArchiveRefused", note: error }]
+  }
+}
 
 /** Whether two states say the same apart from when they were written. */
 const sameState = (a: HsmWorkState | undefined, b: HsmWorkState): boolean => {
@@ -145,6 +165,9 @@ export const decideImport = (input: ImportObservation): HsmDecision => {
     }
   }
   if (same !== undefined && isFinalState(same.state)) return nothing
+  if (same === undefined && readStartedRequests(input.annotations[hsmAnnotations.importStarted]).includes(request.id)) {
+    return ranBefore("import", hsmAnnotations.importState, { request: request.id, state: "Lost", job: request.jobName, time })
+  }
   if (same !== undefined && same.state !== "Queued") {
     // Started (or seen running) and no longer listed: ARM pruned it. Never started again.
     const next: HsmWorkState = { ...same, state: "Lost", time, error: `ARM no longer lists import job ${request.jobName}` }
@@ -166,7 +189,10 @@ export const decideImport = (input: ImportObservation): HsmDecision => {
   return {
     before: {},
     action: Option.some({ _tag: "StartImport", request }),
-    annotations: { [hsmAnnotations.importState]: writeWorkState(next) },
+    annotations: {
+      [hsmAnnotations.importState]: writeWorkState(next),
+      [hsmAnnotations.importStarted]: withStartedRequest(input.annotations[hsmAnnotations.importStarted], request.id)
+    },
     events: [{ type: "Normal", reason: "ImportStarted", note: `import job ${request.jobName} started for ${request.prefixes.join(",")}` }],
     occupies: true
   }
@@ -218,11 +244,16 @@ export const decideArchive = (input: ArchiveObservation): HsmDecision => {
     const next: HsmWorkState = { request: id, state: "Invalid", time, error: problem }
     return { ...nothing, annotations: writeIfChanged(hsmAnnotations.archiveState, recorded, next), events: [{ type: "Warning", reason: "ArchiveRefused", note: problem }] }
   }
-  const request = parsed.success
-  const same = recorded?.request === request.id ? recorded : undefined
-  const cancel = cancelNames(input.annotations[hsmAnnotations.archiveCancel], request.id)
+  const same = recorded?.request === parsed.success.id ? recorded : undefined
+  const cancel = cancelNames(input.annotations[hsmAnnotations.archiveCancel], parsed.success.id)
   if (same !== undefined && isFinalState(same.state)) return nothing
+  if (same === undefined && readStartedRequests(input.annotations[hsmAnnotations.archiveStarted]).includes(parsed.success.id)) {
+    return ranBefore("archive", hsmAnnotations.archiveState, { request: parsed.success.id, state: "Lost", path: parsed.success.path, time })
+  }
   const asked = same === undefined || same.state === "Queued" ? undefined : same
+  // A request asked of ARM is the path it was asked for: a path edited under the same id afterwards
+  // changes nothing (a request runs once), and its status is still that path's.
+  const request: ArchiveRequest = asked?.path === undefined ? parsed.success : { ...parsed.success, path: asked.path }
   const startedAt = asked?.startedAt === undefined ? undefined : Date.parse(asked.startedAt)
   const pathStatus = asked === undefined ? undefined : input.archiveStatus.find((candidate) => candidate.filesystemPath === request.path)
   const whose = pathStatus === undefined ? "none" : archiveOf(pathStatus, startedAt)
@@ -275,7 +306,10 @@ export const decideArchive = (input: ArchiveObservation): HsmDecision => {
   }
   const next: HsmWorkState = { request: request.id, state: "Started", path: request.path, time, startedAt: time }
   return {
-    before: { [hsmAnnotations.archiveState]: writeWorkState({ ...next, state: "Starting" }) },
+    before: {
+      [hsmAnnotations.archiveState]: writeWorkState({ ...next, state: "Starting" }),
+      [hsmAnnotations.archiveStarted]: withStartedRequest(input.annotations[hsmAnnotations.archiveStarted], request.id)
+    },
     action: Option.some({ _tag: "StartArchive", request }),
     annotations: { [hsmAnnotations.archiveState]: writeWorkState(next) },
     events: [{ type: "Normal", reason: "ArchiveStarted", note: `archive of ${request.path} started` }],

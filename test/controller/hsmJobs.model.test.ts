@@ -1,0 +1,855 @@
+/**
+ * A model-based property test of the controller's blob-integration job lifecycle against the fake
+ * ARM and the fake Kubernetes API (issue 13).
+ *
+ * Generated sequences of commands run over two volume slots, each a PVC of a StorageClass with a
+ * blob container (archive-on-delete and auto-export drawn per slot):
+ * - Create: CreateVolume (ClusterProvisioner.ensureCreated, forked like the CO's call, sometimes
+ *   with a deadline that interrupts the caller only); once it answers OK the PV is made and the
+ *   PVC bound, as the external-provisioner does;
+ * - Import, Archive: a request on the PVC's annotations, with a request id drawn from a small set
+ *   (so ids repeat) or none (the value's hash); CancelImport, CancelArchive: the cancel annotation
+ *   (`true`, an id, or removed);
+ * - Delete: the PVC is deleted, then DeleteVolume (ensureDeleted); the slot's next Create is a new
+ *   PVC and a new cluster;
+ * - Restart: the controller process crashes (its calls and the HSM loop are interrupted) and a new
+ *   one starts with new layers (a new ClusterProvisioner, a new HSM loop under another Lease
+ *   identity) over the same fake ARM and the same Kubernetes objects;
+ * - Advance: virtual time passes (TestClock): creations, jobs and archives move on, the HSM loop
+ *   resyncs, Leases expire;
+ * - Fault: failNextImport, partialNextImport, failNextArchive (the fake ARM's), an ARM operation
+ *   throttled (429) a few times, a Kubernetes API call refused (500).
+ *
+ * After every command these hold:
+ *  (1) at most one active import job and one active archive per cluster;
+ *  (2) a job PUT never names a job ARM already lists (one PUT per job name);
+ *  (3) an archive request (PVC, request id) is POSTed at most once, across restarts, and a cancel
+ *      is sent only while something of its kind runs;
+ *  (4) CreateVolume answers OK only when the cluster is Succeeded and its initial import is
+ *      Completed or CompletedPartial, the latter with a Warning Event carrying the counts;
+ *  (5) DeleteVolume answers FAILED_PRECONDITION only with ARM's reason for a failed archive, the
+ *      cluster untouched; the DELETE is sent only after every auto-export job was disabled and,
+ *      with archive-on-delete, after an archive of `/` that this deletion started (after the PVC
+ *      was deleted and the auto-export jobs disabled) completed;
+ *  (6) no call answers INTERNAL, a code the spec does not allow there, or a defect.
+ * After the sequence, faults stop and the CO retries each slot's last intent until it is answered
+ * OK (liveness), the HSM loop runs on, and then each bound PVC's state annotations agree with ARM:
+ * hsm-import-state with the request's import job, hsm-archive-state and hsm-last-archive with
+ * how ARM ended the request's archive.
+ *
+ * MODEL_RUNS sets the number of sequences (default 100); a failure prints the shrunk sequence and
+ * a replay token (MODEL_REPLAY=<token> reruns exactly it); MODEL_SEED fixes the seed.
+ */
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Option, Random, Ref, Result, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import { ArmError } from "../../layers/azure/AmlfsApi.js"
+import { type FakeFilesystem, provisioningStateAt } from "../../layers/azure/AmlfsApiFake.js"
+import type { HsmTimings, ImportJobRecord } from "../../layers/azure/hsmJobTimeline.js"
+import { KubeError } from "../../layers/kube/Kube.js"
+import type { ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
+import type { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
+import {
+  hsmAnnotations,
+  parseArchiveRequest,
+  parseImportRequest,
+  readWorkState
+} from "../../src/controller/hsm/HsmAnnotations.js"
+import { clusterNameFor } from "../../src/domain/ClusterName.js"
+import { ARCHIVE_ON_DELETE_TAG } from "../../src/domain/ClusterTags.js"
+import { parseDynamicVolumeParameters } from "../../src/domain/DynamicVolumeParameters.js"
+import { encodeVolumeId } from "../../src/domain/VolumeId.js"
+import { testClusterSpec, testControllerDefaults } from "../support/clusterFixtures.js"
+import { dynamicParameters } from "../support/csiRequests.js"
+import {
+  activeArchives,
+  activeImports,
+  archiveStateAt,
+  armState,
+  DRIVER,
+  importStateAt,
+  makeWorld,
+  type Process,
+  RG,
+  startedImports,
+  type World
+} from "../support/hsmJobsWorld.js"
+
+const MINUTE = 60_000
+const NAMESPACE = "ml"
+/** Shorter than Azure's (10-20 minute creations), so that a sequence sees many jobs begin and end. */
+const TIMINGS: Partial<HsmTimings> = { importMillis: 5 * MINUTE, archiveMillis: 5 * MINUTE, cancelMillis: 30_000 }
+const CREATE_MILLIS = 4 * MINUTE
+const DELETE_MILLIS = MINUTE
+const CONTROLLER: ControllerConfig["Service"] = {
+  ...testControllerDefaults,
+  creationPolling: { quietPeriod: Duration.minutes(2), interval: Duration.seconds(10) }
+}
+const account = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/datasets"
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const Slot = Schema.Literals([0, 1])
+const RequestId = Schema.Literals(["r1", "r2", "r3", ""])
+/** `current`: the id of the PVC's request of that kind now; `other`: an id that is not it. */
+const CancelTarget = Schema.Literals(["current", "true", "other", "remove"])
+/** A CO deadline in seconds; absent: the caller waits as long as it takes. */
+const Deadline = Schema.UndefinedOr(Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 15 * 60 })))
+const ThrottledOperation = Schema.Literals([
+  "get",
+  "listImportJobs",
+  "beginImportJob",
+  "cancelImportJob",
+  "archive",
+  "cancelArchive",
+  "listAutoExportJobs",
+  "disableAutoExportJob",
+  "beginDelete"
+])
+
+const Command = Schema.Union([
+  Schema.TaggedStruct("Create", { slot: Slot, deadlineSeconds: Deadline }),
+  Schema.TaggedStruct("Delete", { slot: Slot, deadlineSeconds: Deadline }),
+  /** `cancelAfterWait`: once the step's time has passed, the user cancels the request (by its id). */
+  Schema.TaggedStruct("Import", { slot: Slot, id: RequestId, prefix: Schema.Literals(["/", "/train", "/val"]), cancelAfterWait: Schema.Boolean }),
+  Schema.TaggedStruct("Archive", { slot: Slot, id: RequestId, path: Schema.Literals(["/", "/results", "/train"]), cancelAfterWait: Schema.Boolean }),
+  Schema.TaggedStruct("CancelImport", { slot: Slot, target: CancelTarget }),
+  Schema.TaggedStruct("CancelArchive", { slot: Slot, target: CancelTarget }),
+  Schema.TaggedStruct("Restart", {}),
+  Schema.TaggedStruct("Advance", { seconds: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 * 60 })) }),
+  Schema.TaggedStruct("Fault", { fault: Schema.Literals(["failNextImport", "partialNextImport", "kubeError"]) }),
+  Schema.TaggedStruct("FailNextArchive", {}),
+  Schema.TaggedStruct("Throttle", { operation: ThrottledOperation, times: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3 })) })
+])
+type Command = typeof Command.Type
+
+const SlotConfig = Schema.Struct({ archiveOnDelete: Schema.Boolean, autoExport: Schema.Boolean })
+type SlotConfig = typeof SlotConfig.Type
+
+/** A command, then time passing (seconds): creations, jobs and the HSM loop move on between commands. */
+const Step = Schema.Struct({ command: Command, wait: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 5 * 60 })) })
+type Step = typeof Step.Type
+
+const Scenario = Schema.Struct({
+  slots: Schema.Tuple([SlotConfig, SlotConfig]),
+  /** Both PVCs created and bound before the steps (most of the lifecycle is after binding). */
+  warmStart: Schema.Boolean,
+  steps: Schema.Array(Step).check(Schema.isMinLength(10), Schema.isMaxLength(30))
+})
+type Scenario = typeof Scenario.Type
+
+// ---------------------------------------------------------------------------------------------
+// The model: what the CO and the users did, per slot and generation
+
+interface Generation {
+  readonly slot: number
+  readonly gen: number
+  /** The PVC, `data-<slot>-<gen>`; the PV (CreateVolume's name) `pvc-<slot>-<gen>`. */
+  readonly pvc: string
+  readonly pv: string
+  readonly cluster: string
+  readonly config: SlotConfig
+  readonly request: ClusterRequest
+  bound: boolean
+  /** When the Delete command deleted the PVC. */
+  deletedAt: number | undefined
+}
+
+interface CallRecord {
+  readonly kind: "Create" | "Delete"
+  readonly pvc: string
+  /** The error's tag, "ok", "interrupted" (a restart) or "defect". */
+  readonly result: string
+  readonly message: string
+}
+
+const resultOf = <A, E>(exit: Exit.Exit<A, E>): { readonly result: string; readonly message: string } => {
+  if (Exit.isSuccess(exit)) return { result: "ok", message: "" }
+  const error = Option.getOrUndefined(Exit.findErrorOption(exit)) as { _tag?: string; message?: string } | undefined
+  if (error !== undefined) return { result: error._tag ?? "unknown", message: error.message ?? "" }
+  if (Exit.hasInterrupts(exit)) return { result: "interrupted", message: "" }
+  return { result: "defect", message: String(exit) }
+}
+
+const clusterRequestOf = (pvc: string, pv: string, config: SlotConfig): ClusterRequest => {
+  const parsed = parseDynamicVolumeParameters({
+    ...dynamicParameters,
+    "csi.storage.k8s.io/pvc/name": pvc,
+    "csi.storage.k8s.io/pvc/namespace": NAMESPACE,
+    "blob-container": `${account}/blobServices/default/containers/datasets`,
+    "blob-logging-container": `${account}/blobServices/default/containers/amlfs-logs`,
+    "import-prefixes": "/train,/val",
+    "archive-on-delete": String(config.archiveOnDelete),
+    ...(config.autoExport ? { "auto-export": "/results" } : {})
+  })
+  if (Result.isFailure(parsed)) throw new Error(parsed.failure)
+  const blob = parsed.success.blobIntegration
+  if (blob === undefined) throw new Error("the StorageClass asks for no blob integration")
+  return {
+    resourceGroup: RG,
+    name: clusterNameFor(pv),
+    pvc: { namespace: NAMESPACE, name: pvc },
+    blob,
+    spec: {
+      ...testClusterSpec,
+      tags: { ...testClusterSpec.tags, [ARCHIVE_ON_DELETE_TAG]: String(blob.archiveOnDelete) },
+      hsm: { container: blob.container.id, loggingContainer: blob.loggingContainer.id, importPrefixesInitial: blob.importPrefixes }
+    }
+  }
+}
+
+/** The attempts at the import a creation needs: ARM's own, then any the controller started again. */
+const initialImportAttempts = (fs: FakeFilesystem | undefined, now: number): ReadonlyArray<ImportJobRecord> =>
+  startedImports(fs, now).filter((job) => job.name === "initial-import" || job.name.startsWith("initial-import-"))
+
+const latestOf = (jobs: ReadonlyArray<ImportJobRecord>) =>
+  [...jobs].sort((a, b) => a.startedAt - b.startedAt).at(-1)
+
+const idOf = (parsed: Result.Result<{ readonly id: string }, { readonly id: string }>) =>
+  Result.isSuccess(parsed) ? parsed.success.id : parsed.failure.id
+const importIdOf = (value: string) => idOf(parseImportRequest(value))
+const archiveIdOf = (value: string) => idOf(parseArchiveRequest(value))
+
+const now = TestClock.testClockWith((clock) => clock.currentTimeMillis)
+
+/** Forks `effect`, then advances virtual time in `step`s until it is done. */
+const runToEnd = <A, E>(effect: Effect.Effect<A, E>, step: Duration.Input = "10 seconds", maxSteps = 1_000) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let i = 0; i < maxSteps; i++) {
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return exit
+      yield* TestClock.adjust(step)
+    }
+    yield* Fiber.interrupt(fiber)
+    return yield* Effect.die(new Error(`still running after ${maxSteps} steps of ${Duration.format(Duration.fromInputUnsafe(step))}`))
+  })
+
+/** What the generated sequences exercised, summed over the runs. */
+const coverage = {
+  runs: 0,
+  commands: 0,
+  restarts: 0,
+  createdOk: 0,
+  partialImports: 0,
+  initialImportRetries: 0,
+  deletesOk: 0,
+  deletesRefused: 0,
+  archivesOnDelete: 0,
+  importJobs: 0,
+  archivesByLoop: 0,
+  cancels: 0,
+  timeouts: 0,
+  lostOrRefusedRequests: 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run
+
+const runModel = (scenario: Scenario) =>
+  Effect.gen(function*() {
+    const world: World = yield* makeWorld({ createMillis: CREATE_MILLIS, deleteMillis: DELETE_MILLIS, timings: TIMINGS, controller: CONTROLLER })
+    const { fake, kubeFake, seen } = world
+    const violations: Array<string> = []
+    const violation = (text: string) => Effect.sync(() => violations.push(text))
+    const calls: Array<CallRecord> = []
+    const generations: Array<Generation> = []
+    const current: Array<Generation | undefined> = [undefined, undefined]
+    let replicas = 0
+    let process: Process = yield* world.startProcess(replicas++)
+
+    const newGeneration = (slot: 0 | 1) =>
+      Effect.gen(function*() {
+        const gen = generations.filter((g) => g.slot === slot).length
+        const pvc = `data-${slot}-${gen}`
+        const pv = `pvc-${slot}-${gen}`
+        const config = scenario.slots[slot]
+        const generation: Generation = {
+          slot,
+          gen,
+          pvc,
+          pv,
+          cluster: clusterNameFor(pv),
+          config,
+          request: clusterRequestOf(pvc, pv, config),
+          bound: false,
+          deletedAt: undefined
+        }
+        generations.push(generation)
+        current[slot] = generation
+        yield* Ref.update(kubeFake.claims, (claims) => [
+          ...claims,
+          { namespace: NAMESPACE, name: pvc, uid: `uid-${pvc}`, volumeName: undefined, annotations: {} }
+        ])
+        return generation
+      })
+
+    const annotate = (generation: Generation, annotations: Readonly<Record<string, string | undefined>>) =>
+      Ref.update(kubeFake.claims, (claims) =>
+        claims.map((claim) => {
+          if (claim.name !== generation.pvc) return claim
+          const merged: Record<string, string> = { ...claim.annotations }
+          for (const [key, value] of Object.entries(annotations)) {
+            if (value === undefined) delete merged[key]
+            else merged[key] = value
+          }
+          return { ...claim, annotations: merged }
+        }))
+
+    /** The external-provisioner, once CreateVolume answered OK: the PV, and the PVC bound to it. */
+    const bind = (generation: Generation) =>
+      Effect.gen(function*() {
+        if (generation.bound || generation.deletedAt !== undefined) return
+        generation.bound = true
+        const fs = (yield* armState(fake)).filesystem(generation.cluster)
+        const handle = encodeVolumeId({
+          name: generation.cluster,
+          fsName: "lustrefs",
+          mgsAddress: fs?.mgsAddress ?? "",
+          subDir: "",
+          createdByDriver: true,
+          resourceGroup: RG
+        })
+        yield* Ref.update(kubeFake.volumes, (volumes) => [
+          ...volumes,
+          { name: generation.pv, driver: DRIVER, volumeHandle: handle, claim: { namespace: NAMESPACE, name: generation.pvc, uid: `uid-${generation.pvc}` } }
+        ])
+        yield* Ref.update(kubeFake.claims, (claims) =>
+          claims.map((claim) => claim.name === generation.pvc ? { ...claim, volumeName: generation.pv } : claim))
+      })
+
+    /** (4) CreateVolume answered OK: the cluster and its initial import are ready. */
+    const checkCreated = (generation: Generation) =>
+      Effect.gen(function*() {
+        const arm = yield* armState(fake)
+        const fs = arm.filesystem(generation.cluster)
+        const state = fs === undefined ? "Gone" : provisioningStateAt(fs, arm.now)
+        if (state !== "Succeeded") yield* violation(`(4) CreateVolume ${generation.pv} answered OK while its cluster is ${state}`)
+        const initial = latestOf(initialImportAttempts(fs, arm.now))
+        const importState = initial === undefined ? "absent" : importStateAt(initial, arm.now, arm.timings)
+        if (importState !== "Completed" && importState !== "CompletedPartial") {
+          yield* violation(`(4) CreateVolume ${generation.pv} answered OK while its initial import is ${importState}`)
+        }
+        if (importState === "CompletedPartial") {
+          coverage.partialImports++
+          const events = yield* Ref.get(kubeFake.events)
+          const warned = events.some((event) =>
+            event.regarding.name === generation.pvc && event.type === "Warning" && event.reason === "ImportedPartially" &&
+            event.note.includes("error(s)")
+          )
+          if (!warned) yield* violation(`(4) ${generation.pv}'s initial import completed partially without a Warning Event with the counts`)
+        }
+        if (initialImportAttempts(fs, arm.now).length > 1) coverage.initialImportRetries++
+        coverage.createdOk++
+      })
+
+    /** (5) DeleteVolume answered: FAILED_PRECONDITION leaves the cluster as it was, OK leaves none. */
+    const checkDeleted = (generation: Generation, result: string, message: string) =>
+      Effect.gen(function*() {
+        const arm = yield* armState(fake)
+        const fs = arm.filesystem(generation.cluster)
+        const state = fs === undefined ? "Gone" : provisioningStateAt(fs, arm.now)
+        if (result === "FailedPrecondition") {
+          coverage.deletesRefused++
+          if (state !== "Succeeded") yield* violation(`(5) DeleteVolume ${generation.pv} answered FAILED_PRECONDITION and its cluster is ${state}`)
+          if (seen.deletes.some((sent) => sent.cluster === generation.cluster)) {
+            yield* violation(`(5) DeleteVolume ${generation.pv} answered FAILED_PRECONDITION after sending a DELETE`)
+          }
+          if (!/archiving its files to the blob container ended (Failed|Canceled)/.test(message)) {
+            yield* violation(`(5) DeleteVolume ${generation.pv} answered FAILED_PRECONDITION without a failed archive: ${message}`)
+          }
+        }
+        if (result === "ok") {
+          coverage.deletesOk++
+          if (state !== "Gone") yield* violation(`(5) DeleteVolume ${generation.pv} answered OK and its cluster is ${state}`)
+        }
+      })
+
+    const allowed = {
+      Create: ["ok", "Unavailable", "Aborted", "TimeoutError", "interrupted"],
+      Delete: ["ok", "FailedPrecondition", "Unavailable", "Aborted", "TimeoutError", "interrupted"]
+    }
+
+    /** A CO call in the current process: forked, with its deadline; its answer checked when it comes. */
+    const call = (kind: "Create" | "Delete", generation: Generation, deadlineSeconds: number | undefined) =>
+      Effect.gen(function*() {
+        const operation: Effect.Effect<unknown, unknown> = kind === "Create"
+          ? process.provisioner.ensureCreated(generation.request)
+          : process.provisioner.ensureDeleted(RG, generation.cluster)
+        const withDeadline = deadlineSeconds === undefined ? operation : Effect.timeout(operation, Duration.seconds(deadlineSeconds))
+        const fiber = yield* Effect.forkChild(withDeadline.pipe(
+          Effect.onExit((exit) =>
+            Effect.gen(function*() {
+              const { result, message } = resultOf(exit)
+              calls.push({ kind, pvc: generation.pvc, result, message })
+              if (!allowed[kind].includes(result)) yield* violation(`(6) ${kind} ${generation.pv} answered ${result}: ${message}`)
+              if (result === "TimeoutError") coverage.timeouts++
+              if (kind === "Create" && result === "ok") {
+                yield* checkCreated(generation)
+                yield* bind(generation)
+              }
+              if (kind === "Delete") yield* checkDeleted(generation, result, message)
+            })
+          ),
+          Effect.ignore
+        ))
+        process.callers.push(fiber)
+        return fiber
+      })
+
+    /** (1), (2), (3), (5): what ARM holds now and what the controller sent since the last look. */
+    let deletesChecked = 0
+    const checkStep = (label: string) =>
+      Effect.gen(function*() {
+        const arm = yield* armState(fake)
+        for (const fs of arm.all) {
+          if (activeImports(fs, arm.now, arm.timings).length > 1) yield* violation(`(1) ${label}: two active import jobs on ${fs.name}`)
+          if (activeArchives(fs, arm.now, arm.timings).length > 1) yield* violation(`(1) ${label}: two active archives on ${fs.name}`)
+        }
+        for (const put of seen.jobPuts) {
+          if (put.existed) yield* violation(`(2) ${label}: ${put.caller} PUT job ${put.job} of ${put.cluster}, which ARM already listed (${put.outcome})`)
+        }
+        const requests = new Map<string, number>()
+        for (const post of seen.archives) {
+          if (post.caller !== "loop" || post.outcome !== "ok") continue
+          const key = `${post.request?.pvc}/${post.request?.id}`
+          requests.set(key, (requests.get(key) ?? 0) + 1)
+        }
+        for (const [request, times] of requests) {
+          if (times > 1) yield* violation(`(3) ${label}: archive request ${request} was started ${times} times`)
+        }
+        for (const cancel of seen.cancels) {
+          if (!cancel.runningThen) yield* violation(`(3) ${label}: ${cancel.caller} canceled the ${cancel.kind} of ${cancel.cluster} with none running`)
+        }
+        for (const sent of seen.deletes.slice(deletesChecked)) {
+          const generation = generations.find((g) => g.cluster === sent.cluster)
+          if (generation?.deletedAt === undefined) {
+            yield* violation(`(5) ${label}: a DELETE of ${sent.cluster}, whose PVC was not deleted`)
+            continue
+          }
+          // Without archive-on-delete ClusterProvisioner deletes at once: the auto-export jobs go with the cluster.
+          if (!generation.config.archiveOnDelete) continue
+          if (sent.autoExportsDisabledAt.some((at) => at === undefined)) {
+            yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} was sent with an auto-export job enabled`)
+          }
+          coverage.archivesOnDelete++
+          const archive = sent.rootArchive
+          if (archive === undefined || sent.rootArchiveState !== "Completed") {
+            yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} was sent while the archive of / was ${sent.rootArchiveState ?? "never started"}`)
+            continue
+          }
+          if (archive.startedAt < generation.deletedAt) {
+            yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} relied on an archive of / started before its PVC was deleted`)
+          }
+          const ours = seen.archives.some((post) =>
+            post.caller === "provisioner" && post.cluster === sent.cluster && post.path === "/" && post.outcome === "ok" &&
+            post.atMillis === archive.startedAt
+          )
+          if (!ours) yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} relied on an archive of / that DeleteVolume did not start`)
+          if (sent.autoExportsDisabledAt.some((at) => at !== undefined && at > archive.startedAt)) {
+            yield* violation(`(5) ${label}: the archive of ${sent.cluster} before its DELETE started before its auto-export was disabled`)
+          }
+        }
+        deletesChecked = seen.deletes.length
+        // The fakes' call logs are not read here; kept short, they keep each call cheap.
+        yield* Ref.set(fake.calls, [])
+        yield* Ref.set(kubeFake.calls, [])
+        if (violations.length > 0) {
+          return yield* Effect.fail(`${violations.join("\n")}\ncalls: ${calls.map((c) => `${c.kind} ${c.pvc} ${c.result}`).join(", ")}`)
+        }
+      })
+
+    /** `<pvc>|<kind>|<id>` of each request a cancel annotation named while it was the PVC's request. */
+    const canceledRequests = new Set<string>()
+    const noteCancels = Effect.gen(function*() {
+      for (const claim of yield* Ref.get(kubeFake.claims)) {
+        const kinds = [
+          { kind: "import", value: claim.annotations[hsmAnnotations.import], cancel: claim.annotations[hsmAnnotations.importCancel], idOf: importIdOf },
+          { kind: "archive", value: claim.annotations[hsmAnnotations.archive], cancel: claim.annotations[hsmAnnotations.archiveCancel], idOf: archiveIdOf }
+        ] as const
+        for (const { kind, value, cancel, idOf } of kinds) {
+          if (value === undefined || cancel === undefined) continue
+          const id = idOf(value)
+          if (cancel === "true" || cancel === id) canceledRequests.add(`${claim.name}|${kind}|${id}`)
+        }
+      }
+    })
+
+    const settleFibers = Effect.gen(function*() {
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+    })
+
+    const cancelValue = (target: typeof CancelTarget.Type, generation: Generation, kind: "import" | "archive") =>
+      Effect.gen(function*() {
+        const key = kind === "import" ? hsmAnnotations.importCancel : hsmAnnotations.archiveCancel
+        if (target === "remove") return { [key]: undefined }
+        if (target === "true") return { [key]: "true" }
+        const annotations = (yield* Ref.get(kubeFake.claims)).find((claim) => claim.name === generation.pvc)?.annotations ?? {}
+        const value = annotations[kind === "import" ? hsmAnnotations.import : hsmAnnotations.archive]
+        const id = value === undefined ? "r1" : kind === "import" ? importIdOf(value) : archiveIdOf(value)
+        return { [key]: target === "current" ? id : id === "r9" ? "r8" : "r9" }
+      })
+
+    const warmStart: ReadonlyArray<Step> = scenario.warmStart
+      ? [{ command: { _tag: "Create", slot: 0, deadlineSeconds: undefined }, wait: 0 }, { command: { _tag: "Create", slot: 1, deadlineSeconds: undefined }, wait: 10 * 60 }]
+      : []
+    for (const [at, { command, wait }] of [...warmStart, ...scenario.steps].entries()) {
+      const label = `after step ${at} (${command._tag}, then ${wait} s)`
+      switch (command._tag) {
+        case "Create": {
+          const existing = current[command.slot]
+          const generation = existing === undefined || existing.deletedAt !== undefined ? yield* newGeneration(command.slot) : existing
+          if (!generation.bound) yield* call("Create", generation, command.deadlineSeconds)
+          break
+        }
+        case "Delete": {
+          const generation = current[command.slot]
+          if (generation === undefined || !generation.bound) break
+          if (generation.deletedAt === undefined) {
+            generation.deletedAt = yield* now
+            yield* Ref.update(kubeFake.claims, (claims) => claims.filter((claim) => claim.name !== generation.pvc))
+          }
+          yield* call("Delete", generation, command.deadlineSeconds)
+          break
+        }
+        case "Import":
+        case "Archive": {
+          const generation = current[command.slot]
+          if (generation === undefined || generation.deletedAt !== undefined) break
+          const body = command._tag === "Import" ? command.prefix : command.path
+          yield* annotate(generation, {
+            [command._tag === "Import" ? hsmAnnotations.import : hsmAnnotations.archive]: command.id === "" ? body : `${command.id}:${body}`
+          })
+          break
+        }
+        case "CancelImport":
+        case "CancelArchive": {
+          const generation = current[command.slot]
+          if (generation === undefined || generation.deletedAt !== undefined) break
+          yield* annotate(generation, yield* cancelValue(command.target, generation, command._tag === "CancelImport" ? "import" : "archive"))
+          break
+        }
+        case "Restart":
+          coverage.restarts++
+          yield* process.stop
+          process = yield* world.startProcess(replicas++)
+          break
+        case "Advance":
+          yield* TestClock.adjust(Duration.seconds(command.seconds))
+          break
+        case "Fault":
+          switch (command.fault) {
+            case "failNextImport":
+              yield* fake.failNextImport()
+              break
+            case "partialNextImport":
+              yield* fake.partialNextImport(2)
+              break
+            case "kubeError":
+              yield* Ref.update(kubeFake.failures, (queued) => [
+                ...queued,
+                new KubeError({ operation: "scripted", status: 500, message: "the API server answered HTTP 500" })
+              ])
+              break
+          }
+          break
+        case "FailNextArchive":
+          yield* fake.failNextArchive()
+          break
+        case "Throttle":
+          yield* fake.failNext(
+            new ArmError({
+              operation: "scripted",
+              statusCode: 429,
+              code: "TooManyRequests",
+              message: "The request is being throttled.",
+              retryAfterMillis: 2_000
+            }),
+            { operation: command.operation, times: command.times }
+          )
+          break
+      }
+      yield* noteCancels
+      yield* settleFibers
+      if (wait > 0) yield* TestClock.adjust(Duration.seconds(wait))
+      if ((command._tag === "Import" || command._tag === "Archive") && command.cancelAfterWait) {
+        const generation = current[command.slot]
+        if (generation !== undefined && generation.deletedAt === undefined) {
+          yield* annotate(generation, yield* cancelValue("current", generation, command._tag === "Import" ? "import" : "archive"))
+          yield* noteCancels
+          yield* settleFibers
+        }
+      }
+      yield* checkStep(label)
+    }
+
+    // Settle: faults stop; the CO retries each slot's last intent until it is answered OK.
+    yield* Ref.set(fake.nextImports, [])
+    yield* Ref.set(fake.nextArchives, [])
+    yield* Ref.set(fake.failures, [])
+    yield* Ref.set(kubeFake.failures, [])
+    // Long enough for any creation, job, archive or deletion under way to end.
+    yield* TestClock.adjust(Duration.minutes(12))
+    yield* checkStep("after the last command's work")
+    const retries: Array<string> = []
+    for (const generation of generations) {
+      const kind = generation.deletedAt !== undefined ? "Delete" : generation.bound ? undefined : "Create"
+      if (kind === undefined) continue
+      let answer = "unanswered"
+      for (let attempt = 0; attempt < 4 && answer !== "ok"; attempt++) {
+        const fiber = yield* call(kind, generation, undefined)
+        const exit = yield* runToEnd(Fiber.join(fiber))
+        const last = calls.at(-1)
+        answer = Exit.isSuccess(exit) ? last?.result ?? "unanswered" : "defect"
+        retries.push(`${kind} ${generation.pv}: ${answer}${last?.message ? ` (${last.message})` : ""}`)
+        if (!["Unavailable", "Aborted", "FailedPrecondition"].includes(answer)) break
+      }
+      if (answer !== "ok") yield* violation(`(liveness) the CO's retries of ${kind} ${generation.pv} did not converge: ${retries.join("; ")}`)
+    }
+    // The HSM loop runs on: queued requests start, every job and archive ends, the states are written.
+    for (let round = 0; round < 2; round++) yield* TestClock.adjust(Duration.minutes(6))
+    yield* checkStep("after the CO's retries")
+    yield* checkConvergence(world, generations, canceledRequests, violation)
+    if (violations.length > 0) return yield* Effect.fail(violations.join("\n"))
+
+    coverage.runs++
+    coverage.commands += scenario.steps.length
+    coverage.importJobs += seen.jobPuts.filter((put) => put.caller === "loop" && put.outcome === "ok").length
+    coverage.archivesByLoop += seen.archives.filter((post) => post.caller === "loop" && post.outcome === "ok").length
+    coverage.cancels += seen.cancels.length
+    yield* process.stop
+    return { calls, retries, seen, claims: yield* Ref.get(kubeFake.claims), events: yield* Ref.get(kubeFake.events) }
+  }).pipe(Effect.scoped)
+
+/** After the settle: each bound PVC's state annotations say what ARM says of its requests. */
+const checkConvergence = (
+  world: World,
+  generations: ReadonlyArray<Generation>,
+  canceledRequests: ReadonlySet<string>,
+  violation: (text: string) => Effect.Effect<unknown>) =>
+  Effect.gen(function*() {
+    const { fake, kubeFake, seen } = world
+    const arm = yield* armState(fake)
+    const claims = yield* Ref.get(kubeFake.claims)
+    for (const generation of generations) {
+      if (!generation.bound || generation.deletedAt !== undefined) continue
+      const annotations = claims.find((claim) => claim.name === generation.pvc)?.annotations ?? {}
+      const fs = arm.filesystem(generation.cluster)
+      const where = `(convergence) PVC ${generation.pvc}`
+      const importValue = annotations[hsmAnnotations.import]
+      if (importValue !== undefined) {
+        const id = importIdOf(importValue)
+        const recorded = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.importState]))
+        const job = startedImports(fs, arm.now).find((one) => one.name === `import-${id}`)
+        if (recorded?.request !== id) {
+          yield* violation(`${where}: hsm-import-state is of request ${recorded?.request}, not ${id}`)
+        } else if (job !== undefined) {
+          const state = importStateAt(job, arm.now, arm.timings)
+          if (recorded.state !== state) yield* violation(`${where}: hsm-import-state says ${recorded.state}, ARM's job import-${id} ${state}`)
+        } else {
+          const startedOnce = seen.jobPuts.some((put) => put.cluster === generation.cluster && put.job === `import-${id}` && put.outcome === "ok")
+          const refused = seen.jobPuts.some((put) =>
+            put.cluster === generation.cluster && put.job === `import-${id}` && /^4\d\d/.test(put.outcome) && !/^(409|429)/.test(put.outcome)
+          )
+          const canceled = canceledRequests.has(`${generation.pvc}|import|${id}`)
+          const fits = (recorded.state === "Canceled" && canceled) || (recorded.state === "Lost" && startedOnce) ||
+            (recorded.state === "Failed" && refused)
+          if (!fits) yield* violation(`${where}: hsm-import-state says ${recorded.state} of ${id}, and ARM lists no job import-${id}`)
+          else coverage.lostOrRefusedRequests += recorded.state === "Canceled" ? 0 : 1
+        }
+      }
+      const archiveValue = annotations[hsmAnnotations.archive]
+      if (archiveValue !== undefined) {
+        const id = archiveIdOf(archiveValue)
+        const recorded = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.archiveState]))
+        const last = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.lastArchive]))
+        const post = seen.archives.find((one) =>
+          one.caller === "loop" && one.outcome === "ok" && one.request?.pvc === generation.pvc && one.request.id === id
+        )
+        if (recorded?.request !== id) {
+          yield* violation(`${where}: hsm-archive-state is of request ${recorded?.request}, not ${id}`)
+        } else if (post !== undefined) {
+          const outcome = archiveOutcome(world, generation.cluster, post.path, post.atMillis, arm.now, arm.timings, fs)
+          const later = (fs?.hsm?.archives ?? []).some((one) => one.filesystemPath === post.path && one.startedAt > post.atMillis)
+          // Lost: a later archive of the path hides how it ended, or the id was asked for again after another request.
+          const lost = recorded.state === "Lost" && (later || /started before/.test(recorded.error ?? ""))
+          if (recorded.state !== outcome && !lost) {
+            yield* violation(`${where}: hsm-archive-state says ${recorded.state} of ${id}, ARM ended its archive ${outcome}`)
+          }
+          if (recorded.state === outcome && (last?.request !== id || last.state !== outcome)) {
+            yield* violation(`${where}: hsm-last-archive says ${last?.state} of ${last?.request}, not ${outcome} of ${id}`)
+          }
+        } else {
+          const refused = seen.archives.some((one) =>
+            one.caller === "loop" && one.request?.pvc === generation.pvc && one.request.id === id && /^4\d\d/.test(one.outcome) &&
+            !/^(409|429)/.test(one.outcome)
+          )
+          const canceled = canceledRequests.has(`${generation.pvc}|archive|${id}`)
+          const fits = (recorded.state === "Canceled" && canceled) || (recorded.state === "Failed" && refused)
+          if (!fits) yield* violation(`${where}: hsm-archive-state says ${recorded.state} of ${id}, which never started`)
+        }
+      }
+    }
+  })
+
+/** How ARM ended (or is running) the archive of `path` started at `startedAt`. */
+const archiveOutcome = (
+  world: World,
+  cluster: string,
+  path: string,
+  startedAt: number,
+  at: number,
+  timings: HsmTimings,
+  fs: FakeFilesystem | undefined
+): string => {
+  const record = (fs?.hsm?.archives ?? []).find((one) => one.filesystemPath === path && one.startedAt === startedAt)
+  if (record !== undefined) return archiveStateAt(record, at, timings)
+  return world.endedArchives.get(`${cluster}|${path}|${startedAt}`) ?? "replaced before it was seen to end"
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Jitter (armRetry) draws from Random: seeded, a run is the same every time. */
+const seeded = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Random.withSeed("hsm-jobs-model"))
+
+const cmd = {
+  create: (slot: 0 | 1, deadlineSeconds?: number): Command => ({ _tag: "Create", slot, deadlineSeconds }),
+  remove: (slot: 0 | 1, deadlineSeconds?: number): Command => ({ _tag: "Delete", slot, deadlineSeconds }),
+  importing: (slot: 0 | 1, id: "r1" | "r2" | "r3" | "", prefix: "/" | "/train" | "/val" = "/train"): Command => ({
+    _tag: "Import",
+    slot,
+    id,
+    prefix,
+    cancelAfterWait: false
+  }),
+  archive: (slot: 0 | 1, id: "r1" | "r2" | "r3" | "", path: "/" | "/results" | "/train" = "/results"): Command => ({
+    _tag: "Archive",
+    slot,
+    id,
+    path,
+    cancelAfterWait: false
+  }),
+  restart: { _tag: "Restart" } as Command,
+  advance: (seconds: number): Command => ({ _tag: "Advance", seconds }),
+  fault: (fault: "failNextImport" | "partialNextImport" | "kubeError"): Command => ({ _tag: "Fault", fault }),
+  failNextArchive: { _tag: "FailNextArchive" } as Command
+}
+
+const steps = (...commands: ReadonlyArray<Command>): ReadonlyArray<Step> => commands.map((command) => ({ command, wait: 0 }))
+
+const both = (archiveOnDelete: boolean, autoExport: boolean) =>
+  [{ archiveOnDelete, autoExport }, { archiveOnDelete, autoExport }] as const
+
+describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API", () => {
+  // Before the fix, the retry in the restarted controller found the first archive running, waited
+  // for an archive started after its own start (less a minute of clock skew), and so polled forever.
+  it.effect("a restart while DeleteVolume archives: the retry waits for that archive, archives / again, then deletes", () =>
+    seeded(Effect.gen(function*() {
+      const { calls, seen } = yield* runModel({
+        slots: both(true, true),
+        warmStart: false,
+        steps: steps(
+          cmd.create(0),
+          cmd.advance(10 * 60),
+          cmd.remove(0, 60),
+          cmd.advance(61),
+          cmd.restart,
+          cmd.remove(0),
+          cmd.advance(15 * 60)
+        )
+      })
+      assert.deepStrictEqual(calls.map((c) => `${c.kind} ${c.pvc} ${c.result}`), [
+        "Create data-0-0 ok",
+        "Delete data-0-0 TimeoutError",
+        "Delete data-0-0 ok",
+        // the CO's retry once the sequence is over: the cluster is gone
+        "Delete data-0-0 ok"
+      ])
+      const archives = seen.archives.filter((post) => post.cluster === "pvc-0-0")
+      assert.deepStrictEqual(archives.map((post) => `${post.caller} ${post.path} ${post.outcome}`), ["provisioner / ok", "provisioner / ok"])
+      assert.isAtLeast((archives[1]?.atMillis ?? 0) - (archives[0]?.atMillis ?? 0), 3 * MINUTE)
+      assert.strictEqual(seen.deletes.length, 1)
+    })))
+
+  it.effect("a CreateVolume retry after a failed initial import imports again as initial-import-2, with the failure in a Warning Event", () =>
+    seeded(Effect.gen(function*() {
+      const { calls, events, seen } = yield* runModel({
+        slots: both(true, false),
+        warmStart: false,
+        steps: steps(cmd.fault("failNextImport"), cmd.create(0), cmd.advance(10 * 60), cmd.create(0), cmd.advance(6 * 60))
+      })
+      // Before the fix every retry answered UNAVAILABLE: the failed import was the cluster's for good.
+      assert.deepStrictEqual(calls.map((c) => `${c.kind} ${c.pvc} ${c.result}`), ["Create data-0-0 Unavailable", "Create data-0-0 ok"])
+      assert.match(calls[0]?.message ?? "", /\(job initial-import\) ended Failed: Import job failed/)
+      assert.deepStrictEqual(seen.jobPuts.map((put) => `${put.caller} ${put.job} ${put.outcome}`), ["provisioner initial-import-2 ok"])
+      const warnings = events.filter((event) => event.type === "Warning").map((event) => event.reason)
+      assert.deepStrictEqual(warnings, ["ImportFailed", "ImportRetried"])
+      const retried = events.find((event) => event.reason === "ImportRetried")
+      assert.match(retried?.note ?? "", /\(job initial-import\) ended Failed: .*; importing it again as job initial-import-2$/)
+    })))
+
+  it.effect("an archive request id used again after another request is not archived again: its state says Lost, once", () =>
+    seeded(Effect.gen(function*() {
+      const { claims, events, seen } = yield* runModel({
+        slots: both(false, false),
+        warmStart: true,
+        steps: steps(
+          cmd.archive(0, "r1", "/results"),
+          cmd.advance(6 * 60),
+          cmd.archive(0, "r2", "/train"),
+          cmd.advance(6 * 60),
+          cmd.archive(0, "r1", "/results"),
+          cmd.advance(2 * 60)
+        )
+      })
+      // Before the fix r1 was archived a second time: the state remembered only the current request.
+      const posts = seen.archives.filter((post) => post.caller === "loop").map((post) => `${post.request?.id} ${post.path} ${post.outcome}`)
+      assert.deepStrictEqual(posts, ["r1 /results ok", "r2 /train ok"])
+      const annotations = claims.find((claim) => claim.name === "data-0-0")?.annotations ?? {}
+      const state = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.archiveState]))
+      assert.strictEqual(state?.request, "r1")
+      assert.strictEqual(state?.state, "Lost")
+      assert.match(state?.error ?? "", /archive request r1 was started before and a request runs once/)
+      assert.strictEqual(annotations[hsmAnnotations.archiveStarted], "r1,r2")
+      assert.strictEqual(events.filter((event) => event.reason === "ArchiveRefused").length, 1)
+    })))
+
+  it.effect("an archive's path edited under the same request id changes nothing: the request ends as ARM ended its archive", () =>
+    seeded(Effect.gen(function*() {
+      const { claims, seen } = yield* runModel({
+        slots: both(false, false),
+        warmStart: true,
+        steps: steps(cmd.archive(0, "r1", "/results"), cmd.advance(60), cmd.archive(0, "r1", "/train"), cmd.advance(10 * 60))
+      })
+      // Before the fix the request waited for an archive of /train that never started: Started for ever.
+      assert.deepStrictEqual(seen.archives.map((post) => `${post.request?.id} ${post.path}`), ["r1 /results"])
+      const annotations = claims.find((claim) => claim.name === "data-0-0")?.annotations ?? {}
+      const state = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.archiveState]))
+      assert.deepStrictEqual([state?.request, state?.state, state?.path], ["r1", "Completed", "/results"])
+      assert.strictEqual(Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.lastArchive]))?.state, "Completed")
+    })))
+
+  it.effect.prop(
+    "random creates, requests, cancels, restarts, deadlines, deletes, time and faults keep the invariants",
+    [Scenario],
+    ([scenario]) => seeded(Effect.asVoid(runModel(scenario))),
+    {
+      timeout: 600_000,
+      arbitrary: {
+        runs: Number(process.env["MODEL_RUNS"] ?? 100),
+        size: 30,
+        ...(process.env["MODEL_SEED"] === undefined ? {} : { seed: process.env["MODEL_SEED"] }),
+        ...(process.env["MODEL_REPLAY"] === undefined ? {} : { replay: process.env["MODEL_REPLAY"] })
+      }
+    }
+  )
+
+  afterAll(() => {
+    process.stdout.write(`HSM model coverage: ${JSON.stringify(coverage)}\n`)
+    if (coverage.runs < 100) return
+    for (const counted of ["restarts", "createdOk", "partialImports", "deletesOk", "deletesRefused", "archivesOnDelete", "importJobs", "archivesByLoop", "cancels", "timeouts"] as const) {
+      assert.isAtLeast(coverage[counted], 3, `the model exercised too few ${counted}: ${JSON.stringify(coverage)}`)
+    }
+  })
+})
