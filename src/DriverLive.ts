@@ -14,6 +14,7 @@ import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
 import { LustreShellLive } from "../layers/lustre/LustreShellLive.js"
+import { LustreClientLive } from "../layers/lustreClient/LustreClientLive.js"
 import type { ServeOptions } from "./cli/options.js"
 import { DriverConfig } from "./config/DriverConfig.js"
 import { ControllerConfig } from "./controller/dynamic/ControllerConfig.js"
@@ -22,7 +23,11 @@ import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
 import { armReachableCheck, armTokenCheck } from "./health/armReadinessChecks.js"
 import { HealthServer } from "./health/HealthServer.js"
-import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { LNET_CHECKS, lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { NodeSetup } from "./node/setup/NodeSetup.js"
+import { NodeSetupEvents } from "./node/setup/NodeSetupEvents.js"
+import { defaultNodeSetupSettings } from "./node/setup/NodeSetupSettings.js"
+import { gatedByNodeSetup } from "./node/setup/nodeSetupReadiness.js"
 import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { resolveNodeZone } from "./node/nodeZone.js"
 import { removeStartupTaint } from "./node/startupTaint.js"
@@ -125,9 +130,24 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
   Layer.provideMerge(KubeLive.layerWith({ reportingController: options.driverName }))
 )))
 
-/** The node plugin is ready when LNet works: lnet-modules, lnet-nid, lnet-self-ping, lnet-interface. */
-const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, never, LnetProbe> = Effect.gen(function*() {
-  return [yield* lnetReadinessChecks(yield* LnetProbe)]
+/**
+ * The node setup: the AMLFS Lustre client installed and loaded through the node's root (the
+ * DaemonSet mounts it at --host-root), in the background from the start; its Events on this Node.
+ */
+const NodeSetupLive = (options: ServeOptions, nodeId: string) =>
+  NodeSetup.layer({ ...defaultNodeSetupSettings, install: options.nodeSetup.install, versions: options.nodeSetup.versions }).pipe(
+    Layer.provide(Layer.mergeAll(
+      LustreClientLive.layerNode({ hostRoot: options.nodeSetup.hostRoot }),
+      NodeSetupEvents.layerKube(nodeId, KubeNodeLive.layerInCluster({ reportingController: options.driverName, reportingInstance: nodeId }))
+    ))
+  )
+
+/**
+ * The node plugin is ready when its Lustre client is set up (lustre-client) and LNet works:
+ * lnet-modules, lnet-nid, lnet-self-ping, lnet-interface.
+ */
+const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, never, LnetProbe | NodeSetup> = Effect.gen(function*() {
+  return [gatedByNodeSetup(yield* NodeSetup, yield* lnetReadinessChecks(yield* LnetProbe), Object.values(LNET_CHECKS))]
 })
 
 /** The controller's readiness checks (arm-token, and arm-reachable with --check-arm), made beside its ARM client. */
@@ -169,17 +189,22 @@ export const DriverLive = (options: ServeOptions) => {
         Layer.provide(Layer.merge(config, ControllerReadiness)),
         Layer.provide(ControllerLayers(options))
       )
+    // The node setup starts first and the CSI socket waits for it a little (NodeSetup.headStart).
     case "node":
       return CsiServerLive(options.socketPath, Effect.all([identityService, nodeService])).pipe(
+        Layer.provide(NodeSetup.headStart(defaultNodeSetupSettings)),
         Layer.provide(health),
         Layer.merge(StartupTaint(options, nodeId)),
-        Layer.provide(Layer.mergeAll(config, NodeReadiness, NodeLayers(options, nodeId)))
+        Layer.provide(Layer.mergeAll(config, NodeReadiness, NodeLayers(options, nodeId))),
+        Layer.provide(NodeSetupLive(options, nodeId))
       )
     case "all":
       return CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService])).pipe(
+        Layer.provide(NodeSetup.headStart(defaultNodeSetupSettings)),
         Layer.provide(health),
         Layer.merge(StartupTaint(options, nodeId)),
         Layer.provide(Layer.mergeAll(config, AllReadiness, NodeLayers(options, nodeId))),
+        Layer.provide(NodeSetupLive(options, nodeId)),
         Layer.provide(ControllerLayers(options))
       )
   }

@@ -15,6 +15,7 @@ import { StorageAccessLive } from "../layers/azure/StorageAccessLive.js"
 import { staticCredential } from "../layers/azure/AzureCredential.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeSimulation } from "../layers/lnet/LnetProbeSimulation.js"
+import { LustreClientSimulation } from "../layers/lustreClient/LustreClientSimulation.js"
 import { LustreShellSimulation } from "../layers/lustre/LustreShellSimulation.js"
 import { SimulationFaults } from "../layers/simulation/SimulationFaults.js"
 import { launcherCommand } from "./cli/launcher.js"
@@ -25,7 +26,11 @@ import { CsiServerLive } from "./csi/CsiServer.js"
 import { controllerService, identityService, nodeService } from "./csi/servedServices.js"
 import { DEFAULT_DRIVER_NAME } from "./domain/DriverName.js"
 import { HealthServer } from "./health/HealthServer.js"
-import { lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { LNET_CHECKS, lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
+import { NodeSetup } from "./node/setup/NodeSetup.js"
+import { NodeSetupEvents } from "./node/setup/NodeSetupEvents.js"
+import { defaultNodeSetupSettings, type NodeSetupSettings } from "./node/setup/NodeSetupSettings.js"
+import { gatedByNodeSetup } from "./node/setup/nodeSetupReadiness.js"
 import { Readiness } from "./health/Readiness.js"
 import { simulationReadinessCheck } from "./health/simulationReadinessCheck.js"
 import { countArmRequest } from "./observability/metrics.js"
@@ -37,17 +42,32 @@ import { HsmSimulation } from "../layers/hsm/simulation/HsmSimulation.js"
 import { HsmModel } from "../layers/hsm/simulation/HsmModel.js"
 
 /**
- * The simulated node's LNet checks (switched by the lnet-* fault files, see LnetProbeSimulation)
- * and the simulation's own `not-ready` switch. LNet results are kept for a second, not five, so
- * that a fault switched on shows at the next Probe.
+ * The simulated node's setup and LNet checks (switched by the lustre-client-* and lnet-* fault
+ * files, see LustreClientSimulation and LnetProbeSimulation) and the simulation's own `not-ready`
+ * switch. LNet results are kept for a second, not five, so that a fault switched on shows at the
+ * next Probe.
  */
 const SimulationReadiness = Layer.effect(
   Readiness,
   Effect.gen(function*() {
     const lnet = yield* lnetReadinessChecks(yield* LnetProbe, { cacheFor: Duration.seconds(1) })
-    return Readiness.fromChecks([lnet, simulationReadinessCheck(yield* SimulationFaults)])
+    return Readiness.fromChecks([
+      gatedByNodeSetup(yield* NodeSetup, lnet, Object.values(LNET_CHECKS)),
+      simulationReadinessCheck(yield* SimulationFaults)
+    ])
   })
 ).pipe(Layer.provide(LnetProbeSimulation.layer))
+
+/**
+ * The simulated node's setup: its install takes no time, so the CSI socket opens on a node set
+ * up (headStart); a failing one (the lustre-client-* faults) retries within seconds, not minutes.
+ */
+const simulatedNodeSetup: NodeSetupSettings = {
+  ...defaultNodeSetupSettings,
+  installRetryBase: Duration.seconds(1),
+  roundRetryFirst: Duration.seconds(5),
+  roundRetryCap: Duration.seconds(30)
+}
 
 /** Where the simulation's ARM emulator listens, once it does: for the banner. */
 class ArmEmulatorUrl extends Context.Service<ArmEmulatorUrl, Effect.Effect<string, ArmError>>()(
@@ -189,6 +209,7 @@ export const SimulationLive = (options: SimOptions) => {
       CsiServerLive(options.socketPath, Effect.all([identityService, controllerService, nodeService]))
     ),
     // Before the CSI socket, as in a pod: the probes can watch the driver start.
+    Layer.provideMerge(NodeSetup.headStart(simulatedNodeSetup)),
     Layer.provideMerge(HealthServer.layer({ host: "127.0.0.1", port: options.healthPort })),
     Layer.provideMerge(SimulatedController(options, hsm)),
     Layer.provide(Layer.mergeAll(
@@ -213,6 +234,9 @@ export const SimulationLive = (options: SimOptions) => {
         hsm,
         hydrationEvents: HydrationEvents.layerLog
       })
+    )),
+    Layer.provide(NodeSetup.layer(simulatedNodeSetup).pipe(
+      Layer.provide(Layer.merge(LustreClientSimulation.layer(options.stateDir), NodeSetupEvents.layerLog))
     )),
     Layer.provide(SimulationFaults.layer(faultsDir))
   )

@@ -8,6 +8,7 @@ import { socketPathOf } from "../csi/endpoint.js"
 import { STARTUP_TAINT_KEY } from "../domain/KubernetesKeys.js"
 import { HSM_USAGE, type HsmCommand, parseHsmCommand } from "./hsmCommand.js"
 import { CONTROLLER_HEALTH_PORT, NODE_HEALTH_PORT } from "../health/healthPorts.js"
+import { type ClientVersions, parseClientVersions } from "../node/setup/clientVersions.js"
 
 export const LogLevelName = Schema.Literals(["debug", "info", "warn", "error"])
 export type LogLevelName = typeof LogLevelName.Type
@@ -34,6 +35,14 @@ export interface ServeOptions {
   readonly checkArm: boolean
   /** The object id of the "HPC Cache Resource Provider" service principal, for the blob-integration preflight. */
   readonly hpcCachePrincipalId: string | undefined
+  /** The node setup (node and all modes): install the AMLFS Lustre client, which versions, where the host's root is. */
+  readonly nodeSetup: NodeSetupOptions
+}
+
+export interface NodeSetupOptions {
+  readonly install: boolean
+  readonly versions: ClientVersions
+  readonly hostRoot: string
 }
 
 export interface SimOptions {
@@ -125,6 +134,24 @@ const serveFlags = {
     help: "object id of the \"HPC Cache Resource Provider\" service principal in the tenant: before creating a cluster with " +
       "blob-container the controller checks that it holds the storage roles (unset: any service principal counts). " +
       "az ad sp list --display-name \"HPC Cache Resource Provider\" --query \"[0].id\" -o tsv"
+  },
+  "install-lustre-client": {
+    env: "AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT",
+    default: "yes",
+    help: "node: install, configure and load the AMLFS Lustre client on the node before reporting ready (yes or no; no: a client is there)"
+  },
+  "lustre-version": {
+    env: "LUSTRE_VERSION",
+    help: "node: the client's Lustre version, for every Ubuntu release or per release (jammy=2.15.7 noble=2.16.1, the default)"
+  },
+  "client-sha-suffix": {
+    env: "CLIENT_SHA_SUFFIX",
+    help: "node: the client build's suffix, likewise (jammy=33-g79ddf99 noble=14-gbc76088, the default)"
+  },
+  "host-root": {
+    env: "HOST_ROOT",
+    default: "/host",
+    help: "node: where the node's root filesystem is mounted; its package manager and modprobe run there (chroot)"
   }
 } satisfies Record<string, FlagSpec>
 
@@ -277,6 +304,24 @@ const objectId = (source: string, value: string | undefined) =>
         `00000000-0000-0000-0000-000000000000); find it with az ad sp list --display-name "HPC Cache Resource Provider" --query "[0].id" -o tsv`
     }))
 
+const yesNo = (source: string, value: string) =>
+  value === "yes" || value === "true" || value === "no" || value === "false"
+    ? Result.succeed(value === "yes" || value === "true")
+    : Result.fail(new UsageError({ message: `invalid ${source} ${JSON.stringify(value)}: expected yes or no` }))
+
+const clientVersions = (parsed: Parsed, env: Environment) => {
+  const lustreVersion = flagValue(parsed, env, "lustre-version", serveFlags["lustre-version"])
+  const shaSuffix = flagValue(parsed, env, "client-sha-suffix", serveFlags["client-sha-suffix"])
+  return Result.mapError(
+    parseClientVersions(lustreVersion, shaSuffix),
+    (why) =>
+      new UsageError({
+        message: `invalid ${sourceOf(parsed, "lustre-version", serveFlags["lustre-version"])} / ` +
+          `${sourceOf(parsed, "client-sha-suffix", serveFlags["client-sha-suffix"])}: ${why}`
+      })
+  )
+}
+
 const noPositionals = (command: string, parsed: Parsed) =>
   parsed.positionals.length === 0
     ? Result.succeed(parsed)
@@ -320,7 +365,12 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
         hpcCachePrincipalId: yield* objectId(
           source("hpc-cache-principal-id"),
           flagValue(parsed, env, "hpc-cache-principal-id", serveFlags["hpc-cache-principal-id"])
-        )
+        ),
+        nodeSetup: {
+          install: yield* yesNo(source("install-lustre-client"), get("install-lustre-client")),
+          versions: yield* clientVersions(parsed, env),
+          hostRoot: yield* absolutePath(source("host-root"), get("host-root"))
+        }
       }
     } as const
   })

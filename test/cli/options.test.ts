@@ -1,6 +1,7 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseCommandLine } from "../../src/cli/options.js"
+import { DEFAULT_CLIENT_VERSIONS } from "../../src/node/setup/clientVersions.js"
 
 const parse = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) => parseCommandLine(argv, env)
 const failureOf = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) => {
@@ -33,7 +34,8 @@ describe("the command line", () => {
         armPollQuietSeconds: 450,
         healthPort: 29763,
         removeNodeTaint: true,
-        checkArm: false
+        checkArm: false,
+        nodeSetup: { install: true, versions: DEFAULT_CLIENT_VERSIONS, hostRoot: "/host" }
       }
     }))
     const flagsWin = parse(["serve", "--mode=controller", "--endpoint", "/csi/c.sock"], { CSI_MODE: "node" })

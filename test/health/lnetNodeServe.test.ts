@@ -15,7 +15,8 @@ describe("azurelustre-csi serve --mode node (the real process)", () => {
   it("is ready only when LNet works: /healthz lists the four LNet checks, each failing with its reason", async () => {
     const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-node-"))
     const driver = runDriver([
-      "serve", "--mode", "node", "--node-id", "node-1", "--zone", "eastus-1",
+      // The node setup is not this test's (test/e2e/lustreClientServe.test.ts): a client is assumed there.
+      "serve", "--mode", "node", "--node-id", "node-1", "--zone", "eastus-1", "--install-lustre-client", "no",
       "--endpoint", `unix://${Path.join(home, "csi.sock")}`, "--mount-root", Path.join(home, "mounts"), "--health-port", "0"
     ])
     running.push(driver)

@@ -6,8 +6,9 @@ export const LUSTRE_CLIENT_CHECK = "lustre-client"
 
 /**
  * The node's readiness with its setup first: `lustre-client` passes once the node setup has
- * succeeded (or is not the driver's to do); until then the checks behind it (LNet's) are not run
- * and say why, so a node being set up runs no lnetctl for its probes and reports one reason.
+ * succeeded; until then the checks behind it (LNet's) are not run and say why, so a node being
+ * set up runs no lnetctl for its probes and reports one reason. Without a setup
+ * (AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT=no) there is no `lustre-client` check.
  */
 export const gatedByNodeSetup = (
   setup: NodeSetup["Service"],
@@ -15,6 +16,7 @@ export const gatedByNodeSetup = (
   behindNames: ReadonlyArray<string>
 ): ReadinessCheckGroup => ({
   results: Effect.flatMap(setup.status, (status): Effect.Effect<ReadonlyArray<CheckResult>> => {
+    if (status._tag === "Skipped") return behind.results
     if (isSetUp(status)) return Effect.map(behind.results, (results) => [{ name: LUSTRE_CLIENT_CHECK, ready: true }, ...results])
     return Effect.succeed([
       { name: LUSTRE_CLIENT_CHECK, ready: false, reason: notSetUpReason(status) },
