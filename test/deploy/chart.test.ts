@@ -22,6 +22,8 @@ import {
   templateFiles
 } from "./deployFiles.js"
 import { problemsOf } from "./kubernetes.js"
+import * as Result from "effect/Result"
+import { parseCommandLine } from "../../src/cli/options.js"
 import {
   at,
   container,
@@ -291,6 +293,7 @@ describe("chart: values change what they say", () => {
         node: {
           removeNodeTaint: false,
           hostLustreTools: false,
+          lustreClient: { install: false },
           livenessProbeSidecar: { enabled: true },
           podAnnotations: { "prometheus.io/port": "29763" },
           updateStrategy: { rollingUpdate: { maxUnavailable: "10%" } }
@@ -306,7 +309,54 @@ describe("chart: values change what they say", () => {
   it("without the node's Lustre tools, no host /usr, /lib, /lib64 or /sbin and no PATH", () => {
     const ds = only(allRendered({ values: { node: { hostLustreTools: false } } }), "DaemonSet")
     const mounts = maps(container(ds, "azurelustre")["volumeMounts"], "volumeMounts").map((m) => m["mountPath"])
-    expect(mounts).toEqual(["/csi", "/var/lib/kubelet", "/dev"])
+    expect(mounts).toEqual(["/csi", "/var/lib/kubelet", "/dev", "/host"])
     expect(envOf(container(ds, "azurelustre"), "PATH")).toBeUndefined()
+  })
+
+  it("the Lustre client: versions per release into LUSTRE_VERSION and CLIENT_SHA_SUFFIX, the host root where it says", () => {
+    const ds = only(allRendered({
+      values: {
+        node: {
+          lustreClient: {
+            versions: { noble: { lustreVersion: "2.16.2", clientShaSuffix: "3-gabcdef0" }, focal: { lustreVersion: "2.15.4", clientShaSuffix: "29-g1234567" } },
+            hostRoot: "/node"
+          }
+        }
+      }
+    }), "DaemonSet")
+    const driver = container(ds, "azurelustre")
+    const env = {
+      LUSTRE_VERSION: text(envOf(driver, "LUSTRE_VERSION")?.["value"], "LUSTRE_VERSION"),
+      CLIENT_SHA_SUFFIX: text(envOf(driver, "CLIENT_SHA_SUFFIX")?.["value"], "CLIENT_SHA_SUFFIX")
+    }
+    // Maps merge with the defaults: jammy stays.
+    expect(env).toEqual({
+      LUSTRE_VERSION: "focal=2.15.4 jammy=2.15.7 noble=2.16.2",
+      CLIENT_SHA_SUFFIX: "focal=29-g1234567 jammy=33-g79ddf99 noble=3-gabcdef0"
+    })
+    const parsed = Result.getOrThrow(parseCommandLine(["serve", "--node-id", "n", `--host-root=${String(flag(driver, "host-root"))}`], env))
+    expect(parsed._tag === "Serve" && parsed.options.nodeSetup).toEqual({
+      install: true,
+      hostRoot: "/node",
+      versions: {
+        byRelease: new Map([
+          ["focal", { lustreVersion: "2.15.4", shaSuffix: "29-g1234567" }],
+          ["jammy", { lustreVersion: "2.15.7", shaSuffix: "33-g79ddf99" }],
+          ["noble", { lustreVersion: "2.16.2", shaSuffix: "3-gabcdef0" }]
+        ]),
+        otherwise: undefined
+      }
+    })
+    expect(volumeMount(driver, "host-root")).toMatchObject({ mountPath: "/node", mountPropagation: "HostToContainer" })
+  })
+
+  it("the Lustre client off: the driver told so, and no host root mounted", () => {
+    const ds = only(allRendered({ values: { node: { lustreClient: { install: false } } } }), "DaemonSet")
+    const driver = container(ds, "azurelustre")
+    expect(envOf(driver, "AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT")?.["value"]).toBe("no")
+    expect(envOf(driver, "LUSTRE_VERSION")).toBeUndefined()
+    expect(maps(driver["volumeMounts"], "volumeMounts").map((m) => m["name"])).not.toContain("host-root")
+    expect(maps(podSpecOf(ds)["volumes"], "volumes").map((v) => v["name"])).not.toContain("host-root")
+    expectValidAndTight([ds])
   })
 })

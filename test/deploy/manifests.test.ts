@@ -13,6 +13,8 @@ import { parseStaticVolumeParameters } from "../../src/domain/StaticVolumeParame
 import { decodeVolumeId } from "../../src/domain/VolumeId.js"
 import { CONTROLLER_HEALTH_PORT, NODE_HEALTH_PORT } from "../../src/health/healthPorts.js"
 import { STARTUP_TAINT_KEY } from "../../src/domain/KubernetesKeys.js"
+import { parseCommandLine } from "../../src/cli/options.js"
+import { DEFAULT_CLIENT_VERSIONS } from "../../src/node/setup/clientVersions.js"
 import { deployDir, type KubeObject, plainManifestFiles, readDocuments, yamlFiles } from "./deployFiles.js"
 import { problemsOf } from "./kubernetes.js"
 import {
@@ -172,10 +174,36 @@ describe("deploy/: node DaemonSet", () => {
     expect(volumeMount(driver, "host-dev")["mountPath"]).toBe("/dev")
     expect(text(envOf(driver, "PATH")?.["value"], "PATH").split(":")[0]).toBe("/bin")
   })
+
+  it("installs the Lustre client through the node's root: mounted writable at --host-root, unmounts seen (HostToContainer)", () => {
+    expect(flag(driver, "host-root")).toBe("/host")
+    expect(volumeMount(driver, "host-root")).toEqual({ name: "host-root", mountPath: "/host", mountPropagation: "HostToContainer" })
+    expect(at(volume(node, "host-root"), "hostPath")).toEqual({ path: "/", type: "Directory" })
+    expect(envOf(driver, "AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT")?.["value"]).toBe("yes")
+    // Only the driver is privileged, and only it sees the node's root.
+    for (const c of containersOf(node).filter((c) => c !== driver)) {
+      expect(maps(c["volumeMounts"] ?? [], "volumeMounts").map((m) => m["name"])).not.toContain("host-root")
+    }
+  })
+
+  it("pins the Go driver's client versions per Ubuntu release, in the variables the driver reads", () => {
+    const env = {
+      LUSTRE_VERSION: text(envOf(driver, "LUSTRE_VERSION")?.["value"], "LUSTRE_VERSION"),
+      CLIENT_SHA_SUFFIX: text(envOf(driver, "CLIENT_SHA_SUFFIX")?.["value"], "CLIENT_SHA_SUFFIX")
+    }
+    expect(env).toEqual({ LUSTRE_VERSION: "jammy=2.15.7 noble=2.16.1", CLIENT_SHA_SUFFIX: "jammy=33-g79ddf99 noble=14-gbc76088" })
+    const parsed = Result.getOrThrow(parseCommandLine(["serve", "--node-id", "n"], env))
+    expect(parsed._tag === "Serve" && parsed.options.nodeSetup.versions).toEqual(DEFAULT_CLIENT_VERSIONS)
+  })
 })
 
 describe("deploy/: controller Deployment", () => {
   const driver = container(controller, "azurelustre")
+
+  it("installs no Lustre client (the Go driver's switch) and does not see the node's root", () => {
+    expect(envOf(driver, "AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT")?.["value"]).toBe("no")
+    expect(maps(podSpecOf(controller)["volumes"], "volumes").map((v) => v["name"])).not.toContain("host-root")
+  })
   const provisioner = container(controller, "csi-provisioner")
   const resizer = container(controller, "csi-resizer")
 
