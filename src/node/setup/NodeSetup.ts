@@ -86,13 +86,13 @@ export class NodeSetup extends Context.Service<NodeSetup, {
           const outcome = yield* round.pipe(Effect.retry(nodeSetupRoundRetry(settings.roundRetryFirst, settings.roundRetryCap)))
           const summary = `${outcome.plan.describe}${outcome.installed ? " installed" : ""}, LNet tcp on ${outcome.interfaces.join(", ")}`
           yield* Ref.set(status, { _tag: "Ready", summary })
-          yield* Deferred.succeed(done, undefined)
           yield* Effect.logInfo(`the Lustre client is ready: ${summary}`).pipe(
             Effect.annotateLogs({ durationMs: (yield* Clock.currentTimeMillis) - started })
           )
           if (outcome.installed) {
             yield* events.record({ type: "Normal", reason: "LustreClientInstalled", note: `installed ${outcome.plan.describe}; LNet tcp on ${outcome.interfaces.join(", ")}` })
           }
+          yield* Deferred.succeed(done, undefined)
         }).pipe(Effect.catch((failed) => Effect.logError(`the node setup gave up: ${failed.reason}`)))
         yield* Effect.forkScoped(run)
         return NodeSetup.of({ status: Ref.get(status), done: Deferred.await(done) })
