@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import { LustreClientFake } from "../../layers/lustreClient/LustreClientFake.js"
 import { freshNode, type ModelHost, ubuntuJammy } from "../../layers/lustreClient/modelHost.js"
 import { NodeSetup } from "../../src/node/setup/NodeSetup.js"
-import { clearCalls, fakeCalls, fakeNode, packageManagerCalls, setupWorld } from "./setupWorld.js"
+import { fakeCalls, fakeNode, packageManagerCalls, setupWorld } from "./setupWorld.js"
 
 const PACKAGE = "amlfs-lustre-client-2.15.7-33-g79ddf99"
 const KERNEL = "5.15.0-1079-azure"
