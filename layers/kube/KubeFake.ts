@@ -40,13 +40,18 @@ export const objectKey = secretKey
  * A deterministic Kube for tests. `secrets` maps `<namespace>/<name>` to a Secret's (decoded)
  * data; `events` lists every Event recorded, in order, with its note cut as the live layer cuts
  * it. Every call first takes the next error queued in `failures`, if any, and fails with it:
- * queue three errors and the fourth call succeeds. All are Refs the test may change mid-test;
- * `calls` lists every call, in order.
+ * queue three errors and the fourth call succeeds; `failNext` aims an error at the next call of
+ * one kind only (a PVC patch, say), which takes it before `failures`. All are Refs the test may
+ * change mid-test; `calls` lists every call, in order.
  */
 export class KubeFake extends Context.Service<KubeFake, {
   readonly secrets: Ref.Ref<ReadonlyMap<string, Readonly<Record<string, string>>>>
   readonly events: Ref.Ref<ReadonlyArray<KubeEvent>>
   readonly failures: Ref.Ref<ReadonlyArray<KubeError>>
+  /** Errors aimed at the next call of a kind (`KubeCall["_tag"]`), in order. */
+  readonly failuresByCall: Ref.Ref<ReadonlyArray<{ readonly call: KubeCall["_tag"]; readonly error: KubeError }>>
+  /** The next call of kind `call` fails with `error`. */
+  readonly failNext: (call: KubeCall["_tag"], error: KubeError) => Effect.Effect<void>
   readonly calls: Ref.Ref<ReadonlyArray<KubeCall>>
   /** The PersistentVolumes the API server holds. */
   readonly volumes: Ref.Ref<ReadonlyArray<KubePersistentVolume>>
@@ -69,18 +74,31 @@ export class KubeFake extends Context.Service<KubeFake, {
       Effect.gen(function*() {
         const state = yield* KubeFake
         const record = (call: KubeCall) => Ref.update(state.calls, (calls) => [...calls, call])
-        const nextFailure = Ref.modify(state.failures, (queued) => [queued[0], queued.slice(1)])
+        type AimedFailure = { readonly call: KubeCall["_tag"]; readonly error: KubeError }
+        const nextFailure = (call: KubeCall): Effect.Effect<KubeError | undefined> =>
+          Effect.flatMap(
+            Ref.modify(state.failuresByCall, (queued): readonly [KubeError | undefined, ReadonlyArray<AimedFailure>] => {
+              const at = queued.findIndex((aimed) => aimed.call === call._tag)
+              return at < 0 ? [undefined, queued] : [queued[at]?.error, [...queued.slice(0, at), ...queued.slice(at + 1)]]
+            }),
+            (aimed) =>
+              aimed === undefined
+                ? Ref.modify(state.failures, (queued): readonly [KubeError | undefined, ReadonlyArray<KubeError>] => [queued[0], queued.slice(1)])
+                : Effect.succeed(aimed)
+          )
 
         const recordEvent = Effect.fn("KubeFake.recordEvent")(function*(event: KubeEvent) {
-          yield* record({ _tag: "RecordEvent", event })
-          const failure = yield* nextFailure
+          const call: KubeCall = { _tag: "RecordEvent", event }
+          yield* record(call)
+          const failure = yield* nextFailure(call)
           if (failure !== undefined) return yield* failure
           yield* Ref.update(state.events, (events) => [...events, { ...event, note: truncateNote(event.note) }])
         })
 
         const readSecret = Effect.fn("KubeFake.readSecret")(function*(namespace: string, name: string) {
-          yield* record({ _tag: "ReadSecret", namespace, name })
-          const failure = yield* nextFailure
+          const call: KubeCall = { _tag: "ReadSecret", namespace, name }
+          yield* record(call)
+          const failure = yield* nextFailure(call)
           if (failure !== undefined) return yield* failure
           return Option.fromUndefinedOr((yield* Ref.get(state.secrets)).get(secretKey(namespace, name)))
         })
@@ -89,7 +107,7 @@ export class KubeFake extends Context.Service<KubeFake, {
         const begin = (call: KubeCall) =>
           Effect.gen(function*() {
             yield* record(call)
-            const failure = yield* nextFailure
+            const failure = yield* nextFailure(call)
             if (failure !== undefined) return yield* failure
           })
 
@@ -167,12 +185,15 @@ export class KubeFake extends Context.Service<KubeFake, {
     ).pipe(Layer.provideMerge(Layer.effect(
       KubeFake,
       Effect.gen(function*() {
+        const failuresByCall = yield* Ref.make<ReadonlyArray<{ readonly call: KubeCall["_tag"]; readonly error: KubeError }>>([])
         return KubeFake.of({
           secrets: yield* Ref.make<ReadonlyMap<string, Readonly<Record<string, string>>>>(
             new Map(Object.entries(options.secrets ?? {}))
           ),
           events: yield* Ref.make<ReadonlyArray<KubeEvent>>([]),
           failures: yield* Ref.make<ReadonlyArray<KubeError>>(options.failures ?? []),
+          failuresByCall,
+          failNext: (call, error) => Ref.update(failuresByCall, (queued) => [...queued, { call, error }]),
           calls: yield* Ref.make<ReadonlyArray<KubeCall>>([]),
           volumes: yield* Ref.make<ReadonlyArray<KubePersistentVolume>>(options.volumes ?? []),
           claims: yield* Ref.make<ReadonlyArray<KubePersistentVolumeClaim>>(options.claims ?? []),

@@ -15,18 +15,22 @@
  * - Restart: the controller process crashes (its calls and the HSM loop are interrupted) and a new
  *   one starts with new layers (a new ClusterProvisioner, a new HSM loop under another Lease
  *   identity) over the same fake ARM and the same Kubernetes objects;
- * - Advance: virtual time passes (TestClock): creations, jobs and archives move on, the HSM loop
- *   resyncs, Leases expire;
- * - Fault: failNextImport, partialNextImport, failNextArchive (the fake ARM's), an ARM operation
- *   throttled (429) a few times, a Kubernetes API call refused (500).
+ * - CrashAfter: the process dies right after its next call of a kind took effect (an ARM call, or
+ *   the HSM loop's write of a PVC's annotations), and a new one starts;
+ * - Advance, and each step's wait: virtual time passes (TestClock): creations, jobs and archives
+ *   move on, the HSM loop resyncs, Leases expire;
+ * - Faults: failNextImport, partialNextImport, failNextArchive (the fake ARM's), an ARM operation
+ *   throttled (429) a few times, an ARM call whose answer is lost after ARM acted, a Kubernetes
+ *   API call refused (500), a PVC patch refused.
  *
- * After every command these hold:
+ * After every step these hold:
  *  (1) at most one active import job and one active archive per cluster;
  *  (2) a job PUT never names a job ARM already lists (one PUT per job name);
  *  (3) an archive request (PVC, request id) is POSTed at most once, across restarts, and a cancel
  *      is sent only while something of its kind runs;
  *  (4) CreateVolume answers OK only when the cluster is Succeeded and its initial import is
- *      Completed or CompletedPartial, the latter with a Warning Event carrying the counts;
+ *      Completed or CompletedPartial (the latter with a Warning Event carrying the counts), and
+ *      the auto-export job the StorageClass asks for runs;
  *  (5) DeleteVolume answers FAILED_PRECONDITION only with ARM's reason for a failed archive, the
  *      cluster untouched; the DELETE is sent only after every auto-export job was disabled and,
  *      with archive-on-delete, after an archive of `/` that this deletion started (after the PVC
@@ -67,7 +71,9 @@ import {
   archiveStateAt,
   armState,
   DRIVER,
+  crashPoints,
   importStateAt,
+  losableCalls,
   makeWorld,
   type Process,
   RG,
@@ -118,7 +124,11 @@ const Command = Schema.Union([
   Schema.TaggedStruct("CancelArchive", { slot: Slot, target: CancelTarget }),
   Schema.TaggedStruct("Restart", {}),
   Schema.TaggedStruct("Advance", { seconds: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 * 60 })) }),
-  Schema.TaggedStruct("Fault", { fault: Schema.Literals(["failNextImport", "partialNextImport", "kubeError"]) }),
+  Schema.TaggedStruct("Fault", { fault: Schema.Literals(["failNextImport", "partialNextImport", "kubeError", "pvcPatchRefused"]) }),
+  /** ARM acts on the next such call, and its answer never reaches the controller. */
+  Schema.TaggedStruct("LoseAnswer", { call: Schema.Literals(losableCalls) }),
+  /** The controller process dies right after its next such call took effect; a new one starts. */
+  Schema.TaggedStruct("CrashAfter", { call: Schema.Literals(crashPoints) }),
   Schema.TaggedStruct("FailNextArchive", {}),
   Schema.TaggedStruct("Throttle", { operation: ThrottledOperation, times: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 3 })) })
 ])
@@ -231,6 +241,7 @@ const coverage = {
   runs: 0,
   commands: 0,
   restarts: 0,
+  crashes: 0,
   createdOk: 0,
   partialImports: 0,
   initialImportRetries: 0,
@@ -340,6 +351,10 @@ const runModel = (scenario: Scenario) =>
           )
           if (!warned) yield* violation(`(4) ${generation.pv}'s initial import completed partially without a Warning Event with the counts`)
         }
+        const autoExports = fs?.hsm?.autoExportJobs ?? []
+        if (generation.config.autoExport && !autoExports.some((job) => job.name === "auto-export" && job.disableRequestedAt === undefined)) {
+          yield* violation(`(4) CreateVolume ${generation.pv} answered OK without its auto-export job running`)
+        }
         if (initialImportAttempts(fs, arm.now).length > 1) coverage.initialImportRetries++
         coverage.createdOk++
       })
@@ -407,12 +422,16 @@ const runModel = (scenario: Scenario) =>
           if (activeImports(fs, arm.now, arm.timings).length > 1) yield* violation(`(1) ${label}: two active import jobs on ${fs.name}`)
           if (activeArchives(fs, arm.now, arm.timings).length > 1) yield* violation(`(1) ${label}: two active archives on ${fs.name}`)
         }
-        for (const put of seen.jobPuts) {
-          if (put.existed) yield* violation(`(2) ${label}: ${put.caller} PUT job ${put.job} of ${put.cluster}, which ARM already listed (${put.outcome})`)
+        for (const [at, put] of seen.jobPuts.entries()) {
+          // The same PUT again after its answer was lost is how a PUT is retried: ARM answers it as done.
+          const previous = seen.jobPuts.slice(0, at).filter((one) => one.cluster === put.cluster && one.job === put.job).at(-1)
+          if (put.existed && previous?.outcome !== "ok, answer lost") {
+            yield* violation(`(2) ${label}: ${put.caller} PUT job ${put.job} of ${put.cluster}, which ARM already listed (${put.outcome})`)
+          }
         }
         const requests = new Map<string, number>()
         for (const post of seen.archives) {
-          if (post.caller !== "loop" || post.outcome !== "ok") continue
+          if (post.caller !== "loop" || !post.outcome.startsWith("ok")) continue
           const key = `${post.request?.pvc}/${post.request?.id}`
           requests.set(key, (requests.get(key) ?? 0) + 1)
         }
@@ -443,7 +462,7 @@ const runModel = (scenario: Scenario) =>
             yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} relied on an archive of / started before its PVC was deleted`)
           }
           const ours = seen.archives.some((post) =>
-            post.caller === "provisioner" && post.cluster === sent.cluster && post.path === "/" && post.outcome === "ok" &&
+            post.caller === "provisioner" && post.cluster === sent.cluster && post.path === "/" && post.outcome.startsWith("ok") &&
             post.atMillis === archive.startedAt
           )
           if (!ours) yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} relied on an archive of / that DeleteVolume did not start`)
@@ -478,6 +497,15 @@ const runModel = (scenario: Scenario) =>
 
     const settleFibers = Effect.gen(function*() {
       for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+    })
+
+    /** A process that died at a crash point is replaced, as Kubernetes restarts the controller's pod. */
+    const restartIfCrashed = Effect.gen(function*() {
+      if (!(yield* world.takeCrash)) return
+      coverage.crashes++
+      yield* process.stop
+      process = yield* world.startProcess(replicas++)
+      yield* settleFibers
     })
 
     const cancelValue = (target: typeof CancelTarget.Type, generation: Generation, kind: "import" | "archive") =>
@@ -546,6 +574,12 @@ const runModel = (scenario: Scenario) =>
             case "partialNextImport":
               yield* fake.partialNextImport(2)
               break
+            case "pvcPatchRefused":
+              yield* kubeFake.failNext(
+                "PatchPersistentVolumeClaimAnnotations",
+                new KubeError({ operation: "patchPersistentVolumeClaim", status: 500, message: "the API server answered HTTP 500" })
+              )
+              break
             case "kubeError":
               yield* Ref.update(kubeFake.failures, (queued) => [
                 ...queued,
@@ -553,6 +587,12 @@ const runModel = (scenario: Scenario) =>
               ])
               break
           }
+          break
+        case "CrashAfter":
+          yield* world.crashAfterNext(command.call)
+          break
+        case "LoseAnswer":
+          yield* world.loseNextAnswer(command.call)
           break
         case "FailNextArchive":
           yield* fake.failNextArchive()
@@ -573,6 +613,7 @@ const runModel = (scenario: Scenario) =>
       yield* noteCancels
       yield* settleFibers
       if (wait > 0) yield* TestClock.adjust(Duration.seconds(wait))
+      yield* restartIfCrashed
       if ((command._tag === "Import" || command._tag === "Archive") && command.cancelAfterWait) {
         const generation = current[command.slot]
         if (generation !== undefined && generation.deletedAt === undefined) {
@@ -589,8 +630,11 @@ const runModel = (scenario: Scenario) =>
     yield* Ref.set(fake.nextArchives, [])
     yield* Ref.set(fake.failures, [])
     yield* Ref.set(kubeFake.failures, [])
+    yield* Ref.set(kubeFake.failuresByCall, [])
+    yield* world.stopFaults
     // Long enough for any creation, job, archive or deletion under way to end.
     yield* TestClock.adjust(Duration.minutes(12))
+    yield* restartIfCrashed
     yield* checkStep("after the last command's work")
     const retries: Array<string> = []
     for (const generation of generations) {
@@ -609,6 +653,9 @@ const runModel = (scenario: Scenario) =>
     }
     // The HSM loop runs on: queued requests start, every job and archive ends, the states are written.
     for (let round = 0; round < 2; round++) yield* TestClock.adjust(Duration.minutes(6))
+    // The HSM loop is alive: its leader looked at the PVs at every resync of the last 6 minutes.
+    const looks = (yield* Ref.get(kubeFake.calls)).filter((kubeCall) => kubeCall._tag === "ListPersistentVolumes").length
+    if (looks < 11) yield* violation(`(liveness) the HSM loop listed the PVs ${looks} times in the last 12 minutes`)
     yield* checkStep("after the CO's retries")
     yield* checkConvergence(world, generations, canceledRequests, violation)
     if (violations.length > 0) return yield* Effect.fail(violations.join("\n"))
@@ -648,7 +695,9 @@ const checkConvergence = (
           const state = importStateAt(job, arm.now, arm.timings)
           if (recorded.state !== state) yield* violation(`${where}: hsm-import-state says ${recorded.state}, ARM's job import-${id} ${state}`)
         } else {
-          const startedOnce = seen.jobPuts.some((put) => put.cluster === generation.cluster && put.job === `import-${id}` && put.outcome === "ok")
+          const startedOnce = seen.jobPuts.some((put) =>
+            put.cluster === generation.cluster && put.job === `import-${id}` && put.outcome.startsWith("ok")
+          )
           const refused = seen.jobPuts.some((put) =>
             put.cluster === generation.cluster && put.job === `import-${id}` && /^4\d\d/.test(put.outcome) && !/^(409|429)/.test(put.outcome)
           )
@@ -665,7 +714,7 @@ const checkConvergence = (
         const recorded = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.archiveState]))
         const last = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.lastArchive]))
         const post = seen.archives.find((one) =>
-          one.caller === "loop" && one.outcome === "ok" && one.request?.pvc === generation.pvc && one.request.id === id
+          one.caller === "loop" && one.outcome.startsWith("ok") && one.request?.pvc === generation.pvc && one.request.id === id
         )
         if (recorded?.request !== id) {
           yield* violation(`${where}: hsm-archive-state is of request ${recorded?.request}, not ${id}`)
@@ -732,7 +781,7 @@ const cmd = {
   }),
   restart: { _tag: "Restart" } as Command,
   advance: (seconds: number): Command => ({ _tag: "Advance", seconds }),
-  fault: (fault: "failNextImport" | "partialNextImport" | "kubeError"): Command => ({ _tag: "Fault", fault }),
+  fault: (fault: "failNextImport" | "partialNextImport" | "kubeError" | "pvcPatchRefused"): Command => ({ _tag: "Fault", fault }),
   failNextArchive: { _tag: "FailNextArchive" } as Command
 }
 

@@ -6,7 +6,7 @@
  * so the invariants can be checked against what the controller could have known.
  */
 import { Clock, Context, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
-import { AmlfsApi } from "../../layers/azure/AmlfsApi.js"
+import { AmlfsApi, ArmError } from "../../layers/azure/AmlfsApi.js"
 import { AmlfsApiFake, type FakeFilesystem } from "../../layers/azure/AmlfsApiFake.js"
 import {
   archiveEndsAt,
@@ -30,6 +30,23 @@ export const DRIVER = "azurelustre.csi.azure.com"
 export const CONTROLLER_NAMESPACE = "kube-system"
 
 const keyOf = (name: string) => `${RG}/${name}`.toLowerCase()
+
+/** The ARM calls whose answer a test may lose (after ARM acted on them). */
+export const losableCalls = [
+  "beginImportJob",
+  "beginAutoExportJob",
+  "beginAutoImportJob",
+  "disableAutoExportJob",
+  "archive",
+  "cancelArchive",
+  "cancelImportJob",
+  "beginDelete"
+] as const
+export type LosableCall = typeof losableCalls[number]
+
+/** Where a test may crash the controller: right after ARM acted on one of these, or after the HSM loop wrote a PVC's annotations. */
+export const crashPoints = [...losableCalls, "patchPersistentVolumeClaimAnnotations"] as const
+export type CrashPoint = typeof crashPoints[number]
 
 /** Who sent an ARM call: CreateVolume / DeleteVolume, or the HSM loop. */
 export type Caller = "provisioner" | "loop"
@@ -134,6 +151,52 @@ export const makeWorld = (options: {
     /** The archive request the loop wrote as Starting last: its POST follows. */
     let startingArchive: { readonly pvc: string; readonly id: string } | undefined
 
+    /** Calls whose next answer is lost: ARM acts, the controller hears nothing (a timeout, a reset connection). */
+    const answersToLose = new Map<LosableCall, number>()
+    const loseNextAnswer = (call: LosableCall) => Effect.sync(() => answersToLose.set(call, (answersToLose.get(call) ?? 0) + 1))
+    const takeLostAnswer = (call: LosableCall) =>
+      Effect.sync(() => {
+        const left = answersToLose.get(call) ?? 0
+        if (left > 0) answersToLose.set(call, left - 1)
+        return left > 0
+      })
+    /** Calls after which the controller process dies: ARM (or the API server) acted, nothing after it runs. */
+    const crashesAfter = new Map<CrashPoint, number>()
+    let crashed = false
+    const crashAfterNext = (call: CrashPoint) => Effect.sync(() => crashesAfter.set(call, (crashesAfter.get(call) ?? 0) + 1))
+    const crashHere = (call: CrashPoint) =>
+      Effect.suspend(() => {
+        const left = crashesAfter.get(call) ?? 0
+        if (left === 0) return Effect.void
+        crashesAfter.set(call, left - 1)
+        crashed = true
+        return Effect.never
+      })
+    /** No more lost answers or crashes from now on. */
+    const stopFaults = Effect.sync(() => {
+      answersToLose.clear()
+      crashesAfter.clear()
+    })
+    /** Whether a process died since the last look (the test then starts another). */
+    const takeCrash = Effect.sync(() => {
+      const was = crashed
+      crashed = false
+      return was
+    })
+
+    /** `call` as ARM runs it, with its answer lost when one is to be: "ok, answer lost" then a failure with no status. */
+    const losable = <A>(call: LosableCall, run: Effect.Effect<A, ArmError>, heard: (outcome: string) => void) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(run)
+        const lost = Exit.isSuccess(exit) && (yield* takeLostAnswer(call))
+        heard(lost ? "ok, answer lost" : outcomeOf(exit))
+        if (Exit.isSuccess(exit)) yield* crashHere(call)
+        if (lost) {
+          return yield* new ArmError({ operation: call, statusCode: 0, code: "ETIMEDOUT", message: "no answer from ARM", retryAfterMillis: undefined })
+        }
+        return yield* exit
+      })
+
     const jobExists = (cluster: string, job: string) =>
       Effect.map(armState(fake), (arm) =>
         (arm.filesystem(cluster)?.hsm === undefined
@@ -141,20 +204,11 @@ export const makeWorld = (options: {
           : [...startedImports(arm.filesystem(cluster), arm.now), ...(arm.filesystem(cluster)?.hsm?.autoExportJobs ?? []), ...(arm.filesystem(cluster)?.hsm?.autoImportJobs ?? [])])
           .some((existing) => existing.name.toLowerCase() === job.toLowerCase()))
 
-    const spyPut = <A, E extends { readonly statusCode?: number; readonly code?: string }>(
-      caller: Caller,
-      cluster: string,
-      job: string,
-      put: Effect.Effect<A, E>
-    ) =>
+    const spyPut = <A>(caller: Caller, call: LosableCall, cluster: string, job: string, put: Effect.Effect<A, ArmError>) =>
       Effect.gen(function*() {
         const existed = yield* jobExists(cluster, job)
         const atMillis = yield* Clock.currentTimeMillis
-        return yield* put.pipe(Effect.onExit((exit) =>
-          Effect.sync(() => {
-            seen.jobPuts.push({ caller, cluster, job, atMillis, existed, outcome: outcomeOf(exit) })
-          })
-        ))
+        return yield* losable(call, put, (outcome) => seen.jobPuts.push({ caller, cluster, job, atMillis, existed, outcome }))
       })
 
     const runningArchive = (cluster: string) =>
@@ -166,9 +220,12 @@ export const makeWorld = (options: {
     const spying = (caller: Caller): AmlfsApi["Service"] =>
       AmlfsApi.of({
         ...api,
-        beginImportJob: (rg, cluster, job, spec) => spyPut(caller, cluster, job, api.beginImportJob(rg, cluster, job, spec)),
-        beginAutoExportJob: (rg, cluster, job, spec) => spyPut(caller, cluster, job, api.beginAutoExportJob(rg, cluster, job, spec)),
-        beginAutoImportJob: (rg, cluster, job, spec) => spyPut(caller, cluster, job, api.beginAutoImportJob(rg, cluster, job, spec)),
+        beginImportJob: (rg, cluster, job, spec) => spyPut(caller, "beginImportJob", cluster, job, api.beginImportJob(rg, cluster, job, spec)),
+        beginAutoExportJob: (rg, cluster, job, spec) =>
+          spyPut(caller, "beginAutoExportJob", cluster, job, api.beginAutoExportJob(rg, cluster, job, spec)),
+        beginAutoImportJob: (rg, cluster, job, spec) =>
+          spyPut(caller, "beginAutoImportJob", cluster, job, api.beginAutoImportJob(rg, cluster, job, spec)),
+        disableAutoExportJob: (rg, cluster, job) => losable("disableAutoExportJob", api.disableAutoExportJob(rg, cluster, job), () => {}),
         archive: (rg, cluster, path) =>
           Effect.gen(function*() {
             const atMillis = yield* Clock.currentTimeMillis
@@ -178,17 +235,15 @@ export const makeWorld = (options: {
             if (previous !== undefined) {
               endedArchives.set(`${cluster}|${previous.filesystemPath}|${previous.startedAt}`, archiveStateAt(previous, arm.now, arm.timings))
             }
-            return yield* api.archive(rg, cluster, path).pipe(Effect.onExit((exit) =>
-              Effect.sync(() => {
-                seen.archives.push({ caller, cluster, path, atMillis, request, outcome: outcomeOf(exit) })
-              })
-            ))
+            return yield* losable("archive", api.archive(rg, cluster, path), (outcome) => {
+              seen.archives.push({ caller, cluster, path, atMillis, request, outcome })
+            })
           }),
         cancelArchive: (rg, cluster) =>
           Effect.gen(function*() {
             const runningThen = yield* runningArchive(cluster)
             seen.cancels.push({ caller, cluster, kind: "archive", runningThen })
-            return yield* api.cancelArchive(rg, cluster)
+            return yield* losable("cancelArchive", api.cancelArchive(rg, cluster), () => {})
           }),
         cancelImportJob: (rg, cluster, job) =>
           Effect.gen(function*() {
@@ -200,7 +255,7 @@ export const makeWorld = (options: {
               kind: "import",
               runningThen: found !== undefined && arm.now < importJobEndsAt(found, arm.timings)
             })
-            return yield* api.cancelImportJob(rg, cluster, job)
+            return yield* losable("cancelImportJob", api.cancelImportJob(rg, cluster, job), () => {})
           }),
         beginDelete: (rg, cluster) =>
           Effect.gen(function*() {
@@ -214,7 +269,7 @@ export const makeWorld = (options: {
               rootArchiveState: rootArchive === undefined ? undefined : archiveStateAt(rootArchive, arm.now, arm.timings),
               autoExportsDisabledAt: (fs?.hsm?.autoExportJobs ?? []).map((job) => job.disableRequestedAt)
             })
-            return yield* api.beginDelete(rg, cluster)
+            return yield* losable("beginDelete", api.beginDelete(rg, cluster), () => {})
           })
       })
 
@@ -231,7 +286,8 @@ export const makeWorld = (options: {
                 startingArchive = { pvc: name, id: state.value.request }
               }
             })
-          )
+          ),
+          Effect.tap(() => crashHere("patchPersistentVolumeClaimAnnotations"))
         )
     })
 
@@ -266,7 +322,7 @@ export const makeWorld = (options: {
         }
       })
 
-    return { fake, kubeFake, seen, endedArchives, startProcess }
+    return { fake, kubeFake, seen, endedArchives, loseNextAnswer, crashAfterNext, takeCrash, stopFaults, startProcess }
   })
 
 export type World = Effect.Success<ReturnType<typeof makeWorld>>
