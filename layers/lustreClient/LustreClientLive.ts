@@ -168,7 +168,8 @@ export const makeLustreClientLive = (
   })
 
   const networkInterfaces = Effect.gen(function*() {
-    const [links, routes] = yield* Effect.all([run(hostCommands.links), run(hostCommands.routes)], { concurrency: 2 })
+    const links = yield* run(hostCommands.links)
+    const routes = yield* run(hostCommands.routes)
     return { links: parseIpLinks(links.stdout), routeDevices: parseRouteDevices(routes.stdout) }
   })
 
