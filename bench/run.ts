@@ -13,7 +13,7 @@
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
  *   npm run bench -- --no-provision      skip the provision benchmark (the slow one); likewise
  *                                        --no-identity, --no-publish, --no-expand, --no-hsm, --no-hydrate
- *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hsm, hydrate)
+ *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hsm, hydrate, node-setup)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
@@ -22,6 +22,7 @@ import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver
 import { expandMetrics, expandReport, measureExpand } from "./expand.js"
 import { HSM_SECTION, hsmMetrics, hsmReport, measureHsm } from "./hsm.js"
 import { canHydrate, hydrateMetrics, hydrateReport, measureHydrate } from "./hydrate.js"
+import { canSetUpNodes, measureNodeSetup, nodeSetupReport } from "./nodeSetup.js"
 import { measureProvision, provisionMetrics, provisionReport } from "./provision.js"
 import { canMount, measurePublish, publishMetrics, publishReport } from "./publish.js"
 import { BASELINE_PATH, type Metric, median, progress, readBaseline, type SectionResults, table, writeBaseline } from "./report.js"
@@ -99,7 +100,7 @@ const measure = async (): Promise<{ results: Results; startSamples: ReadonlyArra
   return { results: { startToFirstProbeMs: median(startSamples), ...warn, cpuPerProbeInfoUs }, startSamples }
 }
 
-const BENCHMARKS = ["identity", "publish", "provision", "expand", "hsm", "hydrate"] as const
+const BENCHMARKS = ["identity", "publish", "provision", "expand", "hsm", "hydrate", "node-setup"] as const
 type Benchmark = (typeof BENCHMARKS)[number]
 
 /** `--only a,b` runs just those; otherwise all but those named `--no-<name>`. */
@@ -177,6 +178,15 @@ const main = async () => {
     measured.push({ section: "hydrate", metrics: hydrateMetrics, results: hydrate.results })
   } else {
     process.stdout.write("\nhydrate benchmark skipped: it makes real bind mounts and needs root\n")
+  }
+
+  if (!running.has("node-setup")) {
+    process.stdout.write("\nnode-setup benchmark skipped\n")
+  } else if (canSetUpNodes()) {
+    progress("node-setup benchmark (seconds; a minute more when the node root is made)")
+    process.stdout.write(`\n${nodeSetupReport(await measureNodeSetup())}\n`)
+  } else {
+    process.stdout.write("\nnode-setup benchmark skipped: it runs apt-get in a chroot and needs root and mmdebstrap\n")
   }
 
   if (updateBaseline) {

@@ -18,7 +18,11 @@ import * as Path from "node:path"
 const CACHE_DIR = "/var/tmp/azurelustre-csi-test"
 const ROOT_TARBALL = Path.join(CACHE_DIR, "debian-bookworm-apt.tar")
 const MAX_AGE_MS = 7 * 24 * 3600 * 1000
-const FIXTURES = Path.resolve(import.meta.dirname, "../../fixtures/lustreClient")
+/** test/fixtures/lustreClient, from the source (tests) or from dist/ (the benchmark). */
+const FIXTURES = [
+  Path.resolve(import.meta.dirname, "../../fixtures/lustreClient"),
+  Path.resolve(import.meta.dirname, "../../../../test/fixtures/lustreClient")
+].find((folder) => Fs.existsSync(folder)) ?? ""
 
 /** Where the stand-ins keep the node's kernel state, inside the root. */
 export const STAND_INS = "/var/lib/stand-ins"
