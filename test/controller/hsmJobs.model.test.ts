@@ -41,15 +41,16 @@
  * hsm-import-state with the request's import job, hsm-archive-state and hsm-last-archive with
  * how ARM ended the request's archive.
  *
- * MODEL_RUNS sets the number of sequences (default 100); a failure prints the shrunk sequence and
- * a replay token (MODEL_REPLAY=<token> reruns exactly it); MODEL_SEED fixes the seed.
+ * MODEL_RUNS sets the number of sequences (default 100, about 15 s); MODEL_SEED another seed than
+ * the fixed default (the same sequences every run). A failure prints the shrunk sequence and a
+ * replay token holding the seed (MODEL_REPLAY=<token> reruns exactly that case).
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Random, Ref, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { ArmError } from "../../layers/azure/AmlfsApi.js"
 import { type FakeFilesystem, provisioningStateAt } from "../../layers/azure/AmlfsApiFake.js"
-import type { HsmTimings, ImportJobRecord } from "../../layers/azure/hsmJobTimeline.js"
+import { archiveFailedError, type HsmTimings, type ImportJobRecord } from "../../layers/azure/hsmJobTimeline.js"
 import { KubeError } from "../../layers/kube/Kube.js"
 import type { ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import type { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
@@ -145,6 +146,8 @@ const Scenario = Schema.Struct({
   slots: Schema.Tuple([SlotConfig, SlotConfig]),
   /** Both PVCs created and bound before the steps (most of the lifecycle is after binding). */
   warmStart: Schema.Boolean,
+  /** How the first import job ends (the first creation's initial import, unless another starts first). */
+  firstImport: Schema.Literals(["Completed", "CompletedPartial", "Failed"]),
   steps: Schema.Array(Step).check(Schema.isMinLength(10), Schema.isMaxLength(30))
 })
 type Scenario = typeof Scenario.Type
@@ -251,8 +254,7 @@ const coverage = {
   importJobs: 0,
   archivesByLoop: 0,
   cancels: 0,
-  timeouts: 0,
-  lostOrRefusedRequests: 0
+  timeouts: 0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +373,8 @@ const runModel = (scenario: Scenario) =>
           if (seen.deletes.some((sent) => sent.cluster === generation.cluster)) {
             yield* violation(`(5) DeleteVolume ${generation.pv} answered FAILED_PRECONDITION after sending a DELETE`)
           }
-          if (!/archiving its files to the blob container ended (Failed|Canceled)/.test(message)) {
+          // Only failNextArchive fails an archive here; nobody can cancel a deletion's archive (its PVC is gone).
+          if (!message.includes(`archiving its files to the blob container ended Failed (${archiveFailedError.code}): ${archiveFailedError.message.replace(/\.$/, "")}`)) {
             yield* violation(`(5) DeleteVolume ${generation.pv} answered FAILED_PRECONDITION without a failed archive: ${message}`)
           }
         }
@@ -519,6 +522,8 @@ const runModel = (scenario: Scenario) =>
         return { [key]: target === "current" ? id : id === "r9" ? "r8" : "r9" }
       })
 
+    if (scenario.firstImport === "CompletedPartial") yield* fake.partialNextImport(2)
+    if (scenario.firstImport === "Failed") yield* fake.failNextImport()
     const warmStart: ReadonlyArray<Step> = scenario.warmStart
       ? [{ command: { _tag: "Create", slot: 0, deadlineSeconds: undefined }, wait: 0 }, { command: { _tag: "Create", slot: 1, deadlineSeconds: undefined }, wait: 10 * 60 }]
       : []
@@ -705,7 +710,6 @@ const checkConvergence = (
           const fits = (recorded.state === "Canceled" && canceled) || (recorded.state === "Lost" && startedOnce) ||
             (recorded.state === "Failed" && refused)
           if (!fits) yield* violation(`${where}: hsm-import-state says ${recorded.state} of ${id}, and ARM lists no job import-${id}`)
-          else coverage.lostOrRefusedRequests += recorded.state === "Canceled" ? 0 : 1
         }
       }
       const archiveValue = annotations[hsmAnnotations.archive]
@@ -759,6 +763,9 @@ const archiveOutcome = (
 
 // ---------------------------------------------------------------------------------------------
 
+/** The sequences are the same on every run (MODEL_SEED=<any text> explores others). */
+const DEFAULT_SEED = "issue-13"
+
 /** Jitter (armRetry) draws from Random: seeded, a run is the same every time. */
 const seeded = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Random.withSeed("hsm-jobs-model"))
 
@@ -798,6 +805,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
       const { calls, seen } = yield* runModel({
         slots: both(true, true),
         warmStart: false,
+        firstImport: "Completed",
         steps: steps(
           cmd.create(0),
           cmd.advance(10 * 60),
@@ -826,6 +834,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
       const { calls, events, seen } = yield* runModel({
         slots: both(true, false),
         warmStart: false,
+        firstImport: "Completed",
         steps: steps(cmd.fault("failNextImport"), cmd.create(0), cmd.advance(10 * 60), cmd.create(0), cmd.advance(6 * 60))
       })
       // Before the fix every retry answered UNAVAILABLE: the failed import was the cluster's for good.
@@ -843,6 +852,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
       const { claims, events, seen } = yield* runModel({
         slots: both(false, false),
         warmStart: true,
+        firstImport: "Completed",
         steps: steps(
           cmd.archive(0, "r1", "/results"),
           cmd.advance(6 * 60),
@@ -869,6 +879,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
       const { claims, seen } = yield* runModel({
         slots: both(false, false),
         warmStart: true,
+        firstImport: "Completed",
         steps: steps(cmd.archive(0, "r1", "/results"), cmd.advance(60), cmd.archive(0, "r1", "/train"), cmd.advance(10 * 60))
       })
       // Before the fix the request waited for an archive of /train that never started: Started for ever.
@@ -888,7 +899,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
       arbitrary: {
         runs: Number(process.env["MODEL_RUNS"] ?? 100),
         size: 30,
-        ...(process.env["MODEL_SEED"] === undefined ? {} : { seed: process.env["MODEL_SEED"] }),
+        seed: process.env["MODEL_SEED"] ?? DEFAULT_SEED,
         ...(process.env["MODEL_REPLAY"] === undefined ? {} : { replay: process.env["MODEL_REPLAY"] })
       }
     }
@@ -897,7 +908,7 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
   afterAll(() => {
     process.stdout.write(`HSM model coverage: ${JSON.stringify(coverage)}\n`)
     if (coverage.runs < 100) return
-    for (const counted of ["restarts", "createdOk", "partialImports", "deletesOk", "deletesRefused", "archivesOnDelete", "importJobs", "archivesByLoop", "cancels", "timeouts"] as const) {
+    for (const counted of ["restarts", "crashes", "createdOk", "partialImports", "initialImportRetries", "deletesOk", "deletesRefused", "archivesOnDelete", "importJobs", "archivesByLoop", "cancels", "timeouts"] as const) {
       assert.isAtLeast(coverage[counted], 3, `the model exercised too few ${counted}: ${JSON.stringify(coverage)}`)
     }
   })
