@@ -88,7 +88,6 @@ export const awaitInitialImport = (services: Services, cluster: ImportingCluster
       `reading the import jobs of AMLFS ${cluster.name}`
     )
     const found = currentImportAttempt(yield* list)
-    let waitFrom = startedAt
     if (found !== undefined && hasFailed(found.job)) {
       const failed = found.job
       const next = `${INITIAL_IMPORT_ATTEMPT_PREFIX}${found.number + 1}`
@@ -104,11 +103,10 @@ export const awaitInitialImport = (services: Services, cluster: ImportingCluster
       yield* countHsmJob("import", "started")
       yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportRetried",
         `the import of the blob container into ${cluster.name} ${failureText(failed)}; importing it again as job ${next}`)
-      waitFrom = yield* Clock.currentTimeMillis
     }
     const jobs = yield* list.pipe(
       Effect.repeat({
-        schedule: armPolling({ startedAt: waitFrom, ...config.creationPolling, firstRead: config.creationPolling.interval }),
+        schedule: armPolling({ startedAt, ...config.creationPolling, firstRead: config.creationPolling.interval }),
         until: (all) => {
           const attempt = currentImportAttempt(all)?.job
           return attempt !== undefined && !isActiveImport(attempt)
