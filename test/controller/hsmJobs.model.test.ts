@@ -2,14 +2,16 @@
  * A model-based property test of the controller's blob-integration job lifecycle against the fake
  * ARM and the fake Kubernetes API (issue 13).
  *
- * Generated sequences of commands run over two volume slots, each a PVC of a StorageClass with a
- * blob container (archive-on-delete and auto-export drawn per slot):
+ * Generated sequences of steps (a command, then some time) run over two volume slots, each a PVC
+ * of a StorageClass with a blob container (archive-on-delete and auto-export drawn per slot; both
+ * PVCs bound before the steps or not; the first import job Completed, CompletedPartial or Failed):
  * - Create: CreateVolume (ClusterProvisioner.ensureCreated, forked like the CO's call, sometimes
  *   with a deadline that interrupts the caller only); once it answers OK the PV is made and the
  *   PVC bound, as the external-provisioner does;
  * - Import, Archive: a request on the PVC's annotations, with a request id drawn from a small set
- *   (so ids repeat) or none (the value's hash); CancelImport, CancelArchive: the cancel annotation
- *   (`true`, an id, or removed);
+ *   (so ids repeat) or none (the value's hash), sometimes canceled once the step's time passed;
+ *   CancelImport, CancelArchive: the cancel annotation (`true`, the current request's id, another
+ *   id, or removed);
  * - Delete: the PVC is deleted, then DeleteVolume (ensureDeleted); the slot's next Create is a new
  *   PVC and a new cluster;
  * - Restart: the controller process crashes (its calls and the HSM loop are interrupted) and a new
@@ -32,9 +34,9 @@
  *      Completed or CompletedPartial (the latter with a Warning Event carrying the counts), and
  *      the auto-export job the StorageClass asks for runs;
  *  (5) DeleteVolume answers FAILED_PRECONDITION only with ARM's reason for a failed archive, the
- *      cluster untouched; the DELETE is sent only after every auto-export job was disabled and,
- *      with archive-on-delete, after an archive of `/` that this deletion started (after the PVC
- *      was deleted and the auto-export jobs disabled) completed;
+ *      cluster untouched; with archive-on-delete, the DELETE is sent only after every auto-export
+ *      job was disabled and an archive of `/` that this deletion started (after the PVC was
+ *      deleted and the auto-export jobs disabled) completed;
  *  (6) no call answers INTERNAL, a code the spec does not allow there, or a defect.
  * After the sequence, faults stop and the CO retries each slot's last intent until it is answered
  * OK (liveness), the HSM loop runs on, and then each bound PVC's state annotations agree with ARM:
@@ -54,22 +56,17 @@ import { archiveFailedError, type HsmTimings, type ImportJobRecord } from "../..
 import { KubeError } from "../../layers/kube/Kube.js"
 import type { ClusterRequest } from "../../src/controller/dynamic/ClusterProvisioner.js"
 import type { ControllerConfig } from "../../src/controller/dynamic/ControllerConfig.js"
-import {
-  hsmAnnotations,
-  parseArchiveRequest,
-  parseImportRequest,
-  readWorkState
-} from "../../src/controller/hsm/HsmAnnotations.js"
+import { hsmAnnotations, readWorkState } from "../../src/controller/hsm/HsmAnnotations.js"
 import { clusterNameFor } from "../../src/domain/ClusterName.js"
 import { ARCHIVE_ON_DELETE_TAG } from "../../src/domain/ClusterTags.js"
 import { parseDynamicVolumeParameters } from "../../src/domain/DynamicVolumeParameters.js"
 import { encodeVolumeId } from "../../src/domain/VolumeId.js"
 import { testClusterSpec, testControllerDefaults } from "../support/clusterFixtures.js"
 import { dynamicParameters } from "../support/csiRequests.js"
+import { archiveIdOf, checkConvergence, importIdOf } from "../support/hsmJobsConvergence.js"
 import {
   activeArchives,
   activeImports,
-  archiveStateAt,
   armState,
   DRIVER,
   crashPoints,
@@ -218,11 +215,6 @@ const initialImportAttempts = (fs: FakeFilesystem | undefined, now: number): Rea
 
 const latestOf = (jobs: ReadonlyArray<ImportJobRecord>) =>
   [...jobs].sort((a, b) => a.startedAt - b.startedAt).at(-1)
-
-const idOf = (parsed: Result.Result<{ readonly id: string }, { readonly id: string }>) =>
-  Result.isSuccess(parsed) ? parsed.success.id : parsed.failure.id
-const importIdOf = (value: string) => idOf(parseImportRequest(value))
-const archiveIdOf = (value: string) => idOf(parseArchiveRequest(value))
 
 const now = TestClock.testClockWith((clock) => clock.currentTimeMillis)
 
@@ -674,93 +666,6 @@ const runModel = (scenario: Scenario) =>
     return { calls, retries, seen, claims: yield* Ref.get(kubeFake.claims), events: yield* Ref.get(kubeFake.events) }
   }).pipe(Effect.scoped)
 
-/** After the settle: each bound PVC's state annotations say what ARM says of its requests. */
-const checkConvergence = (
-  world: World,
-  generations: ReadonlyArray<Generation>,
-  canceledRequests: ReadonlySet<string>,
-  violation: (text: string) => Effect.Effect<unknown>) =>
-  Effect.gen(function*() {
-    const { fake, kubeFake, seen } = world
-    const arm = yield* armState(fake)
-    const claims = yield* Ref.get(kubeFake.claims)
-    for (const generation of generations) {
-      if (!generation.bound || generation.deletedAt !== undefined) continue
-      const annotations = claims.find((claim) => claim.name === generation.pvc)?.annotations ?? {}
-      const fs = arm.filesystem(generation.cluster)
-      const where = `(convergence) PVC ${generation.pvc}`
-      const importValue = annotations[hsmAnnotations.import]
-      if (importValue !== undefined) {
-        const id = importIdOf(importValue)
-        const recorded = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.importState]))
-        const job = startedImports(fs, arm.now).find((one) => one.name === `import-${id}`)
-        if (recorded?.request !== id) {
-          yield* violation(`${where}: hsm-import-state is of request ${recorded?.request}, not ${id}`)
-        } else if (job !== undefined) {
-          const state = importStateAt(job, arm.now, arm.timings)
-          if (recorded.state !== state) yield* violation(`${where}: hsm-import-state says ${recorded.state}, ARM's job import-${id} ${state}`)
-        } else {
-          const startedOnce = seen.jobPuts.some((put) =>
-            put.cluster === generation.cluster && put.job === `import-${id}` && put.outcome.startsWith("ok")
-          )
-          const refused = seen.jobPuts.some((put) =>
-            put.cluster === generation.cluster && put.job === `import-${id}` && /^4\d\d/.test(put.outcome) && !/^(409|429)/.test(put.outcome)
-          )
-          const canceled = canceledRequests.has(`${generation.pvc}|import|${id}`)
-          const fits = (recorded.state === "Canceled" && canceled) || (recorded.state === "Lost" && startedOnce) ||
-            (recorded.state === "Failed" && refused)
-          if (!fits) yield* violation(`${where}: hsm-import-state says ${recorded.state} of ${id}, and ARM lists no job import-${id}`)
-        }
-      }
-      const archiveValue = annotations[hsmAnnotations.archive]
-      if (archiveValue !== undefined) {
-        const id = archiveIdOf(archiveValue)
-        const recorded = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.archiveState]))
-        const last = Option.getOrUndefined(readWorkState(annotations[hsmAnnotations.lastArchive]))
-        const post = seen.archives.find((one) =>
-          one.caller === "loop" && one.outcome.startsWith("ok") && one.request?.pvc === generation.pvc && one.request.id === id
-        )
-        if (recorded?.request !== id) {
-          yield* violation(`${where}: hsm-archive-state is of request ${recorded?.request}, not ${id}`)
-        } else if (post !== undefined) {
-          const outcome = archiveOutcome(world, generation.cluster, post.path, post.atMillis, arm.now, arm.timings, fs)
-          const later = (fs?.hsm?.archives ?? []).some((one) => one.filesystemPath === post.path && one.startedAt > post.atMillis)
-          // Lost: a later archive of the path hides how it ended, or the id was asked for again after another request.
-          const lost = recorded.state === "Lost" && (later || /started before/.test(recorded.error ?? ""))
-          if (recorded.state !== outcome && !lost) {
-            yield* violation(`${where}: hsm-archive-state says ${recorded.state} of ${id}, ARM ended its archive ${outcome}`)
-          }
-          if (recorded.state === outcome && (last?.request !== id || last.state !== outcome)) {
-            yield* violation(`${where}: hsm-last-archive says ${last?.state} of ${last?.request}, not ${outcome} of ${id}`)
-          }
-        } else {
-          const refused = seen.archives.some((one) =>
-            one.caller === "loop" && one.request?.pvc === generation.pvc && one.request.id === id && /^4\d\d/.test(one.outcome) &&
-            !/^(409|429)/.test(one.outcome)
-          )
-          const canceled = canceledRequests.has(`${generation.pvc}|archive|${id}`)
-          const fits = (recorded.state === "Canceled" && canceled) || (recorded.state === "Failed" && refused)
-          if (!fits) yield* violation(`${where}: hsm-archive-state says ${recorded.state} of ${id}, which never started`)
-        }
-      }
-    }
-  })
-
-/** How ARM ended (or is running) the archive of `path` started at `startedAt`. */
-const archiveOutcome = (
-  world: World,
-  cluster: string,
-  path: string,
-  startedAt: number,
-  at: number,
-  timings: HsmTimings,
-  fs: FakeFilesystem | undefined
-): string => {
-  const record = (fs?.hsm?.archives ?? []).find((one) => one.filesystemPath === path && one.startedAt === startedAt)
-  if (record !== undefined) return archiveStateAt(record, at, timings)
-  return world.endedArchives.get(`${cluster}|${path}|${startedAt}`) ?? "replaced before it was seen to end"
-}
-
 // ---------------------------------------------------------------------------------------------
 
 /** The sequences are the same on every run (MODEL_SEED=<any text> explores others). */
@@ -906,7 +811,6 @@ describe("the HSM job lifecycle against the fake ARM and the fake Kubernetes API
   )
 
   afterAll(() => {
-    process.stdout.write(`HSM model coverage: ${JSON.stringify(coverage)}\n`)
     if (coverage.runs < 100) return
     for (const counted of ["restarts", "crashes", "createdOk", "partialImports", "initialImportRetries", "deletesOk", "deletesRefused", "archivesOnDelete", "importJobs", "archivesByLoop", "cancels", "timeouts"] as const) {
       assert.isAtLeast(coverage[counted], 3, `the model exercised too few ${counted}: ${JSON.stringify(coverage)}`)
