@@ -34,9 +34,9 @@
  *      Completed or CompletedPartial (the latter with a Warning Event carrying the counts), and
  *      the auto-export job the StorageClass asks for runs;
  *  (5) DeleteVolume answers FAILED_PRECONDITION only with ARM's reason for a failed archive, the
- *      cluster untouched; with archive-on-delete, the DELETE is sent only after every auto-export
- *      job was disabled and an archive of `/` that this deletion started (after the PVC was
- *      deleted and the auto-export jobs disabled) completed;
+ *      cluster untouched; the DELETE is sent only after every auto-export job was disabled and,
+ *      with archive-on-delete, after an archive of `/` that this deletion started (after the PVC
+ *      was deleted and the auto-export jobs disabled) completed;
  *  (6) no call answers INTERNAL, a code the spec does not allow there, or a defect.
  * After the sequence, faults stop and the CO retries each slot's last intent until it is answered
  * OK (liveness), the HSM loop runs on, and then each bound PVC's state annotations agree with ARM:
@@ -442,11 +442,10 @@ const runModel = (scenario: Scenario) =>
             yield* violation(`(5) ${label}: a DELETE of ${sent.cluster}, whose PVC was not deleted`)
             continue
           }
-          // Without archive-on-delete ClusterProvisioner deletes at once: the auto-export jobs go with the cluster.
-          if (!generation.config.archiveOnDelete) continue
           if (sent.autoExportsDisabledAt.some((at) => at === undefined)) {
             yield* violation(`(5) ${label}: the DELETE of ${sent.cluster} was sent with an auto-export job enabled`)
           }
+          if (!generation.config.archiveOnDelete) continue
           coverage.archivesOnDelete++
           const archive = sent.rootArchive
           if (archive === undefined || sent.rootArchiveState !== "Completed") {

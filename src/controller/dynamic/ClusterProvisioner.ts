@@ -21,7 +21,7 @@ import { armOperationWait, timed } from "../../observability/metrics.js"
 import { armCall, withoutFinalPeriod } from "./armFailure.js"
 import { armPolling, armRetry } from "./armSchedules.js"
 import { ControllerConfig } from "./ControllerConfig.js"
-import { archiveBeforeDelete, archivesOnDelete, awaitInitialImport, ensureAutoJobs } from "./blobIntegration.js"
+import { archiveBeforeDelete, archivesOnDelete, awaitInitialImport, disableAutoExports, ensureAutoJobs } from "./blobIntegration.js"
 import { blobPreflight } from "./blobPreflight.js"
 import { runOnce } from "./runOnce.js"
 import { type PvcRef, recordOnPvc, VolumeEvents } from "./VolumeEvents.js"
@@ -261,7 +261,9 @@ export class ClusterProvisioner extends Context.Service<ClusterProvisioner, {
           })
         }
         if (existing.value.provisioningState !== "Deleting") {
-          if (archivesOnDelete(existing.value)) yield* archiveBeforeDelete({ api, config, events }, { resourceGroup, name, pvc: undefined })
+          const cluster = { resourceGroup, name, pvc: undefined }
+          if (existing.value.hsm !== undefined) yield* disableAutoExports({ api, config, events }, cluster)
+          if (archivesOnDelete(existing.value)) yield* archiveBeforeDelete({ api, config, events }, cluster)
           yield* startDeletion(resourceGroup, name)
         }
         yield* Effect.logInfo("deleting an AMLFS cluster").pipe(Effect.annotateLogs({ cluster: name, resourceGroup }))

@@ -181,9 +181,22 @@ export const archivesOnDelete = (cluster: AmlFilesystem): boolean =>
 const CLOCK_SKEW_MILLIS = 60_000
 
 /**
- * Before a cluster with blob integration is deleted: its auto-export jobs are disabled, then
- * everything new or changed is archived to the container, and the deletion waits for the
- * archive to complete. A failed or canceled archive is FAILED_PRECONDITION with ARM's reason,
+ * Before a cluster with blob integration is deleted, with or without archive-on-delete: its
+ * auto-export jobs are disabled, so that none exports while the cluster goes away.
+ */
+export const disableAutoExports = (services: Services, cluster: Cluster) =>
+  Effect.gen(function*(): Effect.fn.Return<void, CsiError> {
+    const { resourceGroup, name } = cluster
+    for (const job of yield* armCall(services.api.listAutoExportJobs(resourceGroup, name), `reading the auto-export jobs of ${name}`)) {
+      if (job.adminStatus !== "Disable") {
+        yield* armCall(services.api.disableAutoExportJob(resourceGroup, name, job.name), `disabling the auto-export job ${job.name} of ${name}`)
+      }
+    }
+  })
+
+/**
+ * Before a cluster with archive-on-delete is deleted (after disableAutoExports): everything new
+ * or changed is archived to the container, and the deletion waits for the archive to complete. A failed or canceled archive is FAILED_PRECONDITION with ARM's reason,
  * and nothing is deleted. (AMLFS exports neither renames, permission changes nor deletions.)
  *
  * An archive already running when the deletion starts (a user's, or one a controller started
@@ -195,11 +208,6 @@ export const archiveBeforeDelete = (services: Services, cluster: Cluster) =>
   Effect.gen(function*(): Effect.fn.Return<void, CsiError> {
     const { api, config } = services
     const { resourceGroup, name } = cluster
-    for (const job of yield* armCall(api.listAutoExportJobs(resourceGroup, name), `reading the auto-export jobs of ${name}`)) {
-      if (job.adminStatus !== "Disable") {
-        yield* armCall(api.disableAutoExportJob(resourceGroup, name, job.name), `disabling the auto-export job ${job.name} of ${name}`)
-      }
-    }
     const archives = armCall(api.get(resourceGroup, name), `reading AMLFS ${name}`).pipe(
       Effect.map((current) => Option.getOrUndefined(current)?.hsm?.archiveStatus ?? [])
     )
