@@ -40,6 +40,11 @@ export const debianRootTarball = (): string => {
   if (fresh(ROOT_TARBALL)) return ROOT_TARBALL
   Fs.mkdirSync(CACHE_DIR, { recursive: true })
   const building = `${ROOT_TARBALL}.${process.pid}.tmp`
+  try {
+    execFileSync("mmdebstrap", ["--version"], { stdio: "ignore" })
+  } catch {
+    throw new Error("mmdebstrap is not installed: `apt-get install -y mmdebstrap` (the node root of the node-setup tests is made with it)")
+  }
   execFileSync("mmdebstrap", [
     "--variant=apt", "--mode=root", "--format=tar", "--quiet",
     "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
