@@ -58,9 +58,6 @@ export const readStartedRequests = (value: string | undefined): ReadonlyArray<st
 export const withStartedRequest = (value: string | undefined, id: string): string =>
   [...readStartedRequests(value).filter((started) => started !== id), id].slice(-STARTED_REQUESTS_KEPT).join(",")
 
-/** Whether a PVC asks for blob work (and so is worth reading ARM for). */
-export const hasHsmRequest = (annotations: Readonly<Record<string, string>>): boolean =>
-  annotations[hsmAnnotations.import] !== undefined || annotations[hsmAnnotations.archive] !== undefined
 
 /** At most this many prefixes in one import request (ARM's limit for auto-import; import jobs take as many). */
 export const MAX_IMPORT_PREFIXES = 100
@@ -158,3 +155,24 @@ export const writeWorkState = (state: HsmWorkState): string => JSON.stringify(st
 /** The states after which nothing more happens to a request. */
 export const isFinalState = (state: string): boolean =>
   ["Completed", "CompletedPartial", "Failed", "Canceled", "Invalid", "Lost"].includes(state)
+
+/** The id of a request annotation's value, whether or not the rest of it is valid. */
+export const requestIdOf = (parsed: Result.Result<{ readonly id: string }, { readonly id: string }>): string =>
+  Result.isSuccess(parsed) ? parsed.success.id : parsed.failure.id
+
+/** A request whose final state is written for that very request: nothing is left to do for it. */
+const isSettled = (value: string | undefined, state: string | undefined, idOf: (value: string) => string): boolean => {
+  if (value === undefined) return true
+  const recorded = Option.getOrUndefined(readWorkState(state))
+  return recorded !== undefined && recorded.request === idOf(value) && isFinalState(recorded.state)
+}
+
+/**
+ * Whether a PVC asks for blob work not yet done, and so is worth reading ARM for. A PVC whose
+ * requests have all ended keeps its annotations (they say how the work went) but costs no ARM
+ * read until one of its requests changes.
+ */
+export const hasOpenRequest = (annotations: Readonly<Record<string, string>>): boolean =>
+  !isSettled(annotations[hsmAnnotations.import], annotations[hsmAnnotations.importState], (value) => requestIdOf(parseImportRequest(value))) ||
+  !isSettled(annotations[hsmAnnotations.archive], annotations[hsmAnnotations.archiveState], (value) => requestIdOf(parseArchiveRequest(value)))
+

@@ -12,11 +12,12 @@ import { decodeVolumeId } from "../../domain/VolumeId.js"
 import { type DriverCluster, driverClusterOf } from "../driverCluster.js"
 import { decideArchive, decideImport, type HsmAction, type HsmDecision } from "./decideHsmWork.js"
 import {
-  hasHsmRequest,
+  hasOpenRequest,
   hsmAnnotations,
   parseArchiveRequest,
   parseImportRequest,
   readWorkState,
+  requestIdOf,
   writeWorkState
 } from "./HsmAnnotations.js"
 import { type LeaderElectionOptions, runLeaderElection } from "./LeaderElection.js"
@@ -43,7 +44,7 @@ const claimsAskingForWork = (driverName: string) =>
       const claim = claims.find((candidate) =>
         candidate.namespace === namespace && candidate.name === name && candidate.volumeName === volume.name
       )
-      if (claim === undefined || !hasHsmRequest(claim.annotations)) continue
+      if (claim === undefined || !hasOpenRequest(claim.annotations)) continue
       const id = decodeVolumeId(volume.volumeHandle)
       const cluster = Result.isFailure(id)
         ? Result.fail(`its volume id is not one of this driver's (${id.failure})`)
@@ -85,9 +86,6 @@ const record = (claim: KubePersistentVolumeClaim, decision: Pick<HsmDecision, "a
       )
     }
   })
-
-const requestIdOf = (parsed: Result.Result<{ readonly id: string }, { readonly id: string }>): string =>
-  Result.isSuccess(parsed) ? parsed.success.id : parsed.failure.id
 
 /** A static volume (or one this driver cannot name) asks for blob work: refused once per request, with a Warning. */
 const refuse = (claim: KubePersistentVolumeClaim, why: string) =>

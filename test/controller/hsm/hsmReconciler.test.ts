@@ -117,6 +117,25 @@ describe("the HSM reconciler against the fakes", () => {
       assert.deepStrictEqual(yield* reasons, ["data:ArchiveStarted", "data:Archived"])
     }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.archive]: "a1:/" })], {}))))
 
+  it.effect("a PVC whose requests have ended costs no ARM read until a request changes", () =>
+    Effect.gen(function*() {
+      const arm = yield* AmlfsApiFake
+      const armReads = Effect.all([arm.count("get"), arm.count("listImportJobs")]).pipe(Effect.map(([gets, lists]) => gets + lists))
+      yield* reconcileHsmOnce(DRIVER)
+      yield* TestClock.adjust(Duration.minutes(6))
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual((yield* stateOf("data", hsmAnnotations.importState))?.state, "Completed")
+      assert.strictEqual((yield* stateOf("data", hsmAnnotations.archiveState))?.state, "Completed")
+      const readsWhenDone = yield* armReads
+      yield* reconcileHsmOnce(DRIVER)
+      yield* reconcileHsmOnce(DRIVER)
+      assert.strictEqual(yield* armReads, readsWhenDone)
+      yield* annotate("data", { [hsmAnnotations.archive]: "a2:/results" })
+      yield* reconcileHsmOnce(DRIVER)
+      assert.isAbove(yield* armReads, readsWhenDone)
+      assert.strictEqual(yield* arm.count("archive"), 2)
+    }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data", [hsmAnnotations.archive]: "a1:/" })], {}))))
+
   it.effect("a static volume's request is refused once, with a Warning, and ARM is not asked", () =>
     Effect.gen(function*() {
       yield* reconcileHsmOnce(DRIVER)
