@@ -108,7 +108,4 @@ export class NodeSetup extends Context.Service<NodeSetup, {
       const setup = yield* NodeSetup
       yield* setup.done.pipe(Effect.timeoutOption(settings.headStart))
     }))
-
-  /** For tests and modes without a node: always set up. */
-  static readonly layerSkipped = Layer.succeed(NodeSetup, NodeSetup.of({ status: Effect.succeed({ _tag: "Skipped" }), done: Effect.void }))
 }
