@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url"
 /** The source bench/ folder (this file runs from dist/bench/). */
 export const BASELINE_PATH = fileURLToPath(new URL("../../bench/baseline.json", import.meta.url))
 
-export type BaselineSection = "results" | "publish" | "provision" | "expand" | "hydrate"
+export type BaselineSection = "results" | "publish" | "provision" | "expand" | "hydrate" | "footprint" | "controllerFootprint"
 
 export interface Metric<Key extends string> {
   readonly key: Key

@@ -7,11 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Fs from "node:fs"
-import { SimulationLive } from "./SimulationLive.js"
-import { call } from "./cli/call.js"
-import { runHsmCommand } from "./cli/hsmCommand.js"
-import { type Command, type LogLevelName, parseCommandLine } from "./cli/options.js"
-import { DriverLive } from "./DriverLive.js"
+import { type Command, type LogLevelName, parseCommandLine, type ServeOptions } from "./cli/options.js"
 import { JsonLoggerLive } from "./observability/JsonLogger.js"
 import { VENDOR_VERSION } from "./version.js"
 
@@ -25,6 +21,20 @@ const logLevelOf = (command: Command): LogLevelName =>
 
 const exitWith = (code: number) => Effect.sync(() => { process.exitCode = code })
 
+/**
+ * Each command loads only its own modules (the bundle splits at these imports): the node plugin,
+ * on every node, never loads the controller's Azure SDK and Kubernetes client, nor the simulation.
+ */
+const load = <M>(module: () => Promise<M>) => Effect.promise(module)
+
+const serve = (options: ServeOptions) => {
+  const mode = options.mode
+  if (mode === "node") {
+    return Effect.flatMap(load(() => import("./NodeDriverLive.js")), (m) => Layer.launch(m.NodeDriverLive(options)))
+  }
+  return Effect.flatMap(load(() => import("./DriverLive.js")), (m) => Layer.launch(m.DriverLive({ ...options, mode })))
+}
+
 const run = (command: Command): Effect.Effect<void, unknown> => {
   switch (command._tag) {
     case "Help":
@@ -32,18 +42,18 @@ const run = (command: Command): Effect.Effect<void, unknown> => {
     case "Version":
       return Console.log(VENDOR_VERSION)
     case "Serve":
-      return Layer.launch(DriverLive(command.options))
+      return serve(command.options)
     case "Sim":
-      return Layer.launch(SimulationLive(command.options))
+      return Effect.flatMap(load(() => import("./SimulationLive.js")), (m) => Layer.launch(m.SimulationLive(command.options)))
     case "Call":
-      return call(command.options).pipe(
+      return Effect.flatMap(load(() => import("./cli/call.js")), (m) => m.call(command.options)).pipe(
         Effect.catchTags({
           UsageError: (refused) => Console.error(`azurelustre-csi: ${refused.message}`).pipe(Effect.andThen(exitWith(MISUSED))),
           CallFailed: (failed) => Console.error(failed.message).pipe(Effect.andThen(exitWith(FAILED)))
         })
       )
     case "SimHsm":
-      return runHsmCommand(command.command).pipe(
+      return Effect.flatMap(load(() => import("./cli/hsmCommand.js")), (m) => m.runHsmCommand(command.command)).pipe(
         Effect.catchTag("HsmCommandFailed", (failed) =>
           Console.error(`azurelustre-csi sim-hsm: ${failed.message}`).pipe(Effect.andThen(exitWith(FAILED))))
       )

@@ -6,7 +6,7 @@ import { Mode } from "../config/DriverConfig.js"
 import { DEFAULT_DRIVER_NAME, DriverName } from "../domain/DriverName.js"
 import { socketPathOf } from "../csi/endpoint.js"
 import { STARTUP_TAINT_KEY } from "../domain/KubernetesKeys.js"
-import { HSM_USAGE, type HsmCommand, parseHsmCommand } from "./hsmCommand.js"
+import { HSM_USAGE, type HsmCommand, parseHsmCommand } from "./hsmCommandLine.js"
 import { CONTROLLER_HEALTH_PORT, NODE_HEALTH_PORT } from "../health/healthPorts.js"
 import { type ClientVersions, parseClientVersions } from "../node/setup/clientVersions.js"
 

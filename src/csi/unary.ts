@@ -31,6 +31,20 @@ export const ServerShutdown = Context.Reference<ServerShutdownState>("azurelustr
 
 const CORRELATION_HEADER = "x-correlation-id"
 
+/**
+ * Calls that only read the plugin's state, which sidecars and kubelet repeat all day (the
+ * livenessprobe's Probe every few seconds on every node): an answer OK is logged at debug, not
+ * info. Their failures are logged as every call's are, and every call is counted in the metrics.
+ */
+const STATUS_READS: ReadonlySet<string> = new Set([
+  "Probe",
+  "GetPluginInfo",
+  "GetPluginCapabilities",
+  "NodeGetCapabilities",
+  "NodeGetInfo",
+  "ControllerGetCapabilities"
+])
+
 // Unique per call and cheap: a random prefix per process, then a counter.
 const processPrefix = randomBytes(4).toString("hex")
 let callCounter = 0
@@ -61,6 +75,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
 
   return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => {
     const recordCall = grpcCallRecorder(method)
+    const logSuccess = STATUS_READS.has(method) ? Effect.logDebug : Effect.logInfo
     return (call, callback) => {
       const correlationId = correlationIdOf(call.metadata)
       const volumeId = stringField(call.request, "volumeId")
@@ -91,7 +106,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
           ...(logsRequests && { request: loggableMessage(call.request) })
         }
         const log = Exit.isSuccess(exit)
-          ? Effect.logInfo("CSI call").pipe(Effect.annotateLogs(line))
+          ? logSuccess("CSI call").pipe(Effect.annotateLogs(line))
           : answer.code === grpc.status.INTERNAL
           ? Effect.logError("CSI call").pipe(Effect.annotateLogs({ ...line, cause: Cause.pretty(exit.cause) }))
           : Effect.logWarning("CSI call").pipe(Effect.annotateLogs(line))

@@ -4,15 +4,10 @@ import { Readiness } from "../health/Readiness.js"
 
 /**
  * Answers ready only when every readiness check passes. A plugin that is not ready answers
- * ready=false (not an error), as the spec allows, and logs which checks failed and why.
+ * ready=false (not an error), as the spec allows; Readiness logs which checks fail, and why, when that changes.
  */
 export const probe = Effect.fnUntraced(function*(_request: ProbeRequest) {
-  const readiness = yield* Readiness
-  const report = yield* readiness.report
-  if (!report.ready) {
-    const failing = report.checks.filter((check) => !check.ready)
-    yield* Effect.logWarning("not ready").pipe(Effect.annotateLogs({ failing }))
-  }
+  const report = yield* (yield* Readiness).report
   const response: ProbeResponse = { ready: report.ready }
   return response
 })
