@@ -182,6 +182,13 @@ describe("chart: values change what they say", () => {
     expectValidAndTight(objects)
   })
 
+  it("the HPC Cache principal for the blob-integration preflight: set only when given", () => {
+    const id = "0f2e7d7a-2b1c-4f5e-9a31-6c2d8e4b7a10"
+    const given = container(only(allRendered({ values: { controller: { hpcCachePrincipalId: id } } }), "Deployment"), "azurelustre")
+    expect(envOf(given, "HPC_CACHE_PRINCIPAL_ID")?.["value"]).toBe(id)
+    expect(envOf(container(only(allRendered({}), "Deployment"), "azurelustre"), "HPC_CACHE_PRINCIPAL_ID")).toBeUndefined()
+  })
+
   it("the driver name, everywhere it appears", () => {
     const name = "lustre.example.com"
     const objects = allRendered({ values: { driverName: name, kubeletDir: "/var/snap/k8s/common/var/lib/kubelet" } })
