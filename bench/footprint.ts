@@ -56,7 +56,9 @@ const startServer = (subject: Subject, dir: string): Server => {
   mkdirSync(kubeletDir, { recursive: true })
   const command = subject === "driver"
     ? [LAUNCHER, "serve", "--mode", "node", "--node-id", "bench-node", "--endpoint", `unix://${socketPath}`,
-      "--kubelet-dir", kubeletDir, "--health-port", "0", "--remove-node-taint", "false", "--log-level", "info"]
+      "--kubelet-dir", kubeletDir, "--health-port", "0", "--remove-node-taint", "false", "--log-level", "info",
+      // As on a node whose client is installed (bench/nodeSetup.ts measures that check), and as the Go driver was measured.
+      "--install-lustre-client", "no"]
     : [process.execPath, BARE_SERVER, socketPath]
   const { KUBERNETES_SERVICE_HOST: _host, KUBERNETES_SERVICE_PORT: _port, NODE_OPTIONS: _options, ...inherited } = process.env
   // --node-options "<V8 flags>" tries flags on the node plugin (on top of its launcher's), to choose them by measurement.

@@ -1,6 +1,7 @@
 /**
  * Benchmarks the driver process (`sim`, over its unix socket): start-up time, memory, and CPU per
- * Identity call; then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
+ * Identity call; the node plugin's footprint beside a bare grpc-js server (bench/footprint.ts) and the
+ * controller's memory over 200,000 calls (bench/controllerFootprint.ts); then, as root, concurrent NodePublishVolume/NodeUnpublishVolume (bench/publish.ts);
  * then dynamic provisioning across duplicate calls and a controller restart (bench/provision.ts, ~8 min);
  * then online expansion with concurrent, retrying callers (bench/expand.ts, ~1 min); then the controller's
  * HSM loop: 20 blob-linked PVCs, an import and an archive annotation on each (bench/hsm.ts, ~3 min); then, as root, a
@@ -12,14 +13,17 @@
  *   npm run bench                        measure and compare with the baseline
  *   npm run bench -- --update-baseline   also record these numbers as the new baseline
  *   npm run bench -- --no-provision      skip the provision benchmark (the slow one); likewise
- *                                        --no-identity, --no-publish, --no-expand, --no-hsm, --no-hydrate
- *   npm run bench -- --only expand       run only these (comma-separated: identity, publish, provision, expand, hsm, hydrate, node-setup)
+ *                                        --no-<name> for any name below
+ *   npm run bench -- --only expand       run only these (comma-separated: identity, footprint, controller-footprint,
+ *                                        publish, provision, expand, hsm, hydrate, node-setup)
  */
 import { cpus } from "node:os"
 import type { IdentityClient } from "../src/gen/csi.js"
 import { callConcurrently, connect, getPluginCapabilities, getPluginInfo, millisToFirstProbe, probe } from "./client.js"
 import { cpuMicros, type DriverProcess, type LogLevel, rssMb, sleep, startDriver } from "./driverProcess.js"
+import { measureControllerFootprint } from "./controllerFootprint.js"
 import { expandMetrics, expandReport, measureExpand } from "./expand.js"
+import { measureFootprint } from "./footprint.js"
 import { HSM_SECTION, hsmMetrics, hsmReport, measureHsm } from "./hsm.js"
 import { canHydrate, hydrateMetrics, hydrateReport, measureHydrate } from "./hydrate.js"
 import { canSetUpNodes, measureNodeSetup, nodeSetupReport } from "./nodeSetup.js"
@@ -100,7 +104,7 @@ const measure = async (): Promise<{ results: Results; startSamples: ReadonlyArra
   return { results: { startToFirstProbeMs: median(startSamples), ...warn, cpuPerProbeInfoUs }, startSamples }
 }
 
-const BENCHMARKS = ["identity", "publish", "provision", "expand", "hsm", "hydrate", "node-setup"] as const
+const BENCHMARKS = ["identity", "footprint", "controller-footprint", "publish", "provision", "expand", "hsm", "hydrate", "node-setup"] as const
 type Benchmark = (typeof BENCHMARKS)[number]
 
 /** `--only a,b` runs just those; otherwise all but those named `--no-<name>`. */
@@ -129,6 +133,20 @@ const main = async () => {
     measured.push({ section: "results", metrics, results })
   } else {
     process.stdout.write("\nidentity benchmark skipped\n")
+  }
+
+  if (!running.has("footprint")) {
+    process.stdout.write("\nfootprint benchmark skipped\n")
+  } else {
+    progress("footprint benchmark (about 2 minutes: the node plugin, then a bare grpc-js server)")
+    measured.push(await measureFootprint())
+  }
+
+  if (!running.has("controller-footprint")) {
+    process.stdout.write("\ncontroller-footprint benchmark skipped\n")
+  } else {
+    progress("controller-footprint benchmark (about 2 minutes)")
+    measured.push(await measureControllerFootprint())
   }
 
   if (!running.has("publish")) {
