@@ -128,8 +128,8 @@ describe("chart: values change what they say", () => {
   it("image repositories, tags and pull policies, per container", () => {
     const objects = allRendered({
       values: {
-        image: {
-          driver: { repository: "myregistry.azurecr.io/azurelustre-csi", tag: "0.2.0", pullPolicy: "Always" },
+        image: { repository: "myregistry.azurecr.io/azurelustre-csi", tag: "0.2.0", pullPolicy: "Always" },
+        sidecarImages: {
           csiProvisioner: { tag: "v6.4.0" },
           nodeDriverRegistrar: { repository: "mirror/registrar" }
         }
@@ -142,7 +142,7 @@ describe("chart: values change what they say", () => {
     }
     expect(container(deployment, "csi-provisioner")["image"]).toBe("registry.k8s.io/sig-storage/csi-provisioner:v6.4.0")
     expect(container(daemonSet, "node-driver-registrar")["image"]).toBe("mirror/registrar:v2.18.0")
-    expect(container(deployment, "csi-resizer")["image"]).toBe(`registry.k8s.io/sig-storage/csi-resizer:${String(at(defaultValues(), "image.csiResizer.tag"))}`)
+    expect(container(deployment, "csi-resizer")["image"]).toBe(`registry.k8s.io/sig-storage/csi-resizer:${String(at(defaultValues(), "sidecarImages.csiResizer.tag"))}`)
   })
 
   it("health ports, to the flag, the container port and every probe", () => {

@@ -44,20 +44,23 @@ export const parseDocuments = (text: string, file: string): ReadonlyArray<KubeOb
   return out
 }
 
-/** Every *.yaml under `dir` (recursively), relative to deploy/, sorted; the chart's templates left out. */
+/** kustomize's file (deploy/kustomization.yaml): the list of the manifests and the image, not an object. */
+export const KUSTOMIZATION = "kustomization.yaml"
+
+/** Every *.yaml under `dir` (recursively), relative to deploy/, sorted; the chart's templates and kustomization.yaml left out. */
 export const yamlFiles = (dir: string = deployDir): ReadonlyArray<string> =>
   Fs.readdirSync(dir, { recursive: true, encoding: "utf8" })
     .filter((file) => file.endsWith(".yaml") || file.endsWith(".yml"))
     .map((file) => Path.relative(deployDir, Path.join(dir, file)))
-    .filter((file) => !file.startsWith(Path.join("chart", "azurelustre-csi", "templates")))
+    .filter((file) => !file.startsWith(Path.join("chart", "azurelustre-csi", "templates")) && file !== KUSTOMIZATION)
     .sort()
 
 export const readDocuments = (fileInDeploy: string): ReadonlyArray<KubeObject> =>
   parseDocuments(Fs.readFileSync(Path.join(deployDir, fileInDeploy), "utf8"), fileInDeploy)
 
-/** The manifests `kubectl apply -f deploy/` applies: the *.yaml directly in deploy/. */
+/** The manifests `kubectl apply -k deploy/` applies: the *.yaml directly in deploy/ but kustomization.yaml. */
 export const plainManifestFiles = (): ReadonlyArray<string> =>
-  Fs.readdirSync(deployDir).filter((file) => file.endsWith(".yaml")).sort()
+  Fs.readdirSync(deployDir).filter((file) => file.endsWith(".yaml") && file !== KUSTOMIZATION).sort()
 
 // ---------------------------------------------------------------------------------------------
 // The chart.

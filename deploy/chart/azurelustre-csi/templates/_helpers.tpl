@@ -1,6 +1,6 @@
-{{/* The driver's image: repository:tag, the tag defaulting to the chart's appVersion. */}}
+{{/* The driver's image: repository:tag, the tag defaulting to the chart's appVersion, then @digest if given. */}}
 {{- define "azurelustre-csi.driverImage" -}}
-{{ .Values.image.driver.repository }}:{{ .Values.image.driver.tag | default .Chart.AppVersion }}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end -}}
 
 {{/* The kubelet plugin folder of the driver: its socket, and its Lustre mounts under mounts/. */}}
