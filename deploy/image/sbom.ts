@@ -207,7 +207,11 @@ export const makeSbom = (inputs: SbomInputs) => {
       }
     },
     components,
-    dependencies: [{ ref: imageRef, dependsOn: components.map((component) => component["bom-ref"]) }]
+    // As Trivy's own SBOMs: the image holds the OS, Node and the npm packages; the OS, its packages.
+    dependencies: [
+      { ref: imageRef, dependsOn: [os, nodeRuntime, ...npm].map((component) => component["bom-ref"]).sort() },
+      { ref: os["bom-ref"], dependsOn: debian.map((component) => component["bom-ref"]).sort() }
+    ]
   }
 }
 

@@ -98,7 +98,11 @@ describe("the CycloneDX document", () => {
     expect(sbom.metadata.timestamp).toBe("2026-12-04T03:00:34Z")
     const refs = sbom.components.map((component) => component["bom-ref"])
     expect(refs).toEqual([...refs].sort())
-    expect(sbom.dependencies).toEqual([{ ref: "pkg:oci/azurelustre-csi@sha256%3A0123?tag=0.1.0", dependsOn: refs }])
+    const debian = refs.filter((ref) => ref.startsWith("pkg:deb/"))
+    expect(sbom.dependencies).toEqual([
+      { ref: "pkg:oci/azurelustre-csi@sha256%3A0123?tag=0.1.0", dependsOn: refs.filter((ref) => !debian.includes(ref)) },
+      { ref: "os:debian@12.12", dependsOn: debian }
+    ])
   })
 
   it("describes npm packages by scope and name, with the integrity as a hash and the licence", () => {
