@@ -27,6 +27,17 @@ command -v mmdebstrap >/dev/null || fail "mmdebstrap is not installed: apt-get i
 
 # The package lines of a list file: no comments, no blank lines.
 entries() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$1"; }
+# mmdebstrap, its output shown only if it fails (its hooks talk a lot when all goes well).
+quietly() {
+  local log
+  log="$(mktemp)"
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    fail "mmdebstrap failed (its output above). \"Version ... was not found\": the mirror no longer has a locked version; refresh the lock (rootfs.sh --refresh-lock) or take the old one from Debian's snapshot archive (DEBIAN_SOURCES)"
+  fi
+  rm -f "$log"
+}
 # Package=Version of every package installed in a root filesystem, sorted.
 installed() { dpkg-query --admindir="$1/var/lib/dpkg" -W -f '${Package}=${Version}\n' | LC_ALL=C sort; }
 
@@ -66,7 +77,7 @@ if [ "${1:-}" = "--refresh-lock" ]; then
   trap 'rm -rf "$scratch"' EXIT
   includes=()
   while read -r root; do includes+=("--include=$root"); done < <(entries "$roots")
-  mmdebstrap --quiet "${common[@]}" "${includes[@]}" "$suite" "$scratch/rootfs" "${sources[@]}" >/dev/null
+  quietly mmdebstrap "${common[@]}" "${includes[@]}" "$suite" "$scratch/rootfs" "${sources[@]}"
   {
     echo "# The image's Debian packages ($suite, $arch) at exact versions: rootfs.sh installs exactly these"
     echo "# and fails if apt would add, drop or change one. Resolved from debian-packages.in on"
@@ -104,8 +115,8 @@ if [ -n "$cache" ]; then
   )
 fi
 
-mmdebstrap --quiet "${cache_hooks[@]}" "${common[@]}" --include="$(echo "$pinned" | paste -sd, -)" \
-  "$suite" "$target" "${sources[@]}" >/dev/null
+quietly mmdebstrap "${cache_hooks[@]}" "${common[@]}" --include="$(echo "$pinned" | paste -sd, -)" \
+  "$suite" "$target" "${sources[@]}"
 finish "$target"
 
 if [ "$(installed "$target")" != "$pinned" ]; then
