@@ -19,11 +19,11 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
-import * as Http from "node:http"
 import type * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ArmEmulator } from "../layers/azure/ArmEmulator.js"
+import { startManagedIdentityEndpoint } from "./managedIdentityEndpoint.js"
 
 const argument = (name: string): string | undefined => {
   const at = process.argv.indexOf(name)
@@ -32,31 +32,6 @@ const argument = (name: string): string | undefined => {
 
 const IDENTITY_HEADER = "bench-identity-header"
 
-/** An App Service style managed identity endpoint that hands out a fixed token. */
-const startIdentityEndpoint = (): Promise<Http.Server> =>
-  new Promise((resolve, reject) => {
-    const server = Http.createServer((request, response) => {
-      if (request.headers["x-identity-header"] !== IDENTITY_HEADER) {
-        response.writeHead(400, { "content-type": "application/json" })
-        response.end(JSON.stringify({ error: "invalid_request", error_description: "X-IDENTITY-HEADER missing" }))
-        return
-      }
-      const resource = new URL(request.url ?? "/", "http://localhost").searchParams.get("resource") ?? ""
-      const expiresOn = Math.floor(Date.now() / 1000) + 3600
-      response.writeHead(200, { "content-type": "application/json" })
-      response.end(JSON.stringify({
-        access_token: "bench-token",
-        expires_on: String(expiresOn),
-        expires_in: 3600,
-        resource,
-        token_type: "Bearer",
-        client_id: "00000000-0000-0000-0000-0000000000b1"
-      }))
-    })
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve(server))
-  })
-
 const main = Effect.gen(function*() {
   const creationSeconds = Number(argument("--cluster-creation") ?? "20")
   const dir = argument("--dir") ?? mkdtempSync(join(tmpdir(), "csi-bench-arm-"))
@@ -64,7 +39,7 @@ const main = Effect.gen(function*() {
   const certificatePath = join(dir, "arm-emulator.pem")
   writeFileSync(certificatePath, emulator.certificatePem)
   const identity = yield* Effect.acquireRelease(
-    Effect.promise(startIdentityEndpoint),
+    Effect.promise(() => startManagedIdentityEndpoint(IDENTITY_HEADER)),
     (server) => Effect.sync(() => server.close())
   )
   const identityPort = (identity.address() as Net.AddressInfo).port

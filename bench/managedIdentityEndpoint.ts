@@ -5,8 +5,7 @@ import * as Http from "node:http"
  * &api-version=2019-08-01` with header `X-IDENTITY-HEADER`) that hands out a fixed token: `serve`
  * has no static credential, and of the identities it can use only a managed identity can be pointed
  * at a local endpoint (IDENTITY_ENDPOINT and IDENTITY_HEADER, read by @azure/identity's
- * ManagedIdentityCredential). The ARM emulator accepts any bearer token. (The same endpoint as
- * bench/armEmulatorProcess.ts serves.)
+ * ManagedIdentityCredential). The ARM emulator accepts any bearer token.
  */
 export const startManagedIdentityEndpoint = (identityHeader: string): Promise<Http.Server> =>
   new Promise((resolve, reject) => {
