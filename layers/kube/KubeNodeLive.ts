@@ -5,9 +5,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs/promises"
-import * as Http from "node:http"
+import type * as NodeHttp from "node:http"
 import * as Https from "node:https"
 import * as Os from "node:os"
+import { Http } from "../node/nodeHttp.js"
 import { eventsV1Body, eventSubject, limitEventField, microTime, subjectPath, subjectReadOperation } from "./eventsV1.js"
 import {
   decodeStatusBody,
@@ -115,7 +116,7 @@ interface Exchange {
 /** One HTTP exchange; `signal` destroys the request (and its socket) when aborted. */
 const exchange = (url: URL, request: Exchange, ca: string | undefined, signal: AbortSignal): Promise<Answer> =>
   new Promise((resolve, reject) => {
-    const onResponse = (response: Http.IncomingMessage) => {
+    const onResponse = (response: NodeHttp.IncomingMessage) => {
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))
       response.on("error", reject)

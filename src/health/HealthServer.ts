@@ -4,11 +4,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { PrometheusMetrics } from "effect/observability"
-import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { DriverConfig, type Mode, servesController } from "../config/DriverConfig.js"
 import { ControllerService, IdentityService, NodeService } from "../gen/csi.js"
 import { registerAtZero, type ServedMetrics } from "../observability/metrics.js"
+import { Http } from "../../layers/node/nodeHttp.js"
 import { Readiness, type ReadinessReport } from "./Readiness.js"
 
 /** The health server could not listen: the message names the address and the flag that sets it. */
