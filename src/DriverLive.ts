@@ -18,11 +18,19 @@ import { controllerService } from "./controller/controllerService.js"
 import { identityService } from "./identity/identityService.js"
 import { nodeService } from "./node/nodeService.js"
 import { armReachableCheck, armTokenCheck } from "./health/armReadinessChecks.js"
-import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
+import { READINESS_REFRESH, Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { countArmRequest } from "./observability/metrics.js"
 import { HsmLoopLayer } from "./controller/hsm/HsmLoopLayer.js"
 import { ControllerServices } from "./ControllerServiceLayers.js"
-import { driverConfigOf, healthServerOf, NodeLayers, nodeReadinessChecks, NodeSetupLive, StartupTaint } from "./NodeDriverLive.js"
+import {
+  driverConfigOf,
+  healthServerOf,
+  NodeLayers,
+  nodeReadinessChecks,
+  NodeSetupLive,
+  refreshingReadiness,
+  StartupTaint
+} from "./NodeDriverLive.js"
 import { NodeSetup } from "./node/setup/NodeSetup.js"
 import { defaultNodeSetupSettings } from "./node/setup/NodeSetupSettings.js"
 
@@ -77,12 +85,14 @@ class ControllerChecks extends Context.Service<ControllerChecks, ReadonlyArray<R
 ) {}
 
 /** What readiness means in each mode; "all" needs both the node's and the controller's checks to pass. */
-const ControllerReadiness = Readiness.layerReusingReports(Effect.service(ControllerChecks))
-const AllReadiness = Readiness.layerReusingReports(
-  Effect.gen(function*() {
-    return [...(yield* nodeReadinessChecks), ...(yield* ControllerChecks)]
-  })
-).pipe(Layer.provide(LnetProbeLive.layerNode))
+const ControllerReadiness = Readiness.layerRefreshed(Effect.service(ControllerChecks), { every: READINESS_REFRESH })
+const allReadiness = (options: ServeOptions) =>
+  refreshingReadiness(
+    options,
+    Effect.gen(function*() {
+      return [...(yield* nodeReadinessChecks), ...(yield* ControllerChecks)]
+    })
+  ).pipe(Layer.provide(LnetProbeLive.layerNode))
 
 /**
  * The controller (`serve --mode controller`) and both services in one process (`--mode all`).
@@ -103,7 +113,7 @@ export const DriverLive = (options: ServeOptions & { readonly mode: "controller"
     Layer.provide(NodeSetup.headStart(defaultNodeSetupSettings)),
     Layer.provide(health),
     Layer.merge(StartupTaint(options, nodeId)),
-    Layer.provide(Layer.mergeAll(config, AllReadiness, NodeLayers(options, nodeId))),
+    Layer.provide(Layer.mergeAll(config, allReadiness(options), NodeLayers(options, nodeId))),
     Layer.provide(NodeSetupLive(options, nodeId)),
     Layer.provide(ControllerLayers(options))
   )

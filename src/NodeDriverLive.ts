@@ -12,7 +12,7 @@ import { DriverConfig } from "./config/DriverConfig.js"
 import { CsiServerLive } from "./csi/CsiServer.js"
 import { HealthServer } from "./health/HealthServer.js"
 import { LNET_CHECKS, lnetReadinessChecks } from "./health/lnetReadinessChecks.js"
-import { Readiness, type ReadinessEntry } from "./health/Readiness.js"
+import { READINESS_REFRESH, Readiness, type ReadinessEntry } from "./health/Readiness.js"
 import { identityService } from "./identity/identityService.js"
 import { HydrationEvents } from "./node/hsm/HydrationEvents.js"
 import { nodeService } from "./node/nodeService.js"
@@ -94,9 +94,15 @@ export const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, n
   return [gatedByNodeSetup(yield* NodeSetup, yield* lnetReadinessChecks(yield* LnetProbe), Object.values(LNET_CHECKS))]
 })
 
-const NodeReadiness = Readiness.layerReusingReports(nodeReadinessChecks).pipe(
-  Layer.provide(LnetProbeLive.layerNode)
-)
+/**
+ * Readiness refreshed every READINESS_REFRESH, and at once when the node setup ends (a node that
+ * installs its client is ready without waiting for the next refresh).
+ */
+export const refreshingReadiness = <E, R>(options: ServeOptions, checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>) =>
+  Readiness.layerRefreshed(checks, {
+    every: READINESS_REFRESH,
+    ...(options.nodeSetup.install && { refreshAfter: NodeSetup.use((setup) => setup.done) })
+  })
 
 /** The driver's settings every mode shares. */
 export const driverConfigOf = (options: ServeOptions) =>
@@ -123,7 +129,11 @@ export const NodeDriverLive = (options: ServeOptions) => {
     Layer.provide(NodeSetup.headStart(defaultNodeSetupSettings)),
     Layer.provide(healthServerOf(options)),
     Layer.merge(StartupTaint(options, nodeId)),
-    Layer.provide(Layer.mergeAll(driverConfigOf(options), NodeReadiness, NodeLayers(options, nodeId))),
+    Layer.provide(Layer.mergeAll(
+      driverConfigOf(options),
+      refreshingReadiness(options, nodeReadinessChecks).pipe(Layer.provide(LnetProbeLive.layerNode)),
+      NodeLayers(options, nodeId)
+    )),
     Layer.provide(NodeSetupLive(options, nodeId))
   )
 }

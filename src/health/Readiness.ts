@@ -1,7 +1,9 @@
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { readinessCheck, ready, setGauge } from "../observability/metrics.js"
 
@@ -39,6 +41,18 @@ const runCheck = (check: ReadinessCheck): Effect.Effect<CheckResult> =>
     Effect.as<CheckResult>({ name: check.name, ready: true }),
     Effect.catch((notReady) => Effect.succeed<CheckResult>({ name: check.name, ready: false, reason: notReady.reason }))
   )
+
+/**
+ * How often `serve` runs its readiness checks: as often as kubelet's readiness probe asks
+ * (periodSeconds 10 in deploy/), so a Probe's answer is at most one probe period old.
+ */
+export const READINESS_REFRESH = Duration.seconds(10)
+
+/** What a report says when running the checks died: not ready, and where to look. */
+const brokenReport: ReadinessReport = {
+  ready: false,
+  checks: [{ name: "readiness", ready: false, reason: "a readiness check failed unexpectedly; the driver's log has the error" }]
+}
 
 const runEntry = (entry: ReadinessEntry): Effect.Effect<ReadonlyArray<CheckResult>> =>
   "results" in entry ? entry.results : Effect.map(runCheck(entry), (result) => [result])
@@ -92,18 +106,40 @@ export class Readiness extends Context.Service<Readiness, {
   }
 
   /**
-   * The same readiness, each report reused for `reuseFor`: kubelet's probes, /healthz and the
-   * Probes of the livenessprobe sidecar then cost one run of the checks per period, and a Probe in
-   * between only reads the last report. Concurrent callers of a stale report share one run.
+   * The same readiness, its checks run by their own schedule: at once, then `every` after each
+   * run ends, and once more when `refreshAfter` completes (the node setup's end). The CSI Probe,
+   * /healthz and the start-up taint read the last report and run no check: a Probe then costs
+   * what any status read costs, whoever calls it and however often. Until the first report they
+   * wait for it. A check that dies makes a report that says so, and the schedule goes on.
    */
-  static readonly reusingReports = (readiness: Readiness["Service"], reuseFor: Duration.Input) =>
-    Effect.map(Effect.cachedWithTTL(readiness.report, reuseFor), (report) => Readiness.of({ report }))
+  static readonly refreshed = <R>(
+    readiness: Readiness["Service"],
+    every: Duration.Input,
+    refreshAfter: Effect.Effect<void, never, R> = Effect.never
+  ) =>
+    Effect.gen(function*() {
+      const first = yield* Deferred.make<ReadinessReport>()
+      let latest: ReadinessReport | undefined
+      const refresh = readiness.report.pipe(
+        Effect.catchCause((cause) => Effect.as(Effect.logError("a readiness check failed unexpectedly", cause), brokenReport)),
+        Effect.flatMap((report) => {
+          latest = report
+          return Deferred.succeed(first, report)
+        })
+      )
+      yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(every)))
+      yield* Effect.forkScoped(Effect.andThen(refreshAfter, refresh))
+      return Readiness.of({ report: Effect.suspend(() => latest === undefined ? Deferred.await(first) : Effect.succeed(latest)) })
+    })
 
-  /** Readiness from the checks `checks` makes, each report reused for a second (`reusingReports`): as `serve` runs. */
-  static readonly layerReusingReports = <E, R>(checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>) =>
+  /** Readiness from the checks `checks` makes, refreshed every `every` (`refreshed`): as `serve` runs. */
+  static readonly layerRefreshed = <E, R, R2 = never>(
+    checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>,
+    options: { readonly every: Duration.Input; readonly refreshAfter?: Effect.Effect<void, never, R2> }
+  ) =>
     Layer.effect(
       Readiness,
-      Effect.flatMap(checks, (entries) => Readiness.reusingReports(Readiness.fromChecks(entries), "1 second"))
+      Effect.flatMap(checks, (entries) => Readiness.refreshed(Readiness.fromChecks(entries), options.every, options.refreshAfter))
     )
 
   static readonly layerFromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>
