@@ -112,7 +112,7 @@ export class Readiness extends Context.Service<Readiness, {
    * what any status read costs, whoever calls it and however often. Until the first report they
    * wait for it. A check that dies makes a report that says so, and the schedule goes on.
    */
-  static readonly refreshed = <R>(
+  static readonly refreshed = <R = never>(
     readiness: Readiness["Service"],
     every: Duration.Input,
     refreshAfter: Effect.Effect<void, never, R> = Effect.never

@@ -7,6 +7,7 @@ import { mountCapability, publishRequest } from "../support/csiRequests.js"
 import { type DriverProcess, startSimulation } from "../support/driverProcess.js"
 import { scratchFolder, unmountAllUnder } from "../support/mounts.js"
 import { rootOnly } from "../support/rootOnly.js"
+import { shippedNodeFlags } from "../support/shippedNodeFlags.js"
 import { CodeTally, codeName, forEachConcurrently, rawClient, sendBytes } from "./fuzzCalls.js"
 import { describeCase, type FuzzCase, fuzzRpcs } from "./fuzzCases.js"
 import { fuzzSettings } from "./fuzzSettings.js"
@@ -36,17 +37,8 @@ afterAll(() => {
   if (driver !== undefined) unmountAllUnder(Fs.realpathSync(driver.stateDir))
 })
 
-/** The driver as it ships: bin/azurelustre-csi.js and the image start Node with --max-semi-space-size=4. */
-const startShippedSimulation = async (args: ReadonlyArray<string>): Promise<DriverProcess> => {
-  const inherited = process.env.NODE_OPTIONS
-  process.env.NODE_OPTIONS = `${inherited ?? ""} --max-semi-space-size=4`.trim()
-  try {
-    return await startSimulation(args)
-  } finally {
-    if (inherited === undefined) delete process.env.NODE_OPTIONS
-    else process.env.NODE_OPTIONS = inherited
-  }
-}
+/** The driver as it ships: Node with the V8 flags bin/azurelustre-csi.js and the image start it with. */
+const startShippedSimulation = (args: ReadonlyArray<string>): Promise<DriverProcess> => startSimulation(args, shippedNodeFlags())
 
 type Call = (fuzzCase: Pick<FuzzCase, "path" | "bytes" | "service">) => ReturnType<typeof sendBytes>
 

@@ -10,6 +10,7 @@ import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ask, csiClient } from "../support/csiClient.js"
 import { createVolumeRequest, publishRequest } from "../support/csiRequests.js"
+import { shippedNodeFlags } from "../support/shippedNodeFlags.js"
 import { type BuildahContainer, containerFrom } from "./buildahContainer.js"
 import { type ImageBuild, type ImageBuilds, imageBuilds, packageVersion, repoRoot } from "./imageBuilds.js"
 import { type LayerEntry, readImage } from "./ociArchive.js"
@@ -71,7 +72,7 @@ describe("the image: reproducible", () => {
 describe("the image: what it is made of", () => {
   it("runs the driver with the bundled Node, as root unless told otherwise, with the OCI labels", () => {
     const { config } = image.config
-    expect(config.Entrypoint).toEqual(["/usr/local/bin/node", "--max-semi-space-size=4", "/app/bin/azurelustre-csi.js"])
+    expect(config.Entrypoint).toEqual(["/usr/local/bin/node", ...shippedNodeFlags(), "/app/bin/azurelustre-csi.js"])
     expect(config.Cmd).toEqual(["serve"])
     expect(config.User).toBe("0:0")
     expect(config.Labels).toMatchObject({

@@ -15,8 +15,12 @@ export interface DriverProcess {
 }
 
 /** The built driver (`npm run build`) as its own process, as a user would start it. */
-export const runDriver = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) => {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env })
+export const runDriver = (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv = process.env,
+  nodeFlags: ReadonlyArray<string> = []
+) => {
+  const child = spawn(process.execPath, [...nodeFlags, MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env })
   let output = ""
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
@@ -24,14 +28,17 @@ export const runDriver = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = 
   return { child, output: () => output, exited }
 }
 
-/** `azurelustre-csi sim` in a fresh state folder; resolves once it serves. */
-export const startSimulation = async (extraArgs: ReadonlyArray<string> = []): Promise<DriverProcess> => {
+/** `azurelustre-csi sim` in a fresh state folder (Node started with `nodeFlags`); resolves once it serves. */
+export const startSimulation = async (
+  extraArgs: ReadonlyArray<string> = [],
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<DriverProcess> => {
   const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "csi-sim-"))
   const socketPath = Path.join(home, "csi.sock")
   const stateDir = Path.join(home, "state")
   const driver = runDriver([
     "sim", "--endpoint", `unix://${socketPath}`, "--state-dir", stateDir, "--health-port", "0", ...extraArgs
-  ])
+  ], process.env, nodeFlags)
   await servingCsi(driver, "the simulation")
   return { ...driver, socketPath, stateDir }
 }
