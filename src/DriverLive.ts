@@ -86,13 +86,11 @@ class ControllerChecks extends Context.Service<ControllerChecks, ReadonlyArray<R
 
 /** What readiness means in each mode; "all" needs both the node's and the controller's checks to pass. */
 const ControllerReadiness = Readiness.layerRefreshed(Effect.service(ControllerChecks), { every: READINESS_REFRESH })
-const allReadiness = (options: ServeOptions) =>
-  refreshingReadiness(
-    options,
-    Effect.gen(function*() {
-      return [...(yield* nodeReadinessChecks), ...(yield* ControllerChecks)]
-    })
-  ).pipe(Layer.provide(LnetProbeLive.layerNode))
+const AllReadiness = refreshingReadiness(
+  Effect.gen(function*() {
+    return [...(yield* nodeReadinessChecks), ...(yield* ControllerChecks)]
+  })
+).pipe(Layer.provide(LnetProbeLive.layerNode))
 
 /**
  * The controller (`serve --mode controller`) and both services in one process (`--mode all`).
@@ -113,7 +111,7 @@ export const DriverLive = (options: ServeOptions & { readonly mode: "controller"
     Layer.provide(NodeSetup.headStart(defaultNodeSetupSettings)),
     Layer.provide(health),
     Layer.merge(StartupTaint(options, nodeId)),
-    Layer.provide(Layer.mergeAll(config, allReadiness(options), NodeLayers(options, nodeId))),
+    Layer.provide(Layer.mergeAll(config, AllReadiness, NodeLayers(options, nodeId))),
     Layer.provide(NodeSetupLive(options, nodeId)),
     Layer.provide(ControllerLayers(options))
   )

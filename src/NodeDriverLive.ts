@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { HsmLive } from "../layers/hsm/HsmLive.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
@@ -95,13 +96,13 @@ export const nodeReadinessChecks: Effect.Effect<ReadonlyArray<ReadinessEntry>, n
 })
 
 /**
- * Readiness refreshed every READINESS_REFRESH, and at once when the node setup ends (a node that
- * installs its client is ready without waiting for the next refresh).
+ * Readiness refreshed every READINESS_REFRESH, and at each step of the node setup: /healthz says
+ * what the setup does now, and a node whose client is installed is ready without waiting.
  */
-export const refreshingReadiness = <E, R>(options: ServeOptions, checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>) =>
+export const refreshingReadiness = <E, R>(checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>) =>
   Readiness.layerRefreshed(checks, {
     every: READINESS_REFRESH,
-    ...(options.nodeSetup.install && { refreshAfter: NodeSetup.use((setup) => setup.done) })
+    refreshOn: Stream.unwrap(NodeSetup.use((setup) => Effect.succeed(setup.changes)))
   })
 
 /** The driver's settings every mode shares. */
@@ -131,7 +132,7 @@ export const NodeDriverLive = (options: ServeOptions) => {
     Layer.merge(StartupTaint(options, nodeId)),
     Layer.provide(Layer.mergeAll(
       driverConfigOf(options),
-      refreshingReadiness(options, nodeReadinessChecks).pipe(Layer.provide(LnetProbeLive.layerNode)),
+      refreshingReadiness(nodeReadinessChecks).pipe(Layer.provide(LnetProbeLive.layerNode)),
       NodeLayers(options, nodeId)
     )),
     Layer.provide(NodeSetupLive(options, nodeId))

@@ -70,12 +70,14 @@ const stringField = (request: unknown, field: string): string | undefined =>
  */
 export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
   const run = Effect.runForkWith(services)
-  const logsRequests = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
+  const logsDebug = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
   const shutdown = Context.get(services, ServerShutdown)
 
   return <Req, Res>(method: string, program: Program<Req, Res, R>): grpc.handleUnaryCall<Req, Res> => {
     const recordCall = grpcCallRecorder(method)
     const logSuccess = STATUS_READS.has(method) ? Effect.logDebug : Effect.logInfo
+    // A status read answered OK below --log-level debug is counted, and its log line not even made.
+    const logsSuccess = logsDebug || !STATUS_READS.has(method)
     return (call, callback) => {
       const correlationId = correlationIdOf(call.metadata)
       const volumeId = stringField(call.request, "volumeId")
@@ -95,6 +97,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
           : statusOfFailure(exit.cause, correlationId)
         const code = grpc.status[answer.code]
         const durationMs = performance.now() - started
+        if (Exit.isSuccess(exit) && !logsSuccess) return recordCall(code, durationMs)
         const line = {
           method,
           code,
@@ -103,7 +106,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
           ...(volumeId !== undefined && { volumeId }),
           ...(volumeName !== undefined && { volumeName }),
           ...(answer.details !== "" && { details: answer.details }),
-          ...(logsRequests && { request: loggableMessage(call.request) })
+          ...(logsDebug && { request: loggableMessage(call.request) })
         }
         const log = Exit.isSuccess(exit)
           ? logSuccess("CSI call").pipe(Effect.annotateLogs(line))

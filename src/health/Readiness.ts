@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { readinessCheck, ready, setGauge } from "../observability/metrics.js"
 
 /** Why one readiness check failed, in words an operator can act on. */
@@ -107,7 +108,7 @@ export class Readiness extends Context.Service<Readiness, {
 
   /**
    * The same readiness, its checks run by their own schedule: at once, then `every` after each
-   * run ends, and once more when `refreshAfter` completes (the node setup's end). The CSI Probe,
+   * run ends, and at each element of `refreshOn` (each step of the node setup). The CSI Probe,
    * /healthz and the start-up taint read the last report and run no check: a Probe then costs
    * what any status read costs, whoever calls it and however often. Until the first report they
    * wait for it. A check that dies makes a report that says so, and the schedule goes on.
@@ -115,7 +116,7 @@ export class Readiness extends Context.Service<Readiness, {
   static readonly refreshed = <R = never>(
     readiness: Readiness["Service"],
     every: Duration.Input,
-    refreshAfter: Effect.Effect<void, never, R> = Effect.never
+    refreshOn: Stream.Stream<unknown, never, R> = Stream.empty
   ) =>
     Effect.gen(function*() {
       const first = yield* Deferred.make<ReadinessReport>()
@@ -128,18 +129,18 @@ export class Readiness extends Context.Service<Readiness, {
         })
       )
       yield* Effect.forkScoped(Effect.repeat(refresh, Schedule.spaced(every)))
-      yield* Effect.forkScoped(Effect.andThen(refreshAfter, refresh))
+      yield* Effect.forkScoped(Stream.runForEach(refreshOn, () => refresh))
       return Readiness.of({ report: Effect.suspend(() => latest === undefined ? Deferred.await(first) : Effect.succeed(latest)) })
     })
 
-  /** Readiness from the checks `checks` makes, refreshed every `every` (`refreshed`): as `serve` runs. */
+  /** Readiness from the checks `checks` makes, refreshed every `every` and on `refreshOn` (`refreshed`): as `serve` runs. */
   static readonly layerRefreshed = <E, R, R2 = never>(
     checks: Effect.Effect<ReadonlyArray<ReadinessEntry>, E, R>,
-    options: { readonly every: Duration.Input; readonly refreshAfter?: Effect.Effect<void, never, R2> }
+    options: { readonly every: Duration.Input; readonly refreshOn?: Stream.Stream<unknown, never, R2> }
   ) =>
     Layer.effect(
       Readiness,
-      Effect.flatMap(checks, (entries) => Readiness.refreshed(Readiness.fromChecks(entries), options.every, options.refreshAfter))
+      Effect.flatMap(checks, (entries) => Readiness.refreshed(Readiness.fromChecks(entries), options.every, options.refreshOn))
     )
 
   static readonly layerFromChecks = (checks: ReadonlyArray<ReadinessEntry>) =>

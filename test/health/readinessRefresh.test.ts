@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { NotReady, Readiness, type ReadinessCheck } from "../../src/health/Readiness.js"
 
@@ -51,12 +51,12 @@ describe("readiness refreshed on its own schedule", () => {
       assert.isTrue((yield* Fiber.join(reader)).ready)
     }).pipe(Effect.scoped))
 
-  it.effect("refreshes at once when `refreshAfter` completes, not only at the next period", () =>
+  it.effect("refreshes at each element of `refreshOn` (a step of the node setup), not only at the next period", () =>
     Effect.gen(function*() {
       const setupDone = yield* Deferred.make<void>()
       let passing = false
       const { check, counted } = countedCheck(() => passing)
-      const readiness = yield* Readiness.refreshed(Readiness.fromChecks([check]), "10 seconds", Deferred.await(setupDone))
+      const readiness = yield* Readiness.refreshed(Readiness.fromChecks([check]), "10 seconds", Stream.fromEffect(Deferred.await(setupDone)))
       yield* settle
       assert.isFalse((yield* readiness.report).ready)
 

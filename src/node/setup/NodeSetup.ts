@@ -3,7 +3,8 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import { LustreClient } from "../../../layers/lustreClient/LustreClient.js"
 import { lustreClientSetupDuration, timed } from "../../observability/metrics.js"
 import { describeClientVersions } from "./clientVersions.js"
@@ -44,6 +45,8 @@ export const notSetUpReason = (status: NodeSetupStatus): string => {
  */
 export class NodeSetup extends Context.Service<NodeSetup, {
   readonly status: Effect.Effect<NodeSetupStatus>
+  /** Each later status, as the setup moves (a step, a failure, ready): readiness refreshes on each. */
+  readonly changes: Stream.Stream<NodeSetupStatus>
   /** Resolves once the node is set up (or setup is skipped); never when it fails for good. */
   readonly done: Effect.Effect<void>
 }>()("azurelustre/node/NodeSetup") {
@@ -55,19 +58,19 @@ export class NodeSetup extends Context.Service<NodeSetup, {
         if (!settings.install) {
           yield* Effect.logInfo("node setup skipped: AZURELUSTRE_CSI_INSTALL_LUSTRE_CLIENT=no, the node's Lustre client is assumed installed")
           yield* Deferred.succeed(done, undefined)
-          return NodeSetup.of({ status: Effect.succeed({ _tag: "Skipped" }), done: Deferred.await(done) })
+          return NodeSetup.of({ status: Effect.succeed({ _tag: "Skipped" }), changes: Stream.empty, done: Deferred.await(done) })
         }
         const client = yield* LustreClient
         const events = yield* NodeSetupEvents
-        const status = yield* Ref.make<NodeSetupStatus>({ _tag: "InProgress", step: "starting" })
+        const status = yield* SubscriptionRef.make<NodeSetupStatus>({ _tag: "InProgress", step: "starting" })
         const progress = (step: string) =>
-          Effect.andThen(Ref.set(status, { _tag: "InProgress", step }), Effect.logDebug(`node setup: ${step}`))
+          Effect.andThen(SubscriptionRef.set(status, { _tag: "InProgress", step }), Effect.logDebug(`node setup: ${step}`))
         let lastEventReason = ""
 
         const round = timed(lustreClientSetupDuration, {}, setUpLustreClient({ client, settings, progress })).pipe(
           Effect.tapError((failed: NodeSetupFailed) =>
             Effect.gen(function*() {
-              yield* Ref.set(status, { _tag: "Failed", reason: failed.reason, retrying: !failed.permanent })
+              yield* SubscriptionRef.set(status, { _tag: "Failed", reason: failed.reason, retrying: !failed.permanent })
               yield* Effect.logWarning("the node setup failed: the node is not ready").pipe(
                 Effect.annotateLogs({ reason: failed.reason, retrying: !failed.permanent })
               )
@@ -85,7 +88,7 @@ export class NodeSetup extends Context.Service<NodeSetup, {
           )
           const outcome = yield* round.pipe(Effect.retry(nodeSetupRoundRetry(settings.roundRetryFirst, settings.roundRetryCap)))
           const summary = `${outcome.plan.describe}${outcome.installed ? " installed" : ""}, LNet tcp on ${outcome.interfaces.join(", ")}`
-          yield* Ref.set(status, { _tag: "Ready", summary })
+          yield* SubscriptionRef.set(status, { _tag: "Ready", summary })
           yield* Effect.logInfo(`the Lustre client is ready: ${summary}`).pipe(
             Effect.annotateLogs({ durationMs: (yield* Clock.currentTimeMillis) - started })
           )
@@ -95,7 +98,11 @@ export class NodeSetup extends Context.Service<NodeSetup, {
           yield* Deferred.succeed(done, undefined)
         }).pipe(Effect.catch((failed) => Effect.logError(`the node setup gave up: ${failed.reason}`)))
         yield* Effect.forkScoped(run)
-        return NodeSetup.of({ status: Ref.get(status), done: Deferred.await(done) })
+        return NodeSetup.of({
+          status: SubscriptionRef.get(status),
+          changes: Stream.drop(SubscriptionRef.changes(status), 1),
+          done: Deferred.await(done)
+        })
       })
     )
 
