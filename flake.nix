@@ -84,7 +84,7 @@
             cp -r package.json bin "$app"/
             # The entry and every chunk: each command loads its own modules from dist/chunks when it runs.
             cp -r dist/azurelustre-csi.js dist/azurelustre-csi.js.map dist/chunks "$app/dist"/
-            makeWrapper ${nodejs}/bin/node "$out/bin/azurelustre-csi" --add-flags "--max-semi-space-size=2 --heap-growing-percent=100 $app/bin/azurelustre-csi.js"
+            makeWrapper ${nodejs}/bin/node "$out/bin/azurelustre-csi" --add-flags "--max-semi-space-size=4 --heap-growing-percent=100 $app/bin/azurelustre-csi.js"
             runHook postInstall
           '';
           doInstallCheck = true; # the launcher, Node and the entry load; `version` reads the chunk the entry needs

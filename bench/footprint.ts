@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import * as grpc from "@grpc/grpc-js"
 import { IdentityClient, NodeClient } from "../src/gen/csi.js"
 import { cpuMicros, killAndWait, rssMb, sleep } from "./driverProcess.js"
+import { launcherNodeFlags } from "./launcherFlags.js"
 import {
   type Metric,
   median,
@@ -31,6 +32,7 @@ const START_RUNS = 5
 const IN_FLIGHT = 32
 const WARMUP_CALLS = 2_000
 const CPU_CALLS = 20_000
+const CPU_ROUNDS = 3
 const MIXED_CALLS = 200_000
 const RSS_SAMPLE_EVERY = 10_000
 const SLOPE_WINDOW = 50_000
@@ -59,7 +61,9 @@ const startServer = (subject: Subject, dir: string): Server => {
       "--kubelet-dir", kubeletDir, "--health-port", "0", "--remove-node-taint", "false", "--log-level", "info",
       // As on a node whose client is installed (bench/nodeSetup.ts measures that check), and as the Go driver was measured.
       "--install-lustre-client", "no"]
-    : [process.execPath, BARE_SERVER, socketPath]
+    // With the driver's V8 flags: they trade CPU for memory in the whole process, so the ratios
+    // show what the driver adds to the transport, not what the flags cost (bench/README.md has that).
+    : [process.execPath, ...launcherNodeFlags(LAUNCHER), BARE_SERVER, socketPath]
   const { KUBERNETES_SERVICE_HOST: _host, KUBERNETES_SERVICE_PORT: _port, NODE_OPTIONS: _options, ...inherited } = process.env
   // --node-options "<V8 flags>" tries flags on the node plugin (on top of its launcher's), to choose them by measurement.
   const nodeOptions = flagValue("--node-options")
@@ -170,29 +174,67 @@ const withServer = async <A>(subject: Subject, use: (server: Server) => Promise<
   }
 }
 
-const measure = async (subject: Subject): Promise<Footprint> => {
+const startMs = async (subject: Subject) => {
   const starts: Array<number> = []
   for (let run = 0; run < START_RUNS; run++) {
     starts.push(await withServer(subject, millisToSocket))
   }
-  return withServer(subject, async (server) => {
+  return median(starts)
+}
+
+type CpuPerCall = Pick<Footprint, "cpuProbeUs" | "cpuNodeGetCapabilitiesUs" | "cpuGetPluginInfoUs">
+
+/**
+ * CPU per call of each subject, both servers up at once and measured in turn, round after round
+ * (the first also warms up), each number the lowest of its rounds: a slow spell of the machine
+ * then touches both subjects alike instead of one subject's whole measurement.
+ */
+const cpuPerCallOf = async (subjects: ReadonlyArray<Subject>): Promise<Map<Subject, CpuPerCall>> => {
+  const rounds = new Map<Subject, Array<readonly [number, number, number]>>(subjects.map((subject) => [subject, []]))
+  const measureRounds = async (servers: ReadonlyArray<readonly [Subject, Server]>) => {
+    const clients = servers.map(([subject, server]) => [subject, server, callsOf(server.socketPath)] as const)
+    try {
+      for (let round = 0; round < CPU_ROUNDS; round++) {
+        for (const [subject, server, calls] of clients) {
+          progress(`${subject}: CPU per call, round ${round + 1} of ${CPU_ROUNDS}`)
+          rounds.get(subject)?.push([
+            await cpuPerCall(server.pid, calls.nodeGetCapabilities),
+            await cpuPerCall(server.pid, calls.probe),
+            await cpuPerCall(server.pid, calls.getPluginInfo)
+          ])
+        }
+      }
+    } finally {
+      for (const [, , calls] of clients) calls.close()
+    }
+  }
+  const withAll = async (rest: ReadonlyArray<Subject>, up: ReadonlyArray<readonly [Subject, Server]>): Promise<void> => {
+    const [subject, ...others] = rest
+    if (subject === undefined) return measureRounds(up)
+    return withServer(subject, async (server) => {
+      await millisToSocket(server)
+      return withAll(others, [...up, [subject, server]])
+    })
+  }
+  await withAll(subjects, [])
+  const lowest = (subject: Subject, column: 0 | 1 | 2) => Math.min(...(rounds.get(subject) ?? []).map((round) => round[column]))
+  return new Map(subjects.map((subject) => [subject, {
+    cpuNodeGetCapabilitiesUs: lowest(subject, 0),
+    cpuProbeUs: lowest(subject, 1),
+    cpuGetPluginInfoUs: lowest(subject, 2)
+  }]))
+}
+
+type Memory = Pick<Footprint, "idleRssMb" | "rssAfter100kMb" | "rssAfter200kMb" | "rssSlopeMbPer10k">
+
+/** RSS of a fresh server: idle, then along MIXED_CALLS mixed calls. */
+const memoryOf = (subject: Subject): Promise<Memory> =>
+  withServer(subject, async (server) => {
     await millisToSocket(server)
     await sleep(1000)
     const idleRssMb = rssMb(server.pid)
     const calls = callsOf(server.socketPath)
     try {
-      progress(`${subject}: CPU per call`)
-      // Two rounds of the three, each number the lower of its two: the first round also warms up.
-      const rounds: Array<readonly [number, number, number]> = []
-      for (let round = 0; round < 2; round++) {
-        rounds.push([
-          await cpuPerCall(server.pid, calls.nodeGetCapabilities),
-          await cpuPerCall(server.pid, calls.probe),
-          await cpuPerCall(server.pid, calls.getPluginInfo)
-        ])
-      }
-      const lowest = (column: 0 | 1 | 2) => Math.min(...rounds.map((round) => round[column]))
-      const [cpuNodeGetCapabilitiesUs, cpuProbeUs, cpuGetPluginInfoUs] = [lowest(0), lowest(1), lowest(2)]
       progress(`${subject}: ${MIXED_CALLS} mixed calls`)
       const samples: Array<readonly [number, number]> = []
       await drive([calls.probe, calls.nodeGetCapabilities, calls.getPluginInfo, calls.nodeGetInfo], MIXED_CALLS, {
@@ -201,11 +243,7 @@ const measure = async (subject: Subject): Promise<Footprint> => {
       })
       const at = (calls: number) => samples.find(([done]) => done === calls)?.[1] ?? Number.NaN
       return {
-        startMs: median(starts),
         idleRssMb,
-        cpuProbeUs,
-        cpuNodeGetCapabilitiesUs,
-        cpuGetPluginInfoUs,
         rssAfter100kMb: at(100_000),
         rssAfter200kMb: at(MIXED_CALLS),
         rssSlopeMbPer10k: slopePer10k(samples.filter(([done]) => done >= MIXED_CALLS - SLOPE_WINDOW))
@@ -214,6 +252,17 @@ const measure = async (subject: Subject): Promise<Footprint> => {
       calls.close()
     }
   })
+
+const measure = async (subjects: ReadonlyArray<Subject>): Promise<Map<Subject, Footprint>> => {
+  const cpu = await cpuPerCallOf(subjects)
+  const measured = new Map<Subject, Footprint>()
+  for (const subject of subjects) {
+    progress(`${subject}: start to socket, memory`)
+    const cpuOfSubject = cpu.get(subject)
+    if (cpuOfSubject === undefined) throw new Error(`no CPU measurement for ${subject}`)
+    measured.set(subject, { startMs: await startMs(subject), ...(await memoryOf(subject)), ...cpuOfSubject })
+  }
+  return measured
 }
 
 type Key =
@@ -243,6 +292,9 @@ const metrics: ReadonlyArray<Metric<Key>> = [
   { key: "pluginInfoOverBare", label: "GetPluginInfo / bare grpc-js", unit: "x", target: { op: "<=", value: 1.2 }, digits: 2 }
 ]
 
+/** driver / bare, or "-" where that says nothing (a slope of ~0, say). */
+const ratio = (driver: number, bare: number) => (Math.abs(bare) < 0.05 ? "-" : `${(driver / bare).toFixed(2)}x`)
+
 const sideBySide = (driver: Footprint, bare: Footprint) => {
   const rows: ReadonlyArray<readonly [string, keyof Footprint, number]> = [
     ["start to socket accepting, ms", "startMs", 0],
@@ -255,18 +307,23 @@ const sideBySide = (driver: Footprint, bare: Footprint) => {
     ["CPU per GetPluginInfo, us", "cpuGetPluginInfoUs", 0]
   ]
   const lines = rows.map(([label, key, digits]) =>
-    `| ${label} | ${driver[key].toFixed(digits)} | ${bare[key].toFixed(digits)} | ${(driver[key] / bare[key]).toFixed(2)}x |`
+    `| ${label} | ${driver[key].toFixed(digits)} | ${bare[key].toFixed(digits)} | ${ratio(driver[key], bare[key])} |`
   )
   return ["| measure | this driver (serve --mode node) | bare grpc-js | ratio |", "|---|---|---|---|", ...lines].join("\n")
 }
 
 export const measureFootprint = async (): Promise<SectionResults<Key>> => {
   execFileSync("taskset", ["-pc", LOAD_CPU, String(process.pid)], { stdio: "ignore" })
-  progress("footprint: the node plugin, then a bare grpc-js server, each pinned to CPU 0")
-  const driver = await measure("driver")
-  // --driver-only: for trying flags; the ratios then compare with the bare server of the last baseline.
-  const bare = process.argv.includes("--driver-only") ? driver : await measure("bare")
-  process.stdout.write(`\nNode plugin footprint (server on CPU ${SERVER_CPU}, ${IN_FLIGHT} calls in flight from CPU ${LOAD_CPU})\n\n`)
+  progress("footprint: the node plugin and a bare grpc-js server, pinned to CPU 0")
+  // --driver-only: for trying flags; the ratios then compare the driver with itself.
+  const measured = await measure(process.argv.includes("--driver-only") ? ["driver"] : ["driver", "bare"])
+  const driver = measured.get("driver")
+  if (driver === undefined) throw new Error("the driver was not measured")
+  const bare = measured.get("bare") ?? driver
+  process.stdout.write(
+    `\nNode plugin footprint (server on CPU ${SERVER_CPU}, ${IN_FLIGHT} calls in flight from CPU ${LOAD_CPU}; ` +
+      `both servers with the shipped V8 flags ${launcherNodeFlags(LAUNCHER).join(" ")})\n\n`
+  )
   process.stdout.write(`${sideBySide(driver, bare)}\n\n`)
   const results: Record<Key, number> = {
     startMs: driver.startMs,

