@@ -69,7 +69,11 @@ const stringField = (request: unknown, field: string): string | undefined =>
  * is logged as one JSON line; secrets never reach it.
  */
 export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
-  const run = Effect.runForkWith(services)
+  const annotations = Context.get(services, References.CurrentLogAnnotations)
+  // Each call's fiber starts with its method and correlation id among the log annotations: one
+  // context per call, where Effect.annotateLogs would also swap it back when the program ends.
+  const runAnnotated = (method: string, correlationId: string) =>
+    Effect.runForkWith(Context.add(services, References.CurrentLogAnnotations, { ...annotations, method, correlationId }))
   const logsDebug = ["Debug", "Trace", "All"].includes(Context.get(services, References.MinimumLogLevel))
   const shutdown = Context.get(services, ServerShutdown)
 
@@ -116,12 +120,7 @@ export const makeUnary = <R>(services: Context.Context<R>): UnaryAdapter<R> => {
         return Effect.andThen(recordCall(code, durationMs), log)
       }
 
-      const fiber = run(
-        program(call.request).pipe(
-          Effect.onExit(logCall),
-          Effect.annotateLogs({ method, correlationId })
-        )
-      )
+      const fiber = runAnnotated(method, correlationId)(program(call.request).pipe(Effect.onExit(logCall)))
       call.once("cancelled", () => {
         cancelledAtDeadline = deadlineHasPassed(call.getDeadline())
         cutByShutdown = shutdown.cutReason
