@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { HsmLive } from "../layers/hsm/HsmLive.js"
+import { HsmPinned } from "../layers/hsm/HsmPinned.js"
 import { KubeNodeLive } from "../layers/kube/KubeNodeLive.js"
 import { LnetProbe } from "../layers/lnet/LnetProbe.js"
 import { LnetProbeLive } from "../layers/lnet/LnetProbeLive.js"
@@ -51,7 +52,7 @@ export const NodeLayers = (options: ServeOptions, nodeId: string) =>
     mountTimeoutSeconds: options.mountTimeoutSeconds,
     shell: LustreShellLive.layerNode,
     lnet: LnetProbeLive.layerNode,
-    hsm: HsmLive.layerNode(),
+    hsm: HsmPinned.layer.pipe(Layer.provide(HsmLive.layerNode())),
     hydrationEvents: HydrationEvents.layerKube(
       KubeNodeLive.layerInCluster({ reportingController: options.driverName, reportingInstance: nodeId })
     )
