@@ -17,7 +17,9 @@ export class LustreClientFailed extends Schema.TaggedError<LustreClientFailed>()
   /** The command's stdout and stderr (clipped), for the program to read apt's or lnetctl's words. */
   output: Schema.String,
   /** The command could not be started: it is not installed on the host. */
-  notInstalled: Schema.Boolean
+  notInstalled: Schema.Boolean,
+  /** The operation was cut at its time limit, its command killed (with whatever it had started). */
+  cutAtBound: Schema.optionalKey(Schema.Boolean)
 }) {}
 
 /** What the node is: its release, its kernel and its machine. */
@@ -58,10 +60,12 @@ export class LustreClient extends Context.Service<LustreClient, {
   readonly addRepository: (repository: PackageRepository) => Effect.Effect<boolean, LustreClientFailed>
   /** `apt-get update`. */
   readonly updatePackageLists: Effect.Effect<AptOutput, LustreClientFailed>
-  /** `apt-get install -y --no-install-recommends … <name>=<version>`, non-interactive, keeping existing configuration files. */
+  /** `apt-get install -y --reinstall --no-install-recommends … <name>=<version>`, non-interactive, keeping existing configuration files. */
   readonly installPackage: (name: string, version: string) => Effect.Effect<void, LustreClientFailed>
   /** `apt-get remove --purge -y <names…>`. */
   readonly removePackages: (names: ReadonlyArray<string>) => Effect.Effect<void, LustreClientFailed>
+  /** `dpkg --configure -a`: finishes the work an apt-get or dpkg cut before its end left half done. */
+  readonly configurePendingPackages: Effect.Effect<void, LustreClientFailed>
   /** `lustre_rmmod`: unloads the Lustre client and LNet modules (fails while Lustre is mounted). */
   readonly unloadModules: Effect.Effect<void, LustreClientFailed>
   /** `modprobe -v <module> [parameters…]`. */

@@ -188,6 +188,7 @@ export const makeLustreClientLive = (
     updatePackageLists: run(hostCommands.updatePackageLists),
     installPackage: (name, version) => runVoid(hostCommands.installPackage(name, version)),
     removePackages: (names) => runVoid(hostCommands.removePackages(names)),
+    configurePendingPackages: runVoid(hostCommands.configurePendingPackages),
     unloadModules: runVoid(hostCommands.unloadModules),
     loadModule: (module, parameters) => runVoid(hostCommands.loadModule(module, parameters)),
     configureLnet: runVoid(hostCommands.configureLnet),

@@ -42,6 +42,7 @@ const failure = (argv: ReadonlyArray<string>, output: string) =>
  *   lustre-client-install-fails         apt-get install fails as dpkg does (the text, if any, is its error)
  *   lustre-client-no-package            the repository has no client package for the kernel
  *   lustre-client-repository-unreachable apt-get update cannot fetch the AMLFS repository
+ *   lustre-client-dpkg-interrupted      dpkg is left interrupted (a cut install) once: apt-get refuses until `dpkg --configure -a`
  */
 export const LustreClientSimulation = {
   layer: (stateDir: string) =>
@@ -55,9 +56,14 @@ export const LustreClientSimulation = {
         )
         const node = yield* Ref.make(simulatedNode(saved))
         const switchedOn = (fault: string) => faults.read(fault)
+        let interruptedOnce = false
         const before = (argv: ReadonlyArray<string>) =>
           Effect.gen(function*() {
             if (argv[0] !== "apt-get" || argv[1] !== "install") return
+            if (!interruptedOnce && Option.isSome(yield* switchedOn("lustre-client-dpkg-interrupted"))) {
+              interruptedOnce = true
+              yield* Ref.update(node, (host) => ({ ...host, dpkgInterrupted: true }))
+            }
             const wanted = argv.at(-1) ?? ""
             const [name, version] = wanted.split("=")
             if (Option.isSome(yield* switchedOn("lustre-client-no-package"))) {

@@ -11,6 +11,12 @@ export type AptProblem =
   | { readonly _tag: "NoPackage"; readonly detail: string }
   /** A fetch failed: name resolution, connection, HTTP error. */
   | { readonly _tag: "Unreachable"; readonly detail: string }
+  /**
+   * `E: dpkg was interrupted, you must manually run 'dpkg --configure -a'`: an apt-get or dpkg was
+   * cut before its end (an install past its time limit, a node rebooted mid-upgrade); apt refuses
+   * to run until that work is finished. The node setup says the same of an install it cut.
+   */
+  | { readonly _tag: "Interrupted"; readonly detail: string }
   /** Another apt or dpkg holds the lock (unattended-upgrades on a new node, say). */
   | { readonly _tag: "Busy"; readonly detail: string }
   /** Anything else, dpkg's own failures (a file another package owns) included. */
@@ -42,6 +48,8 @@ export const classifyAptFailure = (output: string): AptProblem => {
   if (noVersion !== undefined) return { _tag: "NoVersion", detail: noVersion }
   const noPackage = find(/^E: Unable to locate package /)
   if (noPackage !== undefined) return { _tag: "NoPackage", detail: noPackage }
+  const interrupted = find(/^E: dpkg was interrupted/)
+  if (interrupted !== undefined) return { _tag: "Interrupted", detail: interrupted }
   if (all.some((line) => BUSY.test(line))) return { _tag: "Busy", detail }
   if (all.some((line) => UNREACHABLE.test(line))) return { _tag: "Unreachable", detail }
   return { _tag: "Other", detail }

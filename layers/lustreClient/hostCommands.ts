@@ -5,13 +5,19 @@
  */
 export const hostCommands = {
   updatePackageLists: ["apt-get", "update"],
-  /** The Go driver's options: no recommends, and keep the host's configuration files (no prompt). */
+  /**
+   * The Go driver's options: no recommends, and keep the host's configuration files (no prompt).
+   * `--reinstall`: the install runs only when the package is not installed and configured, and a
+   * package a cut dpkg left half-installed is otherwise "already the newest version" to apt.
+   */
   installPackage: (name: string, version: string) => [
-    "apt-get", "install", "-y", "--no-install-recommends",
+    "apt-get", "install", "-y", "--reinstall", "--no-install-recommends",
     "-o", "DPkg::options::=--force-confdef", "-o", "DPkg::options::=--force-confold",
     `${name}=${version}`
   ],
   removePackages: (names: ReadonlyArray<string>) => ["apt-get", "remove", "--purge", "-y", ...names],
+  /** What apt asks for after an interrupted apt-get or dpkg; keeps the host's configuration files, as the install does. */
+  configurePendingPackages: ["dpkg", "--configure", "-a", "--force-confdef", "--force-confold"],
   unloadModules: ["lustre_rmmod"],
   loadModule: (module: string, parameters: ReadonlyArray<string>) => ["modprobe", "-v", module, ...parameters],
   configureLnet: ["lnetctl", "lnet", "configure"],

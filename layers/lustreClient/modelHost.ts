@@ -31,6 +31,8 @@ export interface ModelHost {
   readonly repository: PackageRepository | undefined
   /** Two client versions ship the same files: installing one over another fails as dpkg does. */
   readonly clientsConflict: boolean
+  /** An apt-get or dpkg was cut before its end: apt refuses to install or remove until `dpkg --configure -a`. */
+  readonly dpkgInterrupted: boolean
 }
 
 export const ubuntuJammy: HostFacts = {
@@ -68,8 +70,11 @@ export const freshNode = (host: HostFacts = ubuntuJammy): ModelHost => ({
   routeDevices: ["azv1a2b3c4d5e6", "eth0", "vxlan.calico"],
   addresses: new Map([["eth0", "10.224.0.4"]]),
   repository: undefined,
-  clientsConflict: true
+  clientsConflict: true,
+  dpkgInterrupted: false
 })
+
+const DPKG_INTERRUPTED = "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem."
 
 const CLIENT_MODULES = ["lustre", "mgc", "lnet", "ksocklnd", "libcfs", "obdclass", "ptlrpc", "osc", "mdc", "lov", "lmv", "fid", "fld"]
 
@@ -132,6 +137,7 @@ export const modelLustreClient = (state: Ref.Ref<ModelHost>, runner: ModelRunner
     updatePackageLists: run(hostCommands.updatePackageLists, () => ({ result: { stdout: "Reading package lists...\n", stderr: "" } })),
     installPackage: (name, version) =>
       run(hostCommands.installPackage(name, version), (host) => {
+        if (host.dpkgInterrupted) return { failure: DPKG_INTERRUPTED }
         const versions = host.available.get(name)
         if (versions === undefined) return { failure: `E: Unable to locate package ${name}` }
         if (!versions.includes(version)) return { failure: `E: Version '${version}' for '${name}' was not found` }
@@ -149,9 +155,11 @@ export const modelLustreClient = (state: Ref.Ref<ModelHost>, runner: ModelRunner
         return { host: { ...host, packages: [...host.packages.filter((found) => found.name !== name), { name, version, state: "installed" }] } }
       }),
     removePackages: (names) =>
-      run(hostCommands.removePackages(names), (host) => ({
-        host: { ...host, packages: host.packages.filter((found) => !names.includes(found.name)) }
-      })),
+      run(hostCommands.removePackages(names), (host) =>
+        host.dpkgInterrupted
+          ? { failure: DPKG_INTERRUPTED }
+          : { host: { ...host, packages: host.packages.filter((found) => !names.includes(found.name)) } }),
+    configurePendingPackages: run(hostCommands.configurePendingPackages, (host) => ({ host: { ...host, dpkgInterrupted: false } })),
     unloadModules: run(hostCommands.unloadModules, (host) => {
       if ((host.modules.get("lustre") ?? 0) > 0) return { failure: "rmmod: ERROR: Module lustre is in use" }
       const modules = new Map([...host.modules].filter(([name]) => !CLIENT_MODULES.includes(name)))

@@ -127,7 +127,7 @@ export const hsmImportedFiles = Metric.counter("azurelustre_csi_hsm_imported_fil
 })
 
 export const lustreClientPackageOperations = Metric.counter("azurelustre_csi_lustre_client_package_operations_total", {
-  description: "Package-manager commands the node setup ran on the host to install the Lustre client, by operation (update, install, remove) and outcome (ok, error)",
+  description: "Package-manager commands the node setup ran on the host to install the Lustre client, by operation (update, install, remove, configure) and outcome (ok, error)",
   incremental: true
 })
 
@@ -232,7 +232,7 @@ export const registerAtZero = (served: ServedMetrics): Effect.Effect<void> => {
     for (const operation of ["mount", "unmount"]) {
       for (const outcome of outcomes) series.push(withLabels(lustreMountDuration, { operation, outcome }))
     }
-    for (const operation of ["update", "install", "remove"]) {
+    for (const operation of ["update", "install", "remove", "configure"]) {
       for (const outcome of ["ok", "error"]) series.push(withLabels(lustreClientPackageOperations, { operation, outcome }))
     }
     for (const outcome of outcomes) series.push(withLabels(lustreClientSetupDuration, { outcome }))

@@ -15,7 +15,7 @@ import { parseDpkgStatus } from "../../layers/lustreClient/dpkgStatus.js"
 import { isPackageManagerCommand } from "../../layers/lustreClient/hostCommands.js"
 import { NodeSetup, type NodeSetupStatus } from "../../src/node/setup/NodeSetup.js"
 import { type NodeSetupEvent, NodeSetupEvents } from "../../src/node/setup/NodeSetupEvents.js"
-import { defaultNodeSetupSettings } from "../../src/node/setup/NodeSetupSettings.js"
+import { defaultNodeSetupSettings, type NodeSetupSettings } from "../../src/node/setup/NodeSetupSettings.js"
 import { debianRootTarball, type HostRoot, liveOptionsFor, LOCAL_REPOSITORY, makeHostRoot } from "../layers/lustreClient/debianHostRoot.js"
 import { rootOnly } from "../support/rootOnly.js"
 
@@ -25,7 +25,7 @@ const KERNEL = "5.15.0-1079-azure"
 const OFFERED = { lustreVersion: "2.15.7", shaSuffix: "33-g79ddf99", kernel: KERNEL }
 const OLD = { lustreVersion: "2.15.5", shaSuffix: "10-gabcdef0", kernel: KERNEL }
 const PACKAGE = "amlfs-lustre-client-2.15.7-33-g79ddf99"
-const INSTALL = `apt-get install -y --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=${KERNEL}`
+const INSTALL = `apt-get install -y --reinstall --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=${KERNEL}`
 const LOAD_AND_CONFIGURE = [
   "modprobe -v lnet",
   "modprobe -v ksocklnd skip_mr_route_setup=1",
@@ -61,7 +61,7 @@ interface Run {
 }
 
 /** Runs the node setup on `host` until it is done or has failed (then stops it). */
-const runSetup = (host: HostRoot, kernel = KERNEL): Promise<Run> => {
+const runSetup = (host: HostRoot, kernel = KERNEL, timeouts: Partial<NodeSetupSettings["timeouts"]> = {}): Promise<Run> => {
   const spawned: Array<string> = []
   const events = Ref.makeUnsafe<ReadonlyArray<NodeSetupEvent>>([])
   const recording = Layer.effect(
@@ -77,7 +77,8 @@ const runSetup = (host: HostRoot, kernel = KERNEL): Promise<Run> => {
   const setup = NodeSetup.layer({
     ...defaultNodeSetupSettings,
     repositoryFor: () => LOCAL_REPOSITORY,
-    installRetryBase: Duration.millis(10)
+    installRetryBase: Duration.millis(10),
+    timeouts: { ...defaultNodeSetupSettings.timeouts, ...timeouts }
   }).pipe(Layer.provide(Layer.merge(LustreClientLive.layer(liveOptionsFor(host, kernel)).pipe(Layer.provide(recording)), NodeSetupEvents.layerRecording(events))))
   return Effect.runPromise(
     Effect.gen(function*() {
@@ -132,13 +133,24 @@ describe("the node setup in a chroot: the root's real apt-get and dpkg", () => {
     expect(Fs.readFileSync(Path.join(host.root, "var/lib/stand-ins/sys-module/lustre/version"), "utf8").trim()).toBe("2.15.7_33_g79ddf99")
   }, 90_000)
 
+  it("an install cut at its bound (its maintainer script stuck): dpkg, killed with it, is left interrupted; dpkg --configure -a, then the next try reinstalls the half-installed client", async () => {
+    const host = hostRoot()
+    const lifted = host.holdInstall()
+    const run = await runSetup(host, KERNEL, { install: Duration.seconds(3) })
+    await lifted
+    expect(run.status).toEqual({ _tag: "Ready", summary: `${PACKAGE} for ${KERNEL} installed, LNet tcp on eth0` })
+    expect(run.spawned).toEqual(["apt-get update", INSTALL, "dpkg --configure -a --force-confdef --force-confold", INSTALL, ...LOAD_AND_CONFIGURE])
+    expect(installedClients(host)).toEqual([{ name: PACKAGE, version: KERNEL, state: "installed" }])
+    expect(Fs.readdirSync(Path.join(host.root, "var/lib/dpkg/updates"))).toEqual([])
+  }, 90_000)
+
   it("no package for the node's kernel: one try, the old client left alone, the reason names kernel, package and what to do", async () => {
     const host = hostRoot()
     host.dpkgInstall(host.packages.old)
     const run = await runSetup(host, "5.15.0-1080-azure")
     expect(run.spawned).toEqual([
       "apt-get update",
-      `apt-get install -y --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=5.15.0-1080-azure`
+      `apt-get install -y --reinstall --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=5.15.0-1080-azure`
     ])
     expect(run.status).toMatchObject({ _tag: "Failed", retrying: true })
     expect(run.status._tag === "Failed" ? run.status.reason : "").toMatch(

@@ -8,7 +8,7 @@ import { fakeCalls, fakeNode, packageManagerCalls, setupWorld } from "./setupWor
 
 const PACKAGE = "amlfs-lustre-client-2.15.7-33-g79ddf99"
 const KERNEL = "5.15.0-1079-azure"
-const INSTALL = `apt-get install -y --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=${KERNEL}`
+const INSTALL = `apt-get install -y --reinstall --no-install-recommends -o DPkg::options::=--force-confdef -o DPkg::options::=--force-confold ${PACKAGE}=${KERNEL}`
 const LOAD_AND_CONFIGURE = [
   "modprobe -v lnet",
   "modprobe -v ksocklnd skip_mr_route_setup=1",
@@ -20,6 +20,7 @@ const LOAD_AND_CONFIGURE = [
   "modprobe -v mgc",
   "modprobe -v lustre"
 ]
+const CONFIGURE_PENDING = "dpkg --configure -a --force-confdef --force-confold"
 const ALREADY_SET_UP = ["lnetctl net show", "ip -o link show", "ip route show", "lnetctl net show", "modprobe -v mgc", "modprobe -v lustre"]
 
 const status = Effect.gen(function*() {
@@ -158,7 +159,41 @@ describe("the node setup's retries (TestClock)", () => {
     }).pipe(Effect.provide(world.layer))
   })
 
-  it.effect("three failed tries 15 s and 30 s apart, \"try 2 of 3\" while the second runs; then a Warning Event, not ready, a new round a minute later", () => {
+  it.effect("dpkg left interrupted (an earlier install cut at its time limit): dpkg --configure -a, as apt asks, then the next try installs; nothing removed", () => {
+    const world = setupWorld({ ...freshNode(), dpkgInterrupted: true })
+    return Effect.gen(function*() {
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* fakeCalls, ["apt-get update", INSTALL, CONFIGURE_PENDING])
+      assert.isFalse((yield* fakeNode).dpkgInterrupted)
+      yield* TestClock.adjust("15 seconds")
+      yield* done
+      assert.deepStrictEqual((yield* fakeCalls).slice(3), [INSTALL, ...LOAD_AND_CONFIGURE])
+      assert.strictEqual((yield* status)._tag, "Ready")
+    }).pipe(Effect.provide(world.layer))
+  })
+
+  it.effect("dpkg --configure -a failing every time: three tries, each followed by it, and the reason says what apt said and where to look", () => {
+    const world = setupWorld({ ...freshNode(), dpkgInterrupted: true })
+    return Effect.gen(function*() {
+      const fake = yield* LustreClientFake
+      const broken = { command: "dpkg --configure -a", output: "dpkg: error processing package x (--configure):\n installed x package post-installation script subprocess returned error exit status 1" }
+      yield* Ref.set(fake.failures, [broken, broken, broken])
+      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("15 seconds")
+      yield* TestClock.adjust("30 seconds")
+      assert.deepStrictEqual(yield* fakeCalls, ["apt-get update", INSTALL, CONFIGURE_PENDING, INSTALL, CONFIGURE_PENDING, INSTALL, CONFIGURE_PENDING])
+      const failed = yield* status
+      assert.deepStrictEqual(failed, {
+        _tag: "Failed",
+        retrying: true,
+        reason: `installing ${PACKAGE} for ${KERNEL} failed 3 times, the last with: E: dpkg was interrupted, you must manually run ` +
+          "'dpkg --configure -a' to correct the problem.; `dpkg --configure -a` ran after each try cut or refused as interrupted: " +
+          "the node's /var/log/dpkg.log names the package whose install does not finish"
+      })
+    }).pipe(Effect.provide(world.layer))
+  })
+
+  it.effect("three failed tries 15 s and 30 s apart, \"try 2 of 3\" while the second runs, dpkg --configure -a after the one cut at its bound; then a Warning Event, not ready, a new round a minute later", () => {
     const world = setupWorld()
     return Effect.gen(function*() {
       const fake = yield* LustreClientFake
@@ -174,10 +209,10 @@ describe("the node setup's retries (TestClock)", () => {
       })
       yield* Ref.set(fake.stuck, new Set())
       yield* Ref.set(fake.failures, [{ command: "apt-get install", output: DPKG_CONFLICT }])
-      // The stuck try is cut at 10 minutes (its bound), then the third try 30 s later.
+      // The stuck try is cut at 10 minutes (its bound), dpkg is told to finish what it left, then the third try 30 s later.
       yield* TestClock.adjust("10 minutes")
       yield* TestClock.adjust("30 seconds")
-      assert.deepStrictEqual(packageManagerCalls(yield* fakeCalls), ["apt-get update", INSTALL, INSTALL, INSTALL])
+      assert.deepStrictEqual(packageManagerCalls(yield* fakeCalls), ["apt-get update", INSTALL, INSTALL, CONFIGURE_PENDING, INSTALL])
       const failed = yield* status
       assert.strictEqual(failed._tag, "Failed")
       assert.isTrue(failed._tag === "Failed" && failed.retrying)

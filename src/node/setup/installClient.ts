@@ -16,8 +16,8 @@ interface InstallTryFailed {
   readonly retryable: boolean
 }
 
-/** Counts one package-manager command by operation (update, install, remove) and outcome. */
-const counted = <A, E, R>(operation: "update" | "install" | "remove", effect: Effect.Effect<A, E, R>) =>
+/** Counts one package-manager command by operation (update, install, remove, configure) and outcome. */
+const counted = <A, E, R>(operation: "update" | "install" | "remove" | "configure", effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
     Effect.tap(() => count(lustreClientPackageOperations, { operation, outcome: "ok" })),
     Effect.tapError(() => count(lustreClientPackageOperations, { operation, outcome: "error" }))
@@ -43,6 +43,9 @@ export const installFailureReason = (plan: SetupPlan, problem: AptProblem, tries
           `CLIENT_SHA_SUFFIX for ${plan.host.release.codename} (node.lustreClient.versions.${plan.host.release.codename}) to one that is`
       case "Unreachable":
         return unreachableReason(plan, problem.detail)
+      case "Interrupted":
+        return `installing ${plan.describe} failed ${tries} times, the last with: ${problem.detail}; \`dpkg --configure -a\` ran after ` +
+          "each try cut or refused as interrupted: the node's /var/log/dpkg.log names the package whose install does not finish"
       case "Busy":
         return `installing ${plan.describe} failed ${tries} times: another apt or dpkg held the package manager's lock ` +
           `(${problem.detail}); it is tried again later`
@@ -89,8 +92,30 @@ const removeOtherClients = (context: SetupContext, plan: SetupPlan) =>
   )
 
 /**
+ * After a try cut at its bound (dpkg killed with it), or refused by apt because an earlier apt-get
+ * or dpkg was cut: `dpkg --configure -a`, as apt asks, before the next try. Nothing here fails the
+ * round: the next try says whether it helped.
+ */
+const finishInterruptedWork = (context: SetupContext) =>
+  counted(
+    "configure",
+    step(
+      context,
+      "finishing the package work an interrupted dpkg left (dpkg --configure -a)",
+      commandText(hostCommands.configurePendingPackages),
+      context.settings.timeouts.install,
+      context.client.configurePendingPackages
+    )
+  ).pipe(
+    Effect.catch((failed: LustreClientFailed) =>
+      Effect.logWarning("dpkg --configure -a failed").pipe(Effect.annotateLogs({ reason: failed.message, output: failed.output }))
+    )
+  )
+
+/**
  * Installs the plan's package: the repository (its list file and key), `apt-get update`, then
- * `apt-get install <package>=<kernel>` up to three times (lustreClientInstallRetry). A repository
+ * `apt-get install <package>=<kernel>` up to three times (lustreClientInstallRetry), each failed
+ * try first clearing what it can (an old client in the way, an interrupted dpkg). A repository
  * apt could not read, or a package or kernel it does not have, fails at once: another try would
  * only say the same.
  */
@@ -124,14 +149,21 @@ export const installClient = (context: SetupContext, plan: SetupPlan) =>
         step(context, says, commandText(hostCommands.installPackage(plan.packageName, plan.kernel)), settings.timeouts.install, client.installPackage(plan.packageName, plan.kernel))
       ).pipe(
         Effect.mapError((failed): InstallTryFailed => {
-          const problem = classifyAptFailure(failed.output === "" ? failed.message : failed.output)
+          // Killed at its bound, apt-get took dpkg down with it: dpkg is left interrupted.
+          const problem = failed.cutAtBound === true
+            ? { _tag: "Interrupted" as const, detail: failed.message }
+            : classifyAptFailure(failed.output === "" ? failed.message : failed.output)
           return { problem, retryable: problem._tag !== "NoVersion" && problem._tag !== "NoPackage" }
         }),
         Effect.tapError((failed) =>
           Effect.logWarning(`${says} failed`).pipe(Effect.annotateLogs({ reason: failed.problem.detail, kind: failed.problem._tag }))
         ),
         Effect.tapError((failed) =>
-          failed.problem._tag === "Other" && attempt < INSTALL_TRIES ? removeOtherClients(context, plan) : Effect.void
+          failed.problem._tag === "Interrupted"
+            ? finishInterruptedWork(context)
+            : failed.problem._tag === "Other" && attempt < INSTALL_TRIES
+            ? removeOtherClients(context, plan)
+            : Effect.void
         )
       )
     })

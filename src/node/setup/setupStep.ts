@@ -27,7 +27,8 @@ export const bounded = <A>(operation: string, timeout: Duration.Duration, effect
             operation,
             message: `${operation} did not finish within ${format(timeout)}`,
             output: "",
-            notInstalled: false
+            notInstalled: false,
+            cutAtBound: true
           })
         )
     })

@@ -128,6 +128,8 @@ const buildClientPackage = (root: string, build: ClientBuild): string => {
   // Every client version ships these paths, as the real ones ship lctl and the modules: two cannot be installed at once.
   write(root, `${source}/usr/sbin/lctl`, `#!/bin/sh\necho "lctl ${build.lustreVersion}"\n`, 0o755)
   write(root, `${source}/lib/modules/${build.kernel}/updates/lustre.ko`, `${build.lustreVersion}_${build.shaSuffix.replaceAll("-", "_")}\n`)
+  // A test can hold the install in its maintainer script, as a stuck one would (HostRoot.holdInstall).
+  write(root, `${source}/DEBIAN/preinst`, `#!/bin/sh\nif [ -e ${STAND_INS}/hold-install ]; then touch ${STAND_INS}/install-held; exec sleep 600; fi\n`, 0o755)
   const deb = `/srv/packages/${name}_${build.kernel}_amd64.deb`
   Fs.mkdirSync(Path.join(root, "/srv/packages"), { recursive: true })
   execFileSync("chroot", [root, "dpkg-deb", "--root-owner-group", "--build", source, deb], { stdio: "ignore" })
@@ -160,6 +162,11 @@ export interface HostRoot {
   readonly standInCalls: () => ReadonlyArray<string>
   /** Installs a package file of the root with its own dpkg (a client already on the node). */
   readonly dpkgInstall: (deb: string) => void
+  /**
+   * The next install of a client package stops in its preinst until killed; once one has, the
+   * hold is lifted, so the tries after it run through. Resolves when the hold was lifted.
+   */
+  readonly holdInstall: () => Promise<void>
   /** Marks modules loaded, as /proc/modules would list them (`lustre 0`: loaded, not mounted). */
   readonly loadModules: (lines: ReadonlyArray<string>, lustreVersion?: string) => void
   readonly packages: { readonly offered: string; readonly old: string }
@@ -193,6 +200,12 @@ export const makeHostRoot = (offered: ClientBuild, old: ClientBuild): HostRoot =
     standInCalls: () => lines(`${STAND_INS}/calls.log`),
     dpkgInstall: (deb) => {
       execFileSync("chroot", [root, "dpkg", "-i", deb], { stdio: "ignore" })
+    },
+    holdInstall: async () => {
+      write(root, `${STAND_INS}/hold-install`, "")
+      const held = Path.join(root, STAND_INS, "install-held")
+      while (!Fs.existsSync(held)) await new Promise((resolve) => setTimeout(resolve, 20))
+      Fs.rmSync(Path.join(root, STAND_INS, "hold-install"))
     },
     loadModules: (modules, lustreVersion) => {
       write(root, `${STAND_INS}/proc-modules`, modules.map((line) => `${line} - Live 0x0000000000000000 (OE)\n`).join(""))

@@ -192,7 +192,7 @@ describe("/etc/os-release (fixtures)", () => {
 })
 
 describe("apt-get's failures (fixtures captured from apt 2.6 in a chroot)", () => {
-  it("no version for the kernel, no such package, a file another client owns, the repository unreachable", () => {
+  it("no version for the kernel, no such package, a file another client owns, the repository unreachable, an interrupted dpkg", () => {
     assert.deepStrictEqual(classifyAptFailure(fixture("apt-get-install-no-version.stderr.txt")), {
       _tag: "NoVersion",
       detail: "E: Version '5.15.0-1080-azure' for 'amlfs-lustre-client-2.15.7-33-g79ddf99' was not found"
@@ -208,6 +208,10 @@ describe("apt-get's failures (fixtures captured from apt 2.6 in a chroot)", () =
     const update = `${fixture("apt-get-update-unreachable.stdout.txt")}${fixture("apt-get-update-unreachable.stderr.txt")}`
     assert.strictEqual(classifyAptFailure(update)._tag, "Unreachable")
     assert.strictEqual(classifyAptFailure("E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (unattended-upgr)")._tag, "Busy")
+    assert.deepStrictEqual(classifyAptFailure(fixture("apt-get-install-dpkg-interrupted.stderr.txt")), {
+      _tag: "Interrupted",
+      detail: "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem."
+    })
   })
 
   it("apt-get update's fetch failures of one repository, not the others'", () => {

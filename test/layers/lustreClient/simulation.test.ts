@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Metric, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -8,9 +8,10 @@ import { SimulationFaults } from "../../../layers/simulation/SimulationFaults.js
 import { NodeSetup, type NodeSetupStatus } from "../../../src/node/setup/NodeSetup.js"
 import { NodeSetupEvents } from "../../../src/node/setup/NodeSetupEvents.js"
 import { defaultNodeSetupSettings } from "../../../src/node/setup/NodeSetupSettings.js"
+import { lustreClientPackageOperations } from "../../../src/observability/metrics.js"
 
 /** `azurelustre-csi sim`'s node setup on a state folder, until it is ready or has failed. */
-const setUpSimulatedNode = (stateDir: string) =>
+const setUpSimulatedNode = (stateDir: string, settings = defaultNodeSetupSettings) =>
   Effect.gen(function*() {
     const setup = yield* NodeSetup
     return yield* setup.status.pipe(
@@ -18,7 +19,7 @@ const setUpSimulatedNode = (stateDir: string) =>
       Effect.timeout("5 seconds")
     )
   }).pipe(
-    Effect.provide(NodeSetup.layer(defaultNodeSetupSettings).pipe(
+    Effect.provide(NodeSetup.layer(settings).pipe(
       Layer.provide(Layer.merge(LustreClientSimulation.layer(stateDir), NodeSetupEvents.layerLog)),
       Layer.provide(SimulationFaults.layer(Path.join(stateDir, "faults")))
     )),
@@ -60,5 +61,15 @@ describe("the simulated node's setup (sim)", () => {
       const cut = yield* setUpSimulatedNode(unreachable)
       assert.match(cut._tag === "Failed" ? cut.reason : "",
         /^cannot reach the AMLFS package repository https:\/\/packages\.microsoft\.com\/repos\/amlfs-jammy\/ \(Err:1 .*Could not resolve 'packages\.microsoft\.com' \(simulated\)/)
+    }))
+
+  it.live("its fault lustre-client-dpkg-interrupted: the first try refused, dpkg --configure -a, the next try installs", () =>
+    Effect.gen(function*() {
+      const dir = stateFolder()
+      Fs.writeFileSync(Path.join(dir, "faults", "lustre-client-dpkg-interrupted"), "")
+      const ready = yield* setUpSimulatedNode(dir, { ...defaultNodeSetupSettings, installRetryBase: Duration.millis(10) })
+      assert.strictEqual(ready._tag, "Ready")
+      const operations = yield* Metric.value(lustreClientPackageOperations.pipe(Metric.withAttributes({ operation: "configure", outcome: "ok" })))
+      assert.isAtLeast(operations.count, 1)
     }))
 })
