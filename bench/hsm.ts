@@ -16,10 +16,11 @@
  * - The controller is the shipped `serve --mode controller` (bench/controllerProcess.ts), KUBECONFIG
  *   naming that server, POD_NAMESPACE and POD_NAME for its Lease, `--arm-poll-quiet 8`.
  *
- * The HSM loop resyncs every 30 s (hsmResync); `serve` has no flag for it, so the jobs here are
- * shorter than one resync: each is started in one round and seen ended in the next. Real imports
- * and archives run for minutes to hours, i.e. across many rounds; the per-resync counts let one
- * extrapolate. The run takes 2 to 3 minutes.
+ * The HSM loop starts a request about a second after its annotation (it watches PVCs) and looks
+ * at every job every 30 s (HSM_RESYNC); `serve` has no flag for it, so the jobs here are shorter
+ * than one resync: each is seen ended at the next. Real imports and archives run for minutes to
+ * hours, i.e. across many rounds; the per-resync counts let one extrapolate. The run takes about
+ * 1.5 minutes.
  *
  * `npm run bench -- --only hsm` runs it; on its own:
  *
@@ -85,7 +86,7 @@ const CREATION_SECONDS = 6
 const POLL_QUIET_SECONDS = 8
 const IMPORT_SECONDS = 10
 const ARCHIVE_SECONDS = 10
-/** hsmResync in src/controller/hsm/HsmReconciler.ts: `serve` has no flag for it. */
+/** HSM_RESYNC in src/controller/hsm/HsmReconciler.ts: `serve` has no flag for it. */
 const HSM_RESYNC_SECONDS = 30
 const GIVE_UP_MS = 6 * 60_000
 const RSS_SAMPLE_MS = 100

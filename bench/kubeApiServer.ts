@@ -4,6 +4,8 @@
  * answered:
  *
  * - GET  /api/v1/persistentvolumes, GET /api/v1/persistentvolumeclaims (lists, all namespaces)
+ * - GET  /api/v1/persistentvolumeclaims?watch=true: every PVC (ADDED), then each change
+ *   (MODIFIED) as long as the client stays (a `resourceVersion` given is not replayed from)
  * - GET  /api/v1/namespaces/{ns}/persistentvolumeclaims/{name} (an Event's uid lookup)
  * - PATCH /api/v1/namespaces/{ns}/persistentvolumeclaims/{name}, application/merge-patch+json of
  *   metadata.annotations only (null removes a key), as KubeLive sends it
@@ -21,6 +23,7 @@ import type * as Net from "node:net"
 export type KubeRequestKind =
   | "list persistentvolumes"
   | "list persistentvolumeclaims"
+  | "watch persistentvolumeclaims"
   | "get persistentvolumeclaim"
   | "patch persistentvolumeclaim"
   | "get lease"
@@ -86,6 +89,10 @@ export const startKubeApiServer = (): Promise<KubeApiServer> =>
     const claims = new Map<string, { metadata: { name: string; namespace: string; uid: string; resourceVersion: string; annotations: Record<string, string> }; spec: Json; status: Json }>()
     const leases = new Map<string, Json & { metadata: Json & { resourceVersion: string } }>()
     const listeners: Array<(namespace: string, name: string, annotations: Readonly<Record<string, string>>) => void> = []
+    const watchers = new Set<Http.ServerResponse>()
+    const sendToWatchers = (type: "ADDED" | "MODIFIED", object: unknown) => {
+      for (const watcher of watchers) watcher.write(`${JSON.stringify({ type, object })}\n`)
+    }
     let version = 1
     let eventNumber = 0
     const nextVersion = () => String(++version)
@@ -163,6 +170,14 @@ export const startKubeApiServer = (): Promise<KubeApiServer> =>
       request.on("end", () => {
         const method = request.method ?? ""
         const path = (request.url ?? "").split("?")[0] ?? ""
+        if (method === "GET" && path === "/api/v1/persistentvolumeclaims" && new URL(request.url ?? "", "http://x").searchParams.get("watch") === "true") {
+          response.writeHead(200, { "content-type": "application/json" })
+          for (const claim of claims.values()) response.write(`${JSON.stringify({ type: "ADDED", object: claim })}\n`)
+          watchers.add(response)
+          response.on("close", () => watchers.delete(response))
+          requests.push({ kind: "watch persistentvolumeclaims", method, path, statusCode: 200, at: Date.now() })
+          return
+        }
         let reply: Answer
         try {
           reply = answer(method, path, Buffer.concat(chunks).toString("utf8"))
@@ -178,6 +193,7 @@ export const startKubeApiServer = (): Promise<KubeApiServer> =>
           const namespace = decodeURIComponent(patched[1]!)
           const name = decodeURIComponent(patched[2]!)
           const now = claims.get(`${namespace}/${name}`)?.metadata.annotations ?? {}
+          sendToWatchers("MODIFIED", claims.get(`${namespace}/${name}`))
           for (const listener of listeners) listener(namespace, name, { ...now })
         }
       })
@@ -196,11 +212,13 @@ export const startKubeApiServer = (): Promise<KubeApiServer> =>
         url: `http://127.0.0.1:${port}`,
         requests,
         addClaim: (namespace, name, uid) => {
-          claims.set(`${namespace}/${name}`, {
+          const claim = {
             metadata: { name, namespace, uid, resourceVersion: nextVersion(), annotations: {} },
             spec: { accessModes: ["ReadWriteMany"], storageClassName: "azurelustre-blob" },
             status: { phase: "Pending" }
-          })
+          }
+          claims.set(`${namespace}/${name}`, claim)
+          sendToWatchers("ADDED", claim)
         },
         bind: (volume) => {
           volumes.set(volume.name, {
@@ -215,11 +233,13 @@ export const startKubeApiServer = (): Promise<KubeApiServer> =>
           claim.spec = { ...claim.spec, volumeName: volume.name }
           claim.status = { phase: "Bound" }
           claim.metadata.resourceVersion = nextVersion()
+          sendToWatchers("MODIFIED", claim)
         },
         annotate: (namespace, name, annotations) => {
           const claim = claimOf(namespace, name)
           Object.assign(claim.metadata.annotations, annotations)
           claim.metadata.resourceVersion = nextVersion()
+          sendToWatchers("MODIFIED", claim)
         },
         annotationsOf: (namespace, name) => ({ ...claimOf(namespace, name).metadata.annotations }),
         onPatch: (listener) => void listeners.push(listener),

@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
 
 /**
  * A Kubernetes API call that did not succeed, through `Kube` or `KubeNode`. `operation` names
@@ -129,6 +130,13 @@ export class Kube extends Context.Service<Kube, {
   /** Every PersistentVolumeClaim of every namespace (`GET /api/v1/persistentvolumeclaims`). */
   readonly listPersistentVolumeClaims: Effect.Effect<ReadonlyArray<KubePersistentVolumeClaim>, KubeError>
   /**
+   * PVCs as they are added or changed (`GET /api/v1/persistentvolumeclaims?watch=true`): first
+   * every PVC there is, then each change, without end; a watch the API server or the client
+   * closes is resumed where it stopped. Fails when a watch cannot be made (the caller watches
+   * again later).
+   */
+  readonly watchPersistentVolumeClaims: Stream.Stream<KubePersistentVolumeClaim, KubeError>
+  /**
    * Merges `annotations` into PVC `namespace/name`'s (a JSON merge patch: `null` removes one);
    * other annotations are left as they are.
    */
@@ -209,6 +217,7 @@ const verbs: Readonly<Record<string, string>> = {
   readPod: "read pods",
   listPersistentVolumes: "list persistentvolumes",
   listPersistentVolumeClaims: "list persistentvolumeclaims",
+  watchPersistentVolumeClaims: "watch persistentvolumeclaims",
   patchPersistentVolumeClaim: "patch persistentvolumeclaims",
   readLease: "get leases (coordination.k8s.io)",
   createLease: "create leases (coordination.k8s.io)",

@@ -2,7 +2,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import {
   Kube,
   KubeError,
@@ -20,6 +22,7 @@ export type KubeCall =
   | { readonly _tag: "ReadSecret"; readonly namespace: string; readonly name: string }
   | { readonly _tag: "ListPersistentVolumes" }
   | { readonly _tag: "ListPersistentVolumeClaims" }
+  | { readonly _tag: "WatchPersistentVolumeClaims" }
   | {
     readonly _tag: "PatchPersistentVolumeClaimAnnotations"
     readonly namespace: string
@@ -42,7 +45,9 @@ export const objectKey = secretKey
  * it. Every call first takes the next error queued in `failures`, if any, and fails with it:
  * queue three errors and the fourth call succeeds; `failNext` aims an error at the next call of
  * one kind only (a PVC patch, say), which takes it before `failures`. All are Refs the test may
- * change mid-test; `calls` lists every call, in order.
+ * change mid-test; `calls` lists every call, in order. A watch of PVCs sends every PVC there is,
+ * then each one a patch changes and each one `editClaim` changes (a user's `kubectl annotate`);
+ * a PVC changed through `claims` directly is not sent, as if the watch had missed it.
  */
 export class KubeFake extends Context.Service<KubeFake, {
   readonly secrets: Ref.Ref<ReadonlyMap<string, Readonly<Record<string, string>>>>
@@ -57,6 +62,10 @@ export class KubeFake extends Context.Service<KubeFake, {
   readonly volumes: Ref.Ref<ReadonlyArray<KubePersistentVolume>>
   /** The PersistentVolumeClaims; annotation patches change them here. */
   readonly claims: Ref.Ref<ReadonlyArray<KubePersistentVolumeClaim>>
+  /** What the watch of PVCs sends after its first PVCs. */
+  readonly claimChanges: PubSub.PubSub<KubePersistentVolumeClaim>
+  /** Sets annotations of PVC `namespace/name` as a user would (`null` removes one), and tells its watchers. */
+  readonly editClaim: (namespace: string, name: string, annotations: Readonly<Record<string, string | null>>) => Effect.Effect<void>
   /** Leases by `<namespace>/<name>`; each write gives a new resourceVersion. */
   readonly leases: Ref.Ref<ReadonlyMap<string, KubeLease>>
 }>()("azurelustre/kube/KubeFake") {
@@ -116,6 +125,12 @@ export class KubeFake extends Context.Service<KubeFake, {
           Effect.andThen(Ref.get(state.claims))
         )
 
+        const watchPersistentVolumeClaims = Stream.unwrap(Effect.gen(function*() {
+          yield* begin({ _tag: "WatchPersistentVolumeClaims" })
+          const changes = yield* PubSub.subscribe(state.claimChanges)
+          return Stream.concat(Stream.fromIterable(yield* Ref.get(state.claims)), Stream.fromSubscription(changes))
+        }))
+
         const patchPersistentVolumeClaimAnnotations = Effect.fn("KubeFake.patchPersistentVolumeClaimAnnotations")(function*(
           namespace: string,
           name: string,
@@ -128,12 +143,7 @@ export class KubeFake extends Context.Service<KubeFake, {
           if (found === undefined) {
             return yield* new KubeError({ operation: "patchPersistentVolumeClaim", status: 404, message: refusalMessage("patchPersistentVolumeClaim", 404, subject, undefined) })
           }
-          const merged: Record<string, string> = { ...found.annotations }
-          for (const [key, value] of Object.entries(annotations)) {
-            if (value === null) delete merged[key]
-            else merged[key] = value
-          }
-          yield* Ref.set(state.claims, claims.map((claim) => claim === found ? { ...claim, annotations: merged } : claim))
+          yield* state.editClaim(namespace, name, annotations)
         })
 
         const readLease = Effect.fn("KubeFake.readLease")(function*(namespace: string, name: string) {
@@ -176,6 +186,7 @@ export class KubeFake extends Context.Service<KubeFake, {
           readSecret,
           listPersistentVolumes,
           listPersistentVolumeClaims,
+          watchPersistentVolumeClaims,
           patchPersistentVolumeClaimAnnotations,
           readLease,
           createLease,
@@ -186,6 +197,23 @@ export class KubeFake extends Context.Service<KubeFake, {
       KubeFake,
       Effect.gen(function*() {
         const failuresByCall = yield* Ref.make<ReadonlyArray<{ readonly call: KubeCall["_tag"]; readonly error: KubeError }>>([])
+        const claims = yield* Ref.make<ReadonlyArray<KubePersistentVolumeClaim>>(options.claims ?? [])
+        const claimChanges = yield* PubSub.unbounded<KubePersistentVolumeClaim>()
+        const editClaim = (namespace: string, name: string, annotations: Readonly<Record<string, string | null>>) =>
+          Effect.gen(function*() {
+            const edited = yield* Ref.modify(claims, (all): readonly [KubePersistentVolumeClaim | undefined, ReadonlyArray<KubePersistentVolumeClaim>] => {
+              const found = all.find((claim) => claim.namespace === namespace && claim.name === name)
+              if (found === undefined) return [undefined, all]
+              const merged: Record<string, string> = { ...found.annotations }
+              for (const [key, value] of Object.entries(annotations)) {
+                if (value === null) delete merged[key]
+                else merged[key] = value
+              }
+              const changed = { ...found, annotations: merged }
+              return [changed, all.map((claim) => (claim === found ? changed : claim))]
+            })
+            if (edited !== undefined) yield* PubSub.publish(claimChanges, edited)
+          })
         return KubeFake.of({
           secrets: yield* Ref.make<ReadonlyMap<string, Readonly<Record<string, string>>>>(
             new Map(Object.entries(options.secrets ?? {}))
@@ -196,7 +224,9 @@ export class KubeFake extends Context.Service<KubeFake, {
           failNext: (call, error) => Ref.update(failuresByCall, (queued) => [...queued, { call, error }]),
           calls: yield* Ref.make<ReadonlyArray<KubeCall>>([]),
           volumes: yield* Ref.make<ReadonlyArray<KubePersistentVolume>>(options.volumes ?? []),
-          claims: yield* Ref.make<ReadonlyArray<KubePersistentVolumeClaim>>(options.claims ?? []),
+          claims,
+          claimChanges,
+          editClaim,
           leases: yield* Ref.make<ReadonlyMap<string, KubeLease>>(new Map())
         })
       })

@@ -3,6 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import * as Os from "node:os"
 import {
   decodeStatusBody,
@@ -232,6 +234,61 @@ const make = (source: Source, options: KubeLiveOptions) =>
       (options) => core.listPersistentVolumeClaimForAllNamespaces({}, options)
     ).pipe(Effect.map((list) => list.items.map(persistentVolumeClaimOf)), Effect.withSpan("Kube.listPersistentVolumeClaims"))
 
+    const watcher = new k8s.Watch(kc)
+    /**
+     * One watch from `from` (every PVC first when undefined): its PVCs onto `queue`, the last
+     * resourceVersion seen into `position`. Ends "closed" when the API server or the client
+     * (after 30 s without news) closes it, "expired" when the API server no longer has `from` (410).
+     */
+    const watchOnce = (queue: Queue.Enqueue<KubePersistentVolumeClaim>, from: string | undefined, position: { resourceVersion: string | undefined }) =>
+      Effect.callback<"closed" | "expired", KubeError>((resume) => {
+        let expired = false
+        const failed = (error: unknown) => {
+          const status = typeof (error as { statusCode?: unknown }).statusCode === "number" ? (error as { statusCode: number }).statusCode : 0
+          const subject = "persistentvolumeclaims"
+          resume(Effect.fail(
+            new KubeError({
+              operation: "watchPersistentVolumeClaims",
+              status,
+              message: status === 0
+                ? `watchPersistentVolumeClaims ${subject}: cannot reach the Kubernetes API server at ${server}: ${reasonOf(error)}`
+                : refusalMessage("watchPersistentVolumeClaims", status, subject, undefined)
+            })
+          ))
+        }
+        const started = watcher.watch(
+          "/api/v1/persistentvolumeclaims",
+          { resourceVersion: from, allowWatchBookmarks: true },
+          (type: string, object: K8s.V1PersistentVolumeClaim & { readonly code?: number }) => {
+            if (type === "ERROR") {
+              expired ||= object.code === 410
+              return
+            }
+            position.resourceVersion = object.metadata?.resourceVersion ?? position.resourceVersion
+            if (type === "ADDED" || type === "MODIFIED") Queue.offerUnsafe(queue, persistentVolumeClaimOf(object))
+          },
+          (error: unknown) => {
+            if (expired) resume(Effect.succeed("expired"))
+            else if (error === null || error === undefined || (error instanceof Error && error.name === "TimeoutError")) resume(Effect.succeed("closed"))
+            else failed(error)
+          }
+        )
+        // It rejects, without calling back, when the request cannot even be made (no cluster, a refused configuration).
+        started.catch(failed)
+        return Effect.promise(() => started.then((controller) => controller.abort(), () => undefined))
+      })
+
+    const watchPersistentVolumeClaims = Stream.callback<KubePersistentVolumeClaim, KubeError>((queue) =>
+      Effect.gen(function*() {
+        const position: { resourceVersion: string | undefined } = { resourceVersion: undefined }
+        let from: string | undefined
+        while (true) {
+          const ended = yield* watchOnce(queue, from, position)
+          from = ended === "expired" ? undefined : position.resourceVersion
+        }
+      })
+    )
+
     const patchPersistentVolumeClaimAnnotations = Effect.fn("Kube.patchPersistentVolumeClaimAnnotations")(function*(
       namespace: string,
       name: string,
@@ -283,6 +340,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
       readSecret,
       listPersistentVolumes,
       listPersistentVolumeClaims,
+      watchPersistentVolumeClaims,
       patchPersistentVolumeClaimAnnotations,
       readLease,
       createLease,

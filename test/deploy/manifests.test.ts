@@ -316,7 +316,7 @@ describe("deploy/: RBAC, least privilege", () => {
   it("lets the controller driver create Events, read, list and annotate PVCs and list PVs, nothing else", () => {
     expect(rulesOf(only(plain, "ClusterRole", "azurelustre-csi-controller"))).toEqual([
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create"] },
-      { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "patch"] },
+      { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "watch", "patch"] },
       { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["list"] }
     ])
   })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Stream } from "effect"
 import { Kube } from "../../layers/kube/Kube.js"
 import { KubeLive } from "../../layers/kube/KubeLive.js"
 import { fakeKubeApiServer, type Reply, type SeenRequest, statusJson } from "../support/fakeKubeApiServer.js"
@@ -147,4 +147,66 @@ describe("KubeLive: what the HSM loop reads and writes", () => {
         assert.strictEqual(twice.status, 409)
       })
     ))
+})
+
+const pvc = (name: string, resourceVersion: string, annotations: Record<string, string> = {}) => ({
+  metadata: { name, namespace: "apps", uid: `u-${name}`, resourceVersion, annotations },
+  spec: { volumeName: `pv-${name}` }
+})
+
+const onApiServer = <A, E>(route: (request: SeenRequest) => Reply, program: (seen: ReadonlyArray<SeenRequest>) => Effect.Effect<A, E, Kube>) =>
+  Effect.gen(function*() {
+    const server = yield* fakeKubeApiServer(route)
+    return yield* program(server.seen).pipe(Effect.provide(KubeLive.layerFromConfig({
+      clusters: [{ name: "c", server: server.url, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x"
+    })))
+  })
+
+describe("KubeLive: the watch of PVCs", () => {
+  it.live("sends every PVC, then each change; a closed watch resumes at the last resourceVersion, an expired one (410) from the start", () => {
+    let watches = 0
+    const route = ({ url }: SeenRequest): Reply => {
+      if (!url.startsWith("/api/v1/persistentvolumeclaims?")) return [404, statusJson(404, "NotFound", "no")]
+      watches++
+      if (watches === 1) {
+        return { watchEvents: [{ type: "ADDED", object: pvc("data", "5") }, { type: "MODIFIED", object: pvc("data", "6", { "a/b": "1" }) }] }
+      }
+      if (watches === 2) return { watchEvents: [{ type: "ERROR", object: statusJson(410, "Expired", "too old resource version: 6 (9)") }] }
+      return { watchEvents: [{ type: "DELETED", object: pvc("gone", "8") }, { type: "ADDED", object: pvc("more", "9") }], open: true }
+    }
+    return onApiServer(route, (seen) =>
+      Effect.gen(function*() {
+        const claims = yield* (yield* Kube).watchPersistentVolumeClaims.pipe(Stream.take(3), Stream.runCollect)
+        assert.deepStrictEqual(claims.map((claim) => `${claim.name} ${JSON.stringify(claim.annotations)}`), ["data {}", "data {\"a/b\":\"1\"}", "more {}"])
+        const query = (at: number) => new URL(`http://x${seen[at]?.url ?? ""}`).searchParams
+        assert.deepStrictEqual([0, 1, 2].map((at) => [query(at).get("watch"), query(at).get("resourceVersion")]), [
+          ["true", null],
+          ["true", "6"],
+          ["true", null]
+        ])
+      }))
+  })
+
+  it.live("a watch that cannot even be sent (plain HTTP without skipTLSVerify) fails as a KubeError, nothing thrown", () =>
+    Effect.gen(function*() {
+      const failure = yield* Effect.flip(Stream.runDrain((yield* Kube).watchPersistentVolumeClaims))
+      assert.strictEqual(failure.status, 0)
+      assert.match(failure.message, /^watchPersistentVolumeClaims persistentvolumeclaims: cannot reach the Kubernetes API server at http:\/\/127\.0\.0\.1:9: .*HTTP protocol is not allowed/)
+    }).pipe(Effect.provide(KubeLive.layerFromConfig({
+      clusters: [{ name: "c", server: "http://127.0.0.1:9", skipTLSVerify: false }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x"
+    }))))
+
+  it.live("a watch the API server refuses fails, naming the permission to grant", () =>
+    onApiServer(() => [403, statusJson(403, "Forbidden", "persistentvolumeclaims is forbidden")], () =>
+      Effect.gen(function*() {
+        const failure = yield* Effect.flip(Stream.runDrain((yield* Kube).watchPersistentVolumeClaims))
+        assert.strictEqual(failure.status, 403)
+        assert.match(failure.message, /may not watch persistentvolumeclaims: check its ClusterRole/)
+      })))
 })

@@ -12,8 +12,11 @@ export interface SeenRequest {
   readonly body: string
 }
 
-/** The answer to a request: its HTTP status and JSON body, or "hang": never answered. */
-export type Reply = readonly [code: number, body: unknown] | "hang"
+/**
+ * The answer to a request: its HTTP status and JSON body; "hang": never answered; or a watch's
+ * events, one JSON line each, then the end of the answer unless `open`.
+ */
+export type Reply = readonly [code: number, body: unknown] | "hang" | { readonly watchEvents: ReadonlyArray<unknown>; readonly open?: boolean }
 
 /** The API server's `Status` object for a failure; `details` names the object, when there is one. */
 export const statusJson = (
@@ -70,6 +73,12 @@ export const fakeKubeApiServer = (
               response.on("close", () => {
                 if (!response.writableEnded) api.abandoned.push(url)
               })
+              return
+            }
+            if ("watchEvents" in reply) {
+              response.writeHead(200, { "content-type": "application/json" })
+              for (const event of reply.watchEvents) response.write(`${JSON.stringify(event)}\n`)
+              if (reply.open !== true) response.end()
               return
             }
             response.writeHead(reply[0], { "content-type": "application/json" })

@@ -4,7 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import { AmlfsApi, type ArmError } from "../../../layers/azure/AmlfsApi.js"
 import type { ArchiveStatus, ImportJob } from "../../../layers/azure/AmlfsHsm.js"
 import { Kube, type KubePersistentVolumeClaim } from "../../../layers/kube/Kube.js"
@@ -21,9 +23,18 @@ import {
   writeWorkState
 } from "./HsmAnnotations.js"
 import { type LeaderElectionOptions, runLeaderElection } from "./LeaderElection.js"
+import { isRequestEdit } from "./requestEdits.js"
 
-/** How often the leader looks at every PVC's requests and ARM's jobs. */
-export const hsmResync = Schedule.spaced(Duration.seconds(30))
+/** How often the leader looks at every PVC's requests and ARM's jobs, at the latest. */
+export const HSM_RESYNC = Duration.seconds(30)
+
+/** After a user edits a request, how long the loop waits for more edits to act on them together. */
+export const REQUEST_EDIT_SETTLE = Duration.seconds(1)
+
+/** A watch of PVCs that failed (the API server unreachable, no RBAC to watch) is made again 1 s, 2 s, 4 s ... at most 30 s later. */
+export const pvcWatchRetry = Schedule.exponential("1 second").pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30))))
+)
 
 /** A PVC of this driver with blob work asked, and the cluster its volume is. */
 interface HsmClaim {
@@ -242,14 +253,39 @@ export interface HsmLoopOptions {
 }
 
 /**
- * The controller's HSM loop: the replicas elect a leader through a Lease; the leader reconciles on
- * `hsmResync`, the others idle. A round that fails (the API server unreachable) is logged and the
- * next one runs as usual.
+ * Wakes the loop (`wake`) when a user edits a PVC's HSM requests (see requestEdits.ts), from a
+ * watch of PVCs made again on `pvcWatchRetry` when it fails.
+ */
+const wakeOnRequestEdits = (wake: Queue.Queue<void>) =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const seen = new Map<string, string>()
+    yield* kube.watchPersistentVolumeClaims.pipe(
+      Stream.filter((claim) => isRequestEdit(seen, claim)),
+      Stream.debounce(REQUEST_EDIT_SETTLE),
+      Stream.runForEach(() => Queue.offer(wake, undefined)),
+      Effect.tapError((error) =>
+        Effect.logWarning("the HSM loop cannot watch PVCs; requests are seen at each resync until the watch is back").pipe(
+          Effect.annotateLogs({ reason: error.message })
+        )
+      ),
+      Effect.retry(pvcWatchRetry)
+    )
+  })
+
+/**
+ * The controller's HSM loop: the replicas elect a leader through a Lease; the leader reconciles
+ * every `HSM_RESYNC`, and at once (after `REQUEST_EDIT_SETTLE`) when a user edits a request; the
+ * others idle. A round that fails (the API server unreachable) is logged and the next one runs as
+ * usual.
  */
 export const runHsmLoop = (options: HsmLoopOptions) =>
   Effect.gen(function*() {
     const leading = yield* Ref.make(false)
     yield* Effect.forkScoped(runLeaderElection(options.lease, leading))
+    // At most one wake waits: edits made during a round are all seen by the next one.
+    const wake = yield* Queue.sliding<void>(1)
+    yield* Effect.forkScoped(wakeOnRequestEdits(wake))
     const round = Effect.gen(function*() {
       if (!(yield* Ref.get(leading))) return
       yield* reconcileHsmOnce(options.driverName).pipe(
@@ -260,5 +296,6 @@ export const runHsmLoop = (options: HsmLoopOptions) =>
         )
       )
     })
-    return yield* Effect.repeat(round, hsmResync)
+    const untilResyncOrEdit = Queue.take(wake).pipe(Effect.timeoutOption(HSM_RESYNC))
+    return yield* Effect.forever(Effect.andThen(round, untilResyncOrEdit))
   })

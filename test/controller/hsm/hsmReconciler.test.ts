@@ -7,7 +7,7 @@ import { Kube, KubeError, type KubePersistentVolumeClaim } from "../../../layers
 import { KubeFake, objectKey } from "../../../layers/kube/KubeFake.js"
 import { hsmAnnotations, readWorkState } from "../../../src/controller/hsm/HsmAnnotations.js"
 import { HSM_LEASE_NAME, HsmLoopLayer } from "../../../src/controller/hsm/HsmLoopLayer.js"
-import { reconcileHsmOnce, runHsmLoop } from "../../../src/controller/hsm/HsmReconciler.js"
+import { reconcileHsmOnce, REQUEST_EDIT_SETTLE, runHsmLoop } from "../../../src/controller/hsm/HsmReconciler.js"
 
 const DRIVER = "azurelustre.csi.azure.com"
 const hsm = {
@@ -169,6 +169,46 @@ describe("the HSM loop with two replicas", () => {
       assert.strictEqual(yield* importPuts, 2)
       yield* Fiber.interrupt(second)
     }).pipe(Effect.provide(layers([claim("data", { [hsmAnnotations.import]: "r1:/data" })], {}))))
+})
+
+describe("the HSM loop wakes on a user's edit of a request (a watch of PVCs)", () => {
+  const lease = { namespace: "kube-system", name: "azurelustre-csi-hsm", identity: "replica-a" }
+  const listings = Effect.gen(function*() {
+    return (yield* Ref.get((yield* KubeFake).calls)).filter((call) => call._tag === "ListPersistentVolumes").length
+  })
+
+  it.effect("a new request is started within REQUEST_EDIT_SETTLE, not at the next resync; the loop's own writes wake nothing", () =>
+    Effect.gen(function*() {
+      yield* Effect.forkScoped(runHsmLoop({ driverName: DRIVER, lease }))
+      yield* TestClock.adjust(Duration.seconds(31))
+      const before = yield* listings
+      yield* (yield* KubeFake).editClaim("apps", "data", { [hsmAnnotations.import]: "r1:/data" })
+      yield* TestClock.adjust(REQUEST_EDIT_SETTLE)
+      assert.strictEqual(yield* importPuts, 1)
+      assert.strictEqual(yield* listings, before + 1)
+      assert.strictEqual((yield* stateOf("data", hsmAnnotations.importState))?.request, "r1")
+      // Its state written (a change the watch sends too), the loop waits for the resync, 30 s after its round.
+      yield* TestClock.adjust(Duration.seconds(29))
+      assert.strictEqual(yield* listings, before + 1)
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.strictEqual(yield* listings, before + 2)
+    }).pipe(Effect.provide(layers([claim("data", {})], {}))))
+
+  it.effect("edits in a burst make one round; a watch that fails is made again, and edits after it wake the loop", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeFake
+      yield* kube.failNext("WatchPersistentVolumeClaims", new KubeError({ operation: "watchPersistentVolumeClaims", status: 403, message: "forbidden" }))
+      yield* Effect.forkScoped(runHsmLoop({ driverName: DRIVER, lease }))
+      yield* TestClock.adjust(Duration.seconds(31))
+      assert.strictEqual((yield* Ref.get(kube.calls)).filter((call) => call._tag === "WatchPersistentVolumeClaims").length, 2)
+      const before = yield* listings
+      yield* kube.editClaim("apps", "data", { [hsmAnnotations.import]: "r1:/data" })
+      yield* TestClock.adjust(Duration.millis(500))
+      yield* kube.editClaim("apps", "data", { [hsmAnnotations.archive]: "a1:/" })
+      yield* TestClock.adjust(REQUEST_EDIT_SETTLE)
+      assert.strictEqual(yield* listings, before + 1)
+      assert.strictEqual(yield* importPuts, 1)
+    }).pipe(Effect.provide(layers([claim("data", {})], {}))))
 })
 
 describe("HsmLoopLayer", () => {
