@@ -290,17 +290,9 @@ const runModel = (scenario: Scenario) =>
         return generation
       })
 
+    /** A user's `kubectl annotate`: the watch of PVCs sends it, so the HSM loop may act before its resync. */
     const annotate = (generation: Generation, annotations: Readonly<Record<string, string | undefined>>) =>
-      Ref.update(kubeFake.claims, (claims) =>
-        claims.map((claim) => {
-          if (claim.name !== generation.pvc) return claim
-          const merged: Record<string, string> = { ...claim.annotations }
-          for (const [key, value] of Object.entries(annotations)) {
-            if (value === undefined) delete merged[key]
-            else merged[key] = value
-          }
-          return { ...claim, annotations: merged }
-        }))
+      kubeFake.editClaim(NAMESPACE, generation.pvc, Object.fromEntries(Object.entries(annotations).map(([key, value]) => [key, value ?? null])))
 
     /** The external-provisioner, once CreateVolume answered OK: the PV, and the PVC bound to it. */
     const bind = (generation: Generation) =>
