@@ -17,7 +17,7 @@
  *   naming that server, POD_NAMESPACE and POD_NAME for its Lease, `--arm-poll-quiet 8`.
  *
  * The HSM loop starts a request about a second after its annotation (it watches PVCs) and looks
- * at every job every 30 s (HSM_RESYNC); `serve` has no flag for it, so the jobs here are shorter
+ * at every job every 30 s (`--hsm-resync`, left at its default), so the jobs here are shorter
  * than one resync: each is seen ended at the next. Real imports and archives run for minutes to
  * hours, i.e. across many rounds; the per-resync counts let one extrapolate. The run takes about
  * 1.5 minutes.
@@ -86,7 +86,7 @@ const CREATION_SECONDS = 6
 const POLL_QUIET_SECONDS = 8
 const IMPORT_SECONDS = 10
 const ARCHIVE_SECONDS = 10
-/** HSM_RESYNC in src/controller/hsm/HsmReconciler.ts: `serve` has no flag for it. */
+/** `serve --hsm-resync`'s default (HSM_RESYNC in src/controller/hsm/HsmReconciler.ts), which the controller here runs with. */
 const HSM_RESYNC_SECONDS = 30
 const GIVE_UP_MS = 6 * 60_000
 const RSS_SAMPLE_MS = 100
@@ -468,7 +468,7 @@ export const hsmReport = (results: HsmResults, details: HsmDetails): string =>
     `load: serve --mode controller against the ARM emulator in its own process (creation ${CREATION_SECONDS} s, ` +
       `--arm-poll-quiet ${POLL_QUIET_SECONDS}, import jobs and archives ${IMPORT_SECONDS} and ${ARCHIVE_SECONDS} s at least, ` +
       `${INITIAL_FILES} files imported at creation and ${EXTRA_FILES} on demand per container) and the bench's API server; ` +
-      `the HSM loop resyncs every ${HSM_RESYNC_SECONDS} s (no flag)`
+      `the HSM loop resyncs every ${HSM_RESYNC_SECONDS} s (--hsm-resync's default)`
   ].join("\n")
 
 runWhenEntryPoint(import.meta.url, async () => {

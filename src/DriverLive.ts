@@ -71,7 +71,7 @@ const ControllerLayers = (options: ServeOptions) => Layer.unwrap(Effect.gen(func
     })
   )
   // The HSM loop (PVC annotations: imports, archives) runs on the replica that holds its Lease.
-  return Layer.mergeAll(checks, HsmLoopLayer({ driverName: options.driverName })).pipe(
+  return Layer.mergeAll(checks, HsmLoopLayer({ driverName: options.driverName, resync: Duration.seconds(options.hsmResyncSeconds) })).pipe(
     Layer.provideMerge(ControllerServices({ arm, config: controllerConfig, events: VolumeEvents.layerKube }))
   )
 })).pipe(Layer.provide(AzureConfig.layerFromEnvironment.pipe(

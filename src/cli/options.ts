@@ -27,6 +27,8 @@ export interface ServeOptions {
   readonly drainTimeoutSeconds: number
   readonly mountTimeoutSeconds: number
   readonly armPollQuietSeconds: number
+  /** How often, at the latest, the HSM loop looks at every request and reads ARM for the jobs under way. */
+  readonly hsmResyncSeconds: number
   /** Where /healthz, /livez and /metrics are served (0: any free port). */
   readonly healthPort: number
   /** Whether the node plugin removes its Node's start-up taint once it is ready. */
@@ -114,6 +116,12 @@ const serveFlags = {
     env: "ARM_POLL_QUIET_SECONDS",
     default: "450",
     help: "seconds after a cluster's creation starts before the controller reads it (then every 10 s)"
+  },
+  "hsm-resync": {
+    env: "HSM_RESYNC_SECONDS",
+    default: "30",
+    help: "seconds between the HSM loop's looks at every PVC request and its job in ARM (a job's end is seen at the next look; " +
+      "a new request is acted on at once)"
   },
   "health-port": {
     env: "HEALTH_PORT",
@@ -355,6 +363,7 @@ const parseServe = (argv: ReadonlyArray<string>, env: Environment): Result.Resul
         drainTimeoutSeconds: yield* seconds(source("drain-timeout"), get("drain-timeout")),
         mountTimeoutSeconds: yield* seconds(source("mount-timeout"), get("mount-timeout")),
         armPollQuietSeconds: yield* seconds(source("arm-poll-quiet"), get("arm-poll-quiet")),
+        hsmResyncSeconds: yield* seconds(source("hsm-resync"), get("hsm-resync")),
         healthPort: yield* port(
           source("health-port"),
           flagValue(parsed, env, "health-port", serveFlags["health-port"]) ??

@@ -32,6 +32,7 @@ describe("the command line", () => {
         drainTimeoutSeconds: 20,
         mountTimeoutSeconds: 60,
         armPollQuietSeconds: 450,
+        hsmResyncSeconds: 30,
         healthPort: 29763,
         removeNodeTaint: true,
         checkArm: false,
@@ -42,6 +43,10 @@ describe("the command line", () => {
     expect(Result.getOrThrow(flagsWin)).toMatchObject({
       options: { mode: "controller", socketPath: "/csi/c.sock", nodeId: undefined, healthPort: 29762 }
     })
+    expect(Result.getOrThrow(parse(["serve", "--node-id", "n", "--hsm-resync", "120"], { HSM_RESYNC_SECONDS: "60" }))).toMatchObject({
+      options: { hsmResyncSeconds: 120 }
+    })
+    expect(Result.getOrThrow(parse(["serve", "--node-id", "n"], { HSM_RESYNC_SECONDS: "60" }))).toMatchObject({ options: { hsmResyncSeconds: 60 } })
     expect(Result.getOrThrow(parse(["serve", "--node-id", "n", "--health-port", "9000", "--remove-node-taint=false"], {
       HEALTH_PORT: "9100",
       REMOVE_NODE_TAINT: "true"
@@ -64,6 +69,7 @@ describe("the command line", () => {
     [["serve", "--node-id", "n", "--driver-name", "bad_name"], 'invalid --driver-name "bad_name"'],
     [["serve", "--node-id", "n", "--endpoint", "tcp://0.0.0.0:1"], 'invalid --endpoint "tcp://0.0.0.0:1"'],
     [["serve", "--node-id", "n", "--drain-timeout", "-3"], 'invalid --drain-timeout "-3"'],
+    [["serve", "--node-id", "n", "--hsm-resync", "soon"], 'invalid --hsm-resync "soon"'],
     [["serve", "--mode", "node"], "--node-id (or NODE_ID) is required in node mode"],
     [["serve", "--node-id", "n", "--health-port", "70000"], 'invalid --health-port "70000": expected a port number from 0 to 65535'],
     [["serve", "--node-id", "n", "--remove-node-taint", "yes"], 'invalid --remove-node-taint "yes": expected true or false'],

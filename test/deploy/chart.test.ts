@@ -160,7 +160,7 @@ describe("chart: values change what they say", () => {
       values: {
         logLevel: "debug",
         node: { removeNodeTaint: false, mountTimeoutSeconds: 90, drainTimeoutSeconds: 40 },
-        controller: { armPollQuietSeconds: 300, checkArm: true, resizer: { timeout: "5m" }, provisioner: { timeout: "3m" } }
+        controller: { armPollQuietSeconds: 300, hsmResyncSeconds: 120, checkArm: true, resizer: { timeout: "5m" }, provisioner: { timeout: "3m" } }
       }
     })
     const nodeDriver = container(only(objects, "DaemonSet"), "azurelustre")
@@ -176,6 +176,7 @@ describe("chart: values change what they say", () => {
     ])
     const deployment = only(objects, "Deployment")
     expect(flag(container(deployment, "azurelustre"), "arm-poll-quiet")).toBe("300")
+    expect(flag(container(deployment, "azurelustre"), "hsm-resync")).toBe("120")
     expect(flag(container(deployment, "azurelustre"), "check-arm")).toBe("true")
     expect(flag(container(deployment, "csi-resizer"), "timeout")).toBe("5m")
     expect(flag(container(deployment, "csi-provisioner"), "timeout")).toBe("3m")

@@ -1,3 +1,4 @@
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Fs from "node:fs/promises"
@@ -35,6 +36,8 @@ export interface HsmLoopLayerOptions {
   readonly namespace?: string
   /** Default: the pod's name. */
   readonly identity?: string
+  /** Default: HSM_RESYNC (30 s). */
+  readonly resync?: Duration.Duration
 }
 
 /**
@@ -48,5 +51,9 @@ export const HsmLoopLayer = (options: HsmLoopLayerOptions): Layer.Layer<never, n
     yield* Effect.logInfo("the HSM loop runs, on the replica that holds its Lease").pipe(
       Effect.annotateLogs({ lease: `${namespace}/${HSM_LEASE_NAME}`, identity })
     )
-    yield* Effect.forkScoped(runHsmLoop({ driverName: options.driverName, lease: { namespace, name: HSM_LEASE_NAME, identity } }))
+    yield* Effect.forkScoped(runHsmLoop({
+      driverName: options.driverName,
+      lease: { namespace, name: HSM_LEASE_NAME, identity },
+      ...(options.resync === undefined ? {} : { resync: options.resync })
+    }))
   }))

@@ -250,6 +250,8 @@ export const reconcileHsmOnce = Effect.fn("HsmReconciler.reconcileOnce")(functio
 export interface HsmLoopOptions {
   readonly driverName: string
   readonly lease: LeaderElectionOptions
+  /** Default HSM_RESYNC. */
+  readonly resync?: Duration.Duration
 }
 
 /**
@@ -275,7 +277,7 @@ const wakeOnRequestEdits = (wake: Queue.Queue<void>) =>
 
 /**
  * The controller's HSM loop: the replicas elect a leader through a Lease; the leader reconciles
- * every `HSM_RESYNC`, and at once (after `REQUEST_EDIT_SETTLE`) when a user edits a request; the
+ * every `resync` (`HSM_RESYNC`, `--hsm-resync`), and at once (after `REQUEST_EDIT_SETTLE`) when a user edits a request; the
  * others idle. A round that fails (the API server unreachable) is logged and the next one runs as
  * usual.
  */
@@ -296,6 +298,6 @@ export const runHsmLoop = (options: HsmLoopOptions) =>
         )
       )
     })
-    const untilResyncOrEdit = Queue.take(wake).pipe(Effect.timeoutOption(HSM_RESYNC))
+    const untilResyncOrEdit = Queue.take(wake).pipe(Effect.timeoutOption(options.resync ?? HSM_RESYNC))
     return yield* Effect.forever(Effect.andThen(round, untilResyncOrEdit))
   })

@@ -194,6 +194,17 @@ describe("the HSM loop wakes on a user's edit of a request (a watch of PVCs)", (
       assert.strictEqual(yield* listings, before + 2)
     }).pipe(Effect.provide(layers([claim("data", {})], {}))))
 
+  it.effect("the resync is the loop's option (--hsm-resync): 2 minutes apart, nothing between", () =>
+    Effect.gen(function*() {
+      yield* Effect.forkScoped(runHsmLoop({ driverName: DRIVER, lease, resync: Duration.minutes(2) }))
+      yield* TestClock.adjust(Duration.seconds(1))
+      const first = yield* listings
+      yield* TestClock.adjust(Duration.seconds(118))
+      assert.strictEqual(yield* listings, first)
+      yield* TestClock.adjust(Duration.seconds(2))
+      assert.strictEqual(yield* listings, first + 1)
+    }).pipe(Effect.provide(layers([claim("data", {})], {}))))
+
   it.effect("edits in a burst make one round; a watch that fails is made again, and edits after it wake the loop", () =>
     Effect.gen(function*() {
       const kube = yield* KubeFake
