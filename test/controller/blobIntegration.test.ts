@@ -67,6 +67,15 @@ describe("CreateVolume with blob-container: the cluster is ready only once its n
     expect(driver.reasons().indexOf("Normal Imported")).toBeGreaterThan(driver.reasons().indexOf("Normal Provisioned"))
   })
 
+  it("an import already ended when the cluster is ready is read once; one still running is read again until it ends", async () => {
+    const quick = await start({ hsmTimings: { importMillis: 1 } })
+    expect(await quick.create()).toMatchObject({ ok: true })
+    expect(await quick.inspect((fake) => fake.count("listImportJobs"))).toBe(1)
+    const slow = await start({ hsmTimings: { importMillis: 300 } })
+    expect(await slow.create()).toMatchObject({ ok: true })
+    expect(await slow.inspect((fake) => fake.count("listImportJobs"))).toBeGreaterThan(1)
+  })
+
   it("a deadline during the import leaves it running; the retry joins it: one PUT, one import", async () => {
     const driver = await start({ hsmTimings: { importMillis: 800 } })
     expect(await driver.create({}, 400)).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED })

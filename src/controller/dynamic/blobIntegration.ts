@@ -87,8 +87,14 @@ export const awaitInitialImport = (services: Services, cluster: ImportingCluster
       api.listImportJobs(cluster.resourceGroup, cluster.name),
       `reading the import jobs of AMLFS ${cluster.name}`
     )
-    const found = currentImportAttempt(yield* list)
-    if (found !== undefined && hasFailed(found.job)) {
+    const ended = (all: ReadonlyArray<ImportJob>) => {
+      const attempt = currentImportAttempt(all)?.job
+      return attempt !== undefined && !isActiveImport(attempt)
+    }
+    const first = yield* list
+    const found = currentImportAttempt(first)
+    const startsAgain = found !== undefined && hasFailed(found.job)
+    if (startsAgain) {
       const failed = found.job
       const next = `${INITIAL_IMPORT_ATTEMPT_PREFIX}${found.number + 1}`
       yield* armCall(
@@ -104,13 +110,12 @@ export const awaitInitialImport = (services: Services, cluster: ImportingCluster
       yield* recordOnPvc(events, cluster.pvc, "Importing", "Warning", "ImportRetried",
         `the import of the blob container into ${cluster.name} ${failureText(failed)}; importing it again as job ${next}`)
     }
-    const jobs = yield* list.pipe(
+    // The first read is the first look of the wait: read again only after the polling interval.
+    const jobs = !startsAgain && ended(first) ? first : yield* list.pipe(
+      Effect.delay(config.creationPolling.interval),
       Effect.repeat({
         schedule: armPolling({ startedAt, ...config.creationPolling, firstRead: config.creationPolling.interval }),
-        until: (all) => {
-          const attempt = currentImportAttempt(all)?.job
-          return attempt !== undefined && !isActiveImport(attempt)
-        }
+        until: ended
       })
     )
     const job = currentImportAttempt(jobs)?.job
