@@ -72,9 +72,10 @@ const makeRoute = () => {
   return route
 }
 
-const withApiServer = <A, E>(program: (seen: ReadonlyArray<SeenRequest>) => Effect.Effect<A, E, Kube>) =>
+/** `program` through KubeLive against a fake API server answering as `route` says. */
+const onApiServer = <A, E>(route: (request: SeenRequest) => Reply, program: (seen: ReadonlyArray<SeenRequest>) => Effect.Effect<A, E, Kube>) =>
   Effect.gen(function*() {
-    const server = yield* fakeKubeApiServer(makeRoute())
+    const server = yield* fakeKubeApiServer(route)
     return yield* program(server.seen).pipe(Effect.provide(KubeLive.layerFromConfig({
       clusters: [{ name: "c", server: server.url, skipTLSVerify: true }],
       users: [{ name: "u", token: "t" }],
@@ -82,6 +83,8 @@ const withApiServer = <A, E>(program: (seen: ReadonlyArray<SeenRequest>) => Effe
       currentContext: "x"
     })))
   })
+
+const withApiServer = <A, E>(program: (seen: ReadonlyArray<SeenRequest>) => Effect.Effect<A, E, Kube>) => onApiServer(makeRoute(), program)
 
 describe("KubeLive: what the HSM loop reads and writes", () => {
   it.live("lists PersistentVolumes with their CSI driver, volume id and claim, and PVCs with their annotations", () =>
@@ -153,17 +156,6 @@ const pvc = (name: string, resourceVersion: string, annotations: Record<string, 
   metadata: { name, namespace: "apps", uid: `u-${name}`, resourceVersion, annotations },
   spec: { volumeName: `pv-${name}` }
 })
-
-const onApiServer = <A, E>(route: (request: SeenRequest) => Reply, program: (seen: ReadonlyArray<SeenRequest>) => Effect.Effect<A, E, Kube>) =>
-  Effect.gen(function*() {
-    const server = yield* fakeKubeApiServer(route)
-    return yield* program(server.seen).pipe(Effect.provide(KubeLive.layerFromConfig({
-      clusters: [{ name: "c", server: server.url, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "x", cluster: "c", user: "u" }],
-      currentContext: "x"
-    })))
-  })
 
 describe("KubeLive: the watch of PVCs", () => {
   it.live("sends every PVC, then each change; a closed watch resumes at the last resourceVersion, an expired one (410) from the start", () => {
