@@ -163,6 +163,10 @@ const make = (source: Source, options: KubeLiveOptions) =>
         const detail = Option.getOrUndefined(decodeStatusBody(cause.body))?.message
         return new KubeError({ operation, status, message: refusalMessage(operation, status, subject, detail) })
       }
+      // A watch's refusal: an Error with the HTTP status, without the API server's Status body.
+      if (cause instanceof Error && "statusCode" in cause && typeof cause.statusCode === "number") {
+        return new KubeError({ operation, status: cause.statusCode, message: refusalMessage(operation, cause.statusCode, subject, undefined) })
+      }
       return new KubeError({
         operation,
         status: 0,
@@ -243,19 +247,7 @@ const make = (source: Source, options: KubeLiveOptions) =>
     const watchOnce = (queue: Queue.Enqueue<KubePersistentVolumeClaim>, from: string | undefined, position: { resourceVersion: string | undefined }) =>
       Effect.callback<"closed" | "expired", KubeError>((resume) => {
         let expired = false
-        const failed = (error: unknown) => {
-          const status = typeof (error as { statusCode?: unknown }).statusCode === "number" ? (error as { statusCode: number }).statusCode : 0
-          const subject = "persistentvolumeclaims"
-          resume(Effect.fail(
-            new KubeError({
-              operation: "watchPersistentVolumeClaims",
-              status,
-              message: status === 0
-                ? `watchPersistentVolumeClaims ${subject}: cannot reach the Kubernetes API server at ${server}: ${reasonOf(error)}`
-                : refusalMessage("watchPersistentVolumeClaims", status, subject, undefined)
-            })
-          ))
-        }
+        const failed = (error: unknown) => resume(Effect.fail(toKubeError("watchPersistentVolumeClaims", "persistentvolumeclaims")(error)))
         const started = watcher.watch(
           "/api/v1/persistentvolumeclaims",
           { resourceVersion: from, allowWatchBookmarks: true },
