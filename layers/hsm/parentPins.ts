@@ -31,12 +31,17 @@ export interface ParentPins {
 type Opened = { readonly handle: Fs.FileHandle } | { readonly refusal: string }
 
 /** Why the directory at `at` could not be opened; O_NOFOLLOW|O_DIRECTORY fails a symlink with ENOTDIR or ELOOP. */
-const refusalOf = async (error: unknown, at: string, shown: string): Promise<string> => {
+const refusalOf = (error: unknown, at: string, shown: string): Effect.Effect<string> => {
   const errno = errnoOf(error)
-  if (errno === "ENOENT") return `${shown} does not exist`
-  if (errno !== "ENOTDIR" && errno !== "ELOOP") return `cannot open ${shown}: ${error instanceof Error ? error.message : String(error)}`
-  const isSymlink = await Fs.lstat(at).then((stats) => stats.isSymbolicLink(), () => false)
-  return isSymlink ? `${shown} is a symlink: lfs is given no path through a symlink` : `${shown} is not a directory`
+  if (errno === "ENOENT") return Effect.succeed(`${shown} does not exist`)
+  if (errno !== "ENOTDIR" && errno !== "ELOOP") {
+    return Effect.succeed(`cannot open ${shown}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return Effect.tryPromise(() => Fs.lstat(at)).pipe(
+    Effect.map((stats) => stats.isSymbolicLink()),
+    Effect.orElseSucceed(() => false),
+    Effect.map((isSymlink) => isSymlink ? `${shown} is a symlink: lfs is given no path through a symlink` : `${shown} is not a directory`)
+  )
 }
 
 /**
@@ -56,27 +61,36 @@ const splitPath = (path: string) => {
   }
 }
 
+const close = (handle: Fs.FileHandle) => Effect.promise(() => handle.close().catch(() => undefined))
+
+/** The directory `component` in the one `from` names, or why it cannot be opened. */
+const openComponent = (from: string, component: string, shown: string) =>
+  Effect.tryPromise({ try: () => Fs.open(`${from}/${component}`, DIRECTORY), catch: (error) => error }).pipe(
+    Effect.map((handle): Opened => ({ handle })),
+    Effect.catch((error) => Effect.map(refusalOf(error, `${from}/${component}`, shown), (refusal): Opened => ({ refusal })))
+  )
+
 /**
- * The directory `directories` below `start`, each component opened from the fd of the one before;
- * only the last stays open, so a batch holds one fd per directory of its files, however deep.
+ * The directory `directories[depth...]` below `from`, each component opened from the fd of the
+ * one before; each is closed once the next is open, and only the last stays open (with the
+ * scope), so a batch holds one fd per directory of its files, however deep.
  */
-const openDirectory = async (start: string, directories: ReadonlyArray<string>, shown: (depth: number) => string): Promise<Opened> => {
-  let parent: Fs.FileHandle | undefined
-  try {
-    for (const [index, component] of directories.entries()) {
-      const at = `${parent === undefined ? start : `/proc/self/fd/${parent.fd}`}/${component}`
-      const next = await Fs.open(at, DIRECTORY).catch(async (error: unknown) => refusalOf(error, at, shown(index + 1)))
-      if (typeof next === "string") return { refusal: next }
-      await parent?.close()
-      parent = next
-    }
-    const handle = parent
-    parent = undefined
-    return handle === undefined ? { refusal: "the path names no directory" } : { handle }
-  } finally {
-    await parent?.close().catch(() => undefined)
-  }
-}
+const openDirectory = (
+  from: string,
+  directories: ReadonlyArray<string>,
+  shown: (depth: number) => string,
+  depth = 0
+): Effect.Effect<Opened, never, Scope.Scope> =>
+  depth === directories.length - 1
+    ? Effect.acquireRelease(
+      openComponent(from, directories[depth] ?? "", shown(depth + 1)),
+      (opened) => "handle" in opened ? close(opened.handle) : Effect.void
+    )
+    : Effect.acquireUseRelease(
+      openComponent(from, directories[depth] ?? "", shown(depth + 1)),
+      (opened) => "handle" in opened ? openDirectory(`/proc/self/fd/${opened.handle.fd}`, directories, shown, depth + 1) : Effect.succeed(opened),
+      (opened) => "handle" in opened ? close(opened.handle) : Effect.void
+    )
 
 /**
  * Opens the directory of each of `paths` (closed with the scope) and says what lfs is to be given
@@ -95,10 +109,9 @@ export const pinParents = (paths: ReadonlyArray<string>): Effect.Effect<ParentPi
       if (path.directories.length === 0) return Effect.succeed({ at: path.start })
       const key = `${path.start}\0${path.directories.join("/")}`
       const known = directories.get(key)
-      const opened = known !== undefined ? Effect.succeed(known) : Effect.acquireRelease(
-        Effect.promise(() => openDirectory(path.start, path.directories, path.shown)),
-        (result) => "handle" in result ? Effect.promise(() => result.handle.close().catch(() => undefined)) : Effect.void
-      ).pipe(Effect.tap((result) => Effect.sync(() => directories.set(key, result))))
+      const opened = known !== undefined
+        ? Effect.succeed(known)
+        : openDirectory(path.start, path.directories, path.shown).pipe(Effect.tap((result) => Effect.sync(() => directories.set(key, result))))
       return Effect.map(opened, (result) => "handle" in result ? { at: `/proc/${process.pid}/fd/${result.handle.fd}` } : result)
     }
 
