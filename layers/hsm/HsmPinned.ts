@@ -1,7 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as Fs from "node:fs/promises"
 import { type FileHsmFailure, type FileHsmStatus, Hsm, type ReleasedFile } from "./Hsm.js"
 import { type ParentPins, pinParents } from "./parentPins.js"
 
@@ -36,9 +35,9 @@ const inPinnedChunks = <A, E>(
 /**
  * `Hsm` that gives the layer below it (lfs) only paths whose directories were opened here without
  * following a symlink (see parentPins.ts), and answers with the caller's paths. A path through a
- * symlink fails alone, with the reason; the others go on. `findReleased` sizes what the layer
- * below found through the pinned path and drops a file whose path now leads through a symlink:
- * the layer below read its HSM state by its plain path, a read only, and nothing acts on it.
+ * symlink fails alone, with the reason; the others go on. `findReleased` drops a file the layer
+ * below found whose path now leads through a symlink: the layer below read its HSM state and size
+ * by its plain path, reads only, and nothing acts on it.
  */
 export const pinningParents = (hsm: Hsm["Service"]): Hsm["Service"] => {
   const status = (paths: ReadonlyArray<string>) =>
@@ -70,21 +69,16 @@ export const pinningParents = (hsm: Hsm["Service"]): Hsm["Service"] => {
         ]
       }))
 
-  const sizedThroughPins = (found: ReadonlyArray<ReleasedFile>) =>
+  /** What the layer below found, less the files whose path now leads through a symlink. */
+  const stillBeneath = (found: ReadonlyArray<ReleasedFile>) =>
     inPinnedChunks(found.map((file) => file.path), ({ pins }) =>
-      Effect.forEach([...pins.lfsPathOf], ([path, lfsPath]) =>
-        Effect.promise(() =>
-          Fs.lstat(lfsPath, { bigint: true }).then(
-            (stats): ReadonlyArray<ReleasedFile> => stats.isFile() ? [{ path, size: stats.size }] : [],
-            (): ReadonlyArray<ReleasedFile> => []
-          )
-        ), { concurrency: 8 }).pipe(Effect.map((sized) => sized.flat())))
+      Effect.succeed(found.filter((file) => pins.lfsPathOf.has(file.path))))
 
   return Hsm.of({
     status,
     findReleased: (directory) =>
       hsm.findReleased(directory).pipe(
-        Stream.mapEffect(sizedThroughPins),
+        Stream.mapEffect(stillBeneath),
         Stream.filter((batch) => batch.length > 0)
       ),
     restore: request(hsm.restore),

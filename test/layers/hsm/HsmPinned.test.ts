@@ -161,7 +161,7 @@ describe("HsmPinned", () => {
     }).pipe(Effect.provide(v.layer), Effect.ensuring(Effect.sync(v.close)))
   })
 
-  it.live("found files are sized through their pinned directory; one whose path now leads through a symlink is dropped", () => {
+  it.live("found files keep their sizes; one whose path now leads through a symlink is dropped", () => {
     const v = volume(["big", "d/small"])
     NodeFs.truncateSync(Path.join(v.directory, "big"), 3 * 1024 * 1024)
     NodeFs.mkdirSync(Path.join(v.outside, "d2"))
